@@ -1,0 +1,107 @@
+"""Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn, with the goals checked.
+
+    python benchmarks/modules.py                  # S, M, L; all cells; about 10 minutes on 2 cores
+    python benchmarks/modules.py --sizes S --rounds 3
+    python benchmarks/modules.py --tuned-malloc   # rerun under the glibc settings of the performance notes
+
+Prints Markdown tables (the README's come from here): tokens per second for
+forward+backward and for forward alone (no_grad), at sizes S, M, L, for torch.nn and
+seqkit's `fused` and `loop` backends, with seqkit's speed as a fraction of torch.nn's;
+the largest difference from torch.nn; peak memory growth at M; and each goal of the
+foundation issue with MET or MISSED. Every impl is timed in turns in one process on the
+same input; each impl's fastest turn is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+# (impl, cells, sizes, least fraction of torch.nn's speed)
+GOALS = [
+    ("fused", ("rnn", "lstm", "gru"), ("S", "M", "L"), 0.97),
+    ("loop", ("rnn",), ("S", "M", "L"), 0.95),
+    ("loop", ("lstm", "gru"), ("M", "L"), 0.80),
+    ("loop", ("lstm", "gru"), ("S",), 0.35),
+]
+MEMORY_GOAL = 1.5  # loop's peak memory growth at M, at most this times torch.nn's
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--cells", default="rnn,lstm,gru")
+    parser.add_argument("--rounds", type=int, default=7, help="turns per impl (default 7)")
+    parser.add_argument("--min-run-time", type=float, default=0.3, help="seconds per turn (default 0.3)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs at M")
+    parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
+    parser.add_argument("--tuned-malloc", action="store_true", help="rerun this script with " + " ".join(f"{k}={v}" for k, v in TUNED.items()))
+    args = parser.parse_args()
+    if args.tuned_malloc and any(os.environ.get(k) != v for k, v in TUNED.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **TUNED})
+
+    from seqkit.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
+
+    cells = args.cells.split(",")
+    sizes = args.sizes.split(",")
+    env = environment()
+    print(f"# seqkit modules benchmark\n\ntorch {env['torch']}, {env['threads']} threads, "
+          f"MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; "
+          f"fastest of {args.rounds} turns of {args.min_run_time} s per impl\n")
+    for name in sizes:
+        s = SIZES[name]
+        print(f"- {name}: batch {s.batch}, seq {s.seq}, input {s.input}, hidden {s.hidden}, layers {s.layers}")
+
+    print("\n## Largest relative difference from torch.nn (output and every parameter gradient, float32)\n")
+    print("| size | cell | fused | loop |\n|---|---|---|---|")
+    for name in sizes:
+        for cell in cells:
+            d = max_differences(cell, SIZES[name])
+            print(f"| {name} | {cell} | {d['fused']:.1e} | {d['loop']:.1e} |")
+    sys.stdout.flush()
+
+    rows = compare_speed(cells, sizes, min_run_time=args.min_run_time, rounds=args.rounds)
+    keyed = {(r["size"], r["cell"], r["mode"], r["impl"]): r for r in rows}
+    for mode in ("fwd+bwd", "fwd"):
+        title = "forward + backward" if mode == "fwd+bwd" else "forward only (no_grad)"
+        print(f"\n## Tokens per second, {title}\n")
+        print("| size | cell | torch.nn | seqkit fused | vs torch | seqkit loop | vs torch |\n|---|---|---|---|---|---|---|")
+        for name in sizes:
+            for cell in cells:
+                ref, fused, loop = (keyed[(name, cell, mode, impl)] for impl in IMPLS)
+                print(f"| {name} | {cell} | {ref['tokens_per_s']:,.0f} | {fused['tokens_per_s']:,.0f} | {fused['vs_torch']:.2f}x "
+                      f"| {loop['tokens_per_s']:,.0f} | {loop['vs_torch']:.2f}x |")
+
+    memory = {}
+    if not args.no_memory and "M" in sizes:
+        print("\n## Peak memory growth at M, forward + backward (MiB, fresh process each)\n")
+        print("| cell | torch.nn | seqkit fused | seqkit loop | loop / torch.nn |\n|---|---|---|---|---|")
+        for cell in cells:
+            memory[cell] = {impl: peak_memory_mib(cell, impl, "M") for impl in IMPLS}
+            m = memory[cell]
+            print(f"| {cell} | {m['torch.nn']:.0f} | {m['fused']:.0f} | {m['loop']:.0f} | {m['loop'] / m['torch.nn']:.2f}x |")
+
+    print("\n## Goals\n")
+    for impl, goal_cells, goal_sizes, least in GOALS:
+        for mode in ("fwd+bwd", "fwd"):
+            found = [(c, s, keyed[(s, c, mode, impl)]["vs_torch"]) for c in goal_cells for s in goal_sizes if (s, c, mode, impl) in keyed]
+            if not found:
+                continue
+            worst = min(found, key=lambda f: f[2])
+            verdict = "MET" if worst[2] >= least else "MISSED"
+            print(f"- {impl} {'/'.join(goal_cells)} at {'/'.join(goal_sizes)}, {mode}: at least {least:.2f}x torch.nn; "
+                  f"lowest {worst[2]:.2f}x ({worst[0]} {worst[1]}): {verdict}")
+    for cell, m in memory.items():
+        ratio = m["loop"] / m["torch.nn"]
+        print(f"- loop {cell} peak memory at M within {MEMORY_GOAL}x torch.nn: {ratio:.2f}x: {'MET' if ratio <= MEMORY_GOAL else 'MISSED'}")
+    if args.json:
+        args.json.write_text(as_json(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Side-by-side measurements of seqkit's modules against torch.nn: equality, speed, memory.
+
+Used by `seqkit modules` (a quick check of an install) and `benchmarks/modules.py`
+(the full table in the README). Each measurement builds torch.nn's module, copies its
+state dict into seqkit's `fused` and `loop` modules, and times all three in one process
+on the same input, so that ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils import benchmark
+
+from seqkit.modules import CELLS
+
+IMPLS = ("torch.nn", "fused", "loop")
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmark shape: batch, sequence length, input and hidden size, layers."""
+
+    batch: int
+    seq: int
+    input: int
+    hidden: int
+    layers: int = 1
+
+    @property
+    def tokens(self) -> int:
+        return self.batch * self.seq
+
+
+SIZES = {
+    "S": Size(batch=32, seq=35, input=64, hidden=128),
+    "M": Size(batch=20, seq=35, input=650, hidden=650, layers=2),
+    "L": Size(batch=64, seq=100, input=256, hidden=512),
+}
+
+
+def build(cell: str, impl: str, size: Size, seed: int = 0) -> torch.nn.Module:
+    """The module `impl` of `cell` at `size`, with weights drawn from `seed` (same for every impl)."""
+    torch.manual_seed(seed)
+    reference = getattr(torch.nn, CELLS[cell].__name__)(size.input, size.hidden, size.layers, batch_first=True)
+    if impl == "torch.nn":
+        return reference
+    module = CELLS[cell](size.input, size.hidden, size.layers, backend=impl)
+    module.load_state_dict(reference.state_dict(), strict=True)
+    return module
+
+
+def _loss(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    output, state = module(x)
+    h = state[0] if isinstance(state, tuple) else state
+    return output.square().mean() + h.sum()
+
+
+def max_differences(cell: str, size: Size, seed: int = 0) -> dict[str, float]:
+    """Largest relative difference from torch.nn over the output and every parameter gradient.
+
+    For each tensor, max |seqkit - torch.nn| divided by max |torch.nn| (gradients of
+    large layers sum thousands of terms, so an absolute figure would mostly measure
+    their magnitude); the largest over all tensors, per backend.
+    """
+    torch.manual_seed(seed + 1)
+    x = torch.randn(size.batch, size.seq, size.input)
+    reference = build(cell, "torch.nn", size, seed)
+    _loss(reference, x).backward()
+    result = {}
+    for impl in ("fused", "loop"):
+        module = build(cell, impl, size, seed)
+        loss = _loss(module, x)
+        loss.backward()
+        with torch.no_grad():
+            pairs = [(module(x)[0], reference(x)[0])]
+        grads = dict(reference.named_parameters())
+        pairs += [(p.grad, grads[n].grad) for n, p in module.named_parameters()]
+        result[impl] = max(((a - b).abs().max() / b.abs().max().clamp(min=1e-12)).item() for a, b in pairs)
+    return result
+
+
+def time_step(module: torch.nn.Module, x: torch.Tensor, train: bool, min_run_time: float) -> float:
+    """Median seconds of one forward+backward (train) or one forward under no_grad."""
+    if train:
+        stmt = "module.zero_grad(set_to_none=True); _loss(module, x).backward()"
+    else:
+        stmt = "with torch.no_grad(): module(x)"
+    timer = benchmark.Timer(stmt=stmt, globals={"module": module, "x": x, "_loss": _loss, "torch": torch},
+                            num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def compare_speed(cells: list[str], sizes: list[str], min_run_time: float = 0.3, rounds: int = 5) -> list[dict]:
+    """Tokens per second of every impl, and seqkit's speed as a fraction of torch.nn's.
+
+    The impls take turns, `rounds` times, each timed for `min_run_time` seconds per turn
+    (the turn's median step); each impl's time is its fastest turn. Taking turns keeps a
+    slow phase of a shared machine from landing on one impl only, and the fastest turn
+    is the one least disturbed by other work (noise only ever adds time).
+
+    Returns one row per (size, cell, impl, mode) with `tokens_per_s` and `vs_torch`
+    (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster).
+    """
+    rows = []
+    for size_name in sizes:
+        size = SIZES[size_name]
+        torch.manual_seed(123)
+        x = torch.randn(size.batch, size.seq, size.input)
+        for cell in cells:
+            modules = {impl: build(cell, impl, size) for impl in IMPLS}
+            for mode, train in (("fwd+bwd", True), ("fwd", False)):
+                turns = {impl: [] for impl in IMPLS}
+                for _ in range(rounds):
+                    for impl in IMPLS:
+                        turns[impl].append(time_step(modules[impl], x, train, min_run_time))
+                seconds = {impl: min(times) for impl, times in turns.items()}
+                for impl in IMPLS:
+                    rows.append({
+                        "size": size_name, "cell": cell, "impl": impl, "mode": mode,
+                        "tokens_per_s": size.tokens / seconds[impl],
+                        "vs_torch": seconds["torch.nn"] / seconds[impl],
+                    })
+    return rows
+
+
+def peak_memory_mib(cell: str, impl: str, size_name: str) -> float:
+    """Peak RSS over three forward+backward steps minus RSS before them, in a fresh process.
+
+    Linux only: the peak is reset through /proc/self/clear_refs before the steps, so
+    what importing torch and building the module touched does not hide the growth.
+    """
+    code = f"from seqkit.bench import _memory_child; _memory_child({cell!r}, {impl!r}, {size_name!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(cell: str, impl: str, size_name: str) -> None:
+    size = SIZES[size_name]
+    module = build(cell, impl, size)
+    x = torch.randn(size.batch, size.seq, size.input)
+    before = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    for _ in range(3):
+        module.zero_grad(set_to_none=True)
+        _loss(module, x).backward()
+    print((_status_kib("VmHWM") - before) / 1024)
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def environment() -> dict[str, str]:
+    """What the numbers depend on: torch, threads, allocator settings."""
+    return {
+        "torch": torch.__version__,
+        "threads": str(torch.get_num_threads()),
+        "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", "(unset)"),
+        "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_", "(unset)"),
+    }
+
+
+def as_json(rows: list[dict]) -> str:
+    return json.dumps({"environment": environment(), "sizes": {k: asdict(v) for k, v in SIZES.items()}, "rows": rows}, indent=1)

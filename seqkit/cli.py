@@ -1,0 +1,65 @@
+"""The `seqkit` command.
+
+Every subcommand lives in a module of its own that is imported only when the command
+runs, so `seqkit --help` and `seqkit --version` answer without loading torch or
+Lightning. A new subcommand is one entry in `COMMANDS`: a name, a one-line help, and
+the `module:function` that receives the rest of the command line.
+
+    seqkit fit|validate|test|predict ...   Lightning's loops (LightningCLI): -c CONFIG, --print_config
+    seqkit trace ...                       the hidden state at each timestep of a tiny sequence
+    seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from seqkit import __version__
+
+LIGHTNING = ("fit", "validate", "test", "predict")
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fit": ("seqkit.lightning_cli:run", "train a model from a recipe (Lightning: seqkit fit -c recipes/...yaml)"),
+    "validate": ("seqkit.lightning_cli:run", "evaluate a model on the validation split"),
+    "test": ("seqkit.lightning_cli:run", "evaluate a model on the test split"),
+    "predict": ("seqkit.lightning_cli:run", "run a model over the predict split"),
+    "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence"),
+    "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqkit",
+        description="Sequence modeling with recurrent networks: readable RNN, LSTM and GRU modules "
+        "and Lightning recipes. Run `seqkit COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        # Options belong to the command's own parser; they are passed on untouched.
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `seqkit` console script. Returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        args = parser.parse_args(argv)  # prints help/version or an error and exits
+        parser.print_help()
+        return 2 if args.command is None else 0
+    name, rest = argv[0], argv[1:]
+    target, _ = COMMANDS[name]
+    module_name, function_name = target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    if name in LIGHTNING:
+        return function([name, *rest]) or 0
+    return function(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""`seqkit trace`: print the hidden state at every timestep of a tiny sequence.
+
+With `--weights FILE` (JSON or YAML, parameter names as in torch.nn) a textbook exercise
+can be checked by hand:
+
+    # exercise.yaml: a 1-D input, a 2-D hidden state, three timesteps
+    cell: rnn
+    weight_ih_l0: [[0.5], [-1.0]]
+    weight_hh_l0: [[0.1, 0.2], [0.3, 0.4]]
+    bias_ih_l0: [0.0, 0.1]
+    bias_hh_l0: [0.0, 0.0]
+    x: [1.0, 0.5, -1.0]
+
+    seqkit trace --weights exercise.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+FORMULAS = {
+    "rnn": ["a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)"],
+    "lstm": [
+        "[i f g o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh      (pre)",
+        "i, f, o = sigmoid(.)   g = tanh(.)",
+        "c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)",
+    ],
+    "gru": [
+        "[r z .] = sigmoid(W_i x_t + b_i + W_h h_{t-1} + b_h)      (pre: both projections summed)",
+        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
+        "h_t = (1 - z) * n + z * h_{t-1}",
+    ],
+}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+PARAMETER = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqkit trace",
+        description="Run a tiny sequence through an RNN, LSTM or GRU and print x_t, the pre-activation, "
+        "the gates and h_t at every timestep.",
+        epilog="Example: seqkit trace --cell lstm --input-size 1 --hidden-size 2 --x 1,0.5,-1",
+    )
+    parser.add_argument("--cell", choices=sorted(GATES), help="the recurrent cell (default: rnn, or the weights file's `cell`)")
+    parser.add_argument("--nonlinearity", choices=["tanh", "relu"], help="RNN only (default tanh)")
+    parser.add_argument("--input-size", type=int, default=1, help="features per timestep, without --weights (default 1)")
+    parser.add_argument("--hidden-size", type=int, default=2, help="units in h_t, without --weights (default 2)")
+    parser.add_argument("--num-layers", type=int, default=1, help="stacked layers, without --weights (default 1)")
+    parser.add_argument("--bidirectional", action="store_true", help="add a reverse pass, without --weights")
+    parser.add_argument("--weights", type=Path, help="JSON or YAML file: parameters by torch.nn name, optionally `cell`, `nonlinearity`, `x`, `h0`, `c0`")
+    parser.add_argument("--x", help="the input: '1,0.5,-1' (one feature per step) or JSON '[[1,0],[0,1]]' (T x input_size)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
+    parser.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
+    parser.add_argument("--csv", type=Path, help="also write the full table to this CSV file (vectors as JSON lists)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
+    return parser
+
+
+def _fail(message: str) -> None:
+    print(f"seqkit trace: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _read_spec(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        _fail(f"weights file {path} does not exist")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        _fail(f"{path} is not valid JSON or YAML: {error}")
+    if not isinstance(spec, dict):
+        _fail(f"{path} must hold a mapping of parameter names to values, got {type(spec).__name__}")
+    return spec
+
+
+def _parse_x(text: str) -> list:
+    try:
+        value = json.loads(text) if text.lstrip().startswith("[") else [float(v) for v in text.split(",")]
+    except ValueError as error:
+        _fail(f"--x must be comma-separated numbers or a JSON list, got {text!r} ({error})")
+    return value
+
+
+def _module_from_spec(spec: dict, cell: str, nonlinearity: str | None, path: Path):
+    import torch
+
+    from seqkit.modules import CELLS
+
+    params = {k: v for k, v in spec.items() if PARAMETER.match(k)}
+    unknown = sorted(set(spec) - set(params) - {"cell", "nonlinearity", "x", "h0", "c0"})
+    if unknown:
+        _fail(f"{path}: unknown keys {unknown}; expected parameter names such as weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, and cell, nonlinearity, x, h0, c0")
+    if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
+        _fail(f"{path} must give at least weight_ih_l0 and weight_hh_l0")
+    try:
+        tensors = {k: torch.tensor(v, dtype=torch.float32) for k, v in params.items()}
+    except (TypeError, ValueError) as error:
+        _fail(f"{path}: every parameter must be a list of numbers (a matrix for weights): {error}")
+    w_ih, w_hh = tensors["weight_ih_l0"], tensors["weight_hh_l0"]
+    if w_ih.dim() != 2 or w_hh.dim() != 2:
+        _fail(f"{path}: weight_ih_l0 and weight_hh_l0 must be matrices (lists of rows)")
+    hidden, inputs = w_hh.shape[1], w_ih.shape[1]
+    gates = GATES[cell]
+    if w_hh.shape[0] != gates * hidden:
+        _fail(f"{path}: weight_hh_l0 has {w_hh.shape[0]} rows; a {cell} with hidden size {hidden} needs {gates * hidden} ({gates} gate block(s) of {hidden})")
+    layers = 1 + max(int(PARAMETER.match(k).group(2)) for k in params)
+    kwargs = {"num_layers": layers, "bias": "bias_ih_l0" in params, "bidirectional": any(k.endswith("_reverse") for k in params)}
+    if cell == "rnn":
+        kwargs["nonlinearity"] = nonlinearity or spec.get("nonlinearity", "tanh")
+    module = CELLS[cell](inputs, hidden, **kwargs)
+    expected = dict(module.named_parameters())
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        _fail(f"{path}: missing {missing} for a {layers}-layer {'bidirectional ' if kwargs['bidirectional'] else ''}{cell}")
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            _fail(f"{path}: {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}")
+    module.load_state_dict(tensors, strict=True)
+    return module
+
+
+def _initial_state(spec: dict, cell: str, module):
+    import torch
+
+    if "h0" not in spec:
+        return None
+    layers = module.num_layers * module.num_directions
+    parts = [torch.tensor(spec[k], dtype=torch.float32).reshape(layers, module.hidden_size) for k in ("h0", "c0") if k in spec]
+    if cell == "lstm":
+        if len(parts) != 2:
+            _fail("an LSTM's initial state needs both h0 and c0")
+        return tuple(parts)
+    return parts[0]
+
+
+def format_table(table, precision: int):
+    """The trace table with vectors shown as `[0.1235 -0.5]` and constant columns left out."""
+    shown = table.copy()
+    for column in ("sample", "layer", "direction"):
+        if shown[column].nunique() == 1:
+            shown = shown.drop(columns=column)
+
+    def vector(value):
+        return "[" + " ".join(f"{v:.{precision}f}" for v in value) + "]"
+
+    for column in shown.columns:
+        if shown[column].dtype == object and column != "direction":
+            shown[column] = shown[column].map(vector)
+    return shown.to_string(index=False)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    spec = _read_spec(args.weights) if args.weights else {}
+    cell = args.cell or spec.get("cell", "rnn")
+    if cell not in GATES:
+        _fail(f"cell must be one of {sorted(GATES)}, got {cell!r}")
+    if args.csv and args.csv.exists() and not args.force:
+        _fail(f"{args.csv} exists; pass --force to overwrite it or choose another --csv")
+
+    import torch
+
+    from seqkit.diagnostics import trace
+    from seqkit.modules import CELLS
+
+    torch.manual_seed(args.seed)
+    if args.weights:
+        module = _module_from_spec(spec, cell, args.nonlinearity, args.weights)
+    else:
+        kwargs = {"num_layers": args.num_layers, "bidirectional": args.bidirectional}
+        if cell == "rnn":
+            kwargs["nonlinearity"] = args.nonlinearity or "tanh"
+        module = CELLS[cell](args.input_size, args.hidden_size, **kwargs)
+    if args.x is not None:
+        x = _parse_x(args.x)
+    elif "x" in spec:
+        x = spec["x"]
+    else:
+        x = torch.randn(3, module.input_size).tolist()
+    try:
+        x = torch.tensor(x, dtype=torch.float32)
+    except (TypeError, ValueError) as error:
+        _fail(f"the input x must be a list of numbers or of equal-length rows: {error}")
+    if x.dim() == 1:
+        x = x.unsqueeze(-1) if module.input_size == 1 else x.unsqueeze(0)
+    try:
+        table = trace(module, x, _initial_state(spec, cell, module))
+    except ValueError as error:
+        _fail(str(error))
+
+    activation = getattr(module, "nonlinearity", "tanh")
+    print(f"seqkit trace: {cell}, input size {module.input_size}, hidden size {module.hidden_size}, "
+          f"{module.num_layers} layer(s){', bidirectional' if module.bidirectional else ''}, {x.shape[0]} timesteps")
+    for line in FORMULAS[cell]:
+        print("  " + line.replace("{act}", activation))
+    print()
+    print(format_table(table, args.precision))
+    if args.csv:
+        out = table.copy()
+        for column in out.columns:
+            if out[column].dtype == object and column != "direction":
+                out[column] = out[column].map(lambda v: json.dumps([round(float(a), 8) for a in v]))
+        out.to_csv(args.csv, index=False)
+        print(f"\nwrote {args.csv}")
+    return 0

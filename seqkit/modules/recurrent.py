@@ -1,0 +1,472 @@
+"""The machinery shared by every recurrent layer: parameters, checks, layers and directions.
+
+A cell (`rnn.py`, `lstm.py`, `gru.py`) contributes only its *step*: a few lines that
+turn one timestep's input projection and the previous state into the next state. This
+file owns everything around the step, once for all cells:
+
+- the parameters, named exactly as in `torch.nn` (`weight_ih_l0`, `bias_hh_l1_reverse`, ...);
+- the input checks, with errors that name the expected and the given shapes;
+- the `loop` backend: for each layer and direction, the input projection of all timesteps
+  in one matmul, then a Python loop over time that calls the cell's step;
+- variable-length batches (`PackedSequence`): at timestep t only the first
+  `batch_sizes[t]` sequences are still running, so the state simply shrinks (forward
+  direction) or grows (reverse direction); padding never reaches a step;
+- the `fused` backend: the same parameters handed to torch's fused kernel (`torch._VF`,
+  which runs oneDNN on CPU and cuDNN on GPU).
+
+Tensors are batch-first by default, as everywhere in seqkit; inside the loop they are
+time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence
+
+State = tuple[Tensor, ...]
+"""A recurrent state: `(h,)` for the RNN and GRU, `(h, c)` for the LSTM."""
+
+BACKENDS = ("fused", "loop")
+
+
+class CellStep(Protocol):
+    """The contract of a cell's step function, the one piece a new cell must write.
+
+    Args:
+        x_proj: this timestep's input projection, `(B, G*H)`: `x_t @ W_ih^T + b_ih`
+            (plus `b_hh` when the cell class sets `linear_recurrence`), computed for all
+            timesteps at once before the loop.
+        state: the previous state, a tuple of `(B, H)` tensors.
+        weight_hh: the recurrent weight `W_hh`, `(G*H, H)`.
+        bias_hh: the recurrent bias `b_hh`, `(G*H,)`, or None when it was folded into
+            `x_proj` or the layer has no bias.
+
+    Returns:
+        The new state (same structure as `state`; its first element is the output h_t)
+        and a dict of named intermediate tensors (`"pre"` for the pre-activation, gates by
+        their letters) that `seqkit.diagnostics.trace` shows. Returning them costs nothing.
+    """
+
+    def __call__(
+        self, x_proj: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+    ) -> tuple[State, dict[str, Tensor]]: ...
+
+
+# Called after every step when diagnostics watch a run:
+# observe(layer, direction, t, state, internals).
+Observer = Callable[[int, int, int, State, dict[str, Tensor]], None]
+
+
+class Recurrent(nn.Module):
+    """A stack of recurrent layers over one cell; subclasses say which cell.
+
+    A subclass sets the class attributes below and the step function; see
+    `seqkit/modules/gru.py` for a complete example and `docs/extending.md` for the guide.
+
+    Attributes:
+        gates: how many blocks of H rows `weight_ih` and `weight_hh` stack (RNN 1, LSTM 4, GRU 3).
+        state_size: tensors in the state (1 for `h`, 2 for `(h, c)`).
+        linear_recurrence: the step's first line is `x_proj + h_{t-1} @ W_hh^T` and W_hh
+            is used nowhere else (true for RNN and LSTM; GRU multiplies part of the
+            recurrent term by r_t). Then seqkit adds `b_hh` to the hoisted projection and
+            computes W_hh's gradient in one matmul over all timesteps, not one per step.
+        step: the cell's step function (see `CellStep`).
+        fused_kernel: the matching `torch._VF` function, or None if the cell has none
+            (then only `backend="loop"` is allowed).
+        cudnn_mode: the name cuDNN knows the cell by (`"LSTM"`, ...), for weight flattening.
+    """
+
+    gates: int = 1
+    state_size: int = 1
+    linear_recurrence: bool = True
+    step: CellStep
+    fused_kernel: Callable | None = None
+    cudnn_mode: str | None = None
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        backend: str = "fused",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1], got {dropout!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.backend = backend  # checked by __setattr__ below
+
+        factory = {"device": device, "dtype": dtype}
+        directions = 2 if bidirectional else 1
+        gate_rows = self.gates * hidden_size
+        # The parameters, in torch.nn's order and with its names, so that state dicts
+        # move between seqkit and torch.nn in both directions.
+        self._weight_names: list[tuple[str, ...]] = []  # one tuple per (layer, direction)
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes = {"weight_ih": (gate_rows, layer_input), "weight_hh": (gate_rows, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate_rows,), bias_hh=(gate_rows,))
+                names = []
+                for stem, shape in shapes.items():
+                    self.register_parameter(stem + suffix, nn.Parameter(torch.empty(shape, **factory)))
+                    names.append(stem + suffix)
+                self._weight_names.append(tuple(names))
+        self.reset_parameters()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "backend":
+            if value not in BACKENDS:
+                raise ValueError(f"backend must be one of {BACKENDS}, got {value!r}")
+        super().__setattr__(name, value)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def reset_parameters(self) -> None:
+        """Draw every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        for name, default in (("num_layers", 1), ("bias", True), ("batch_first", True), ("dropout", 0.0), ("bidirectional", False)):
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        return text + f", backend={self.backend!r}"
+
+    def layer_weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """`(W_ih, W_hh, b_ih, b_hh)` of one layer and direction (biases None without bias)."""
+        names = self._weight_names[layer * self.num_directions + direction]
+        weights = [getattr(self, name) for name in names]
+        return (weights[0], weights[1], None, None) if len(weights) == 2 else tuple(weights)
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | State | None = None):
+        """Run the stack over a sequence.
+
+        Args:
+            input: `(B, T, input_size)` with `batch_first=True` (seqkit's default),
+                `(T, B, input_size)` otherwise, `(T, input_size)` for one unbatched
+                sequence, or a `PackedSequence` of variable-length sequences.
+            hx: the initial state, zeros if None: `h_0` of shape
+                `(num_layers * num_directions, B, H)` (`(num_layers * num_directions, H)`
+                for unbatched input); for the LSTM the pair `(h_0, c_0)`.
+
+        Returns:
+            `(output, h_n)`, or `(output, (h_n, c_n))` for the LSTM. `output` holds the
+            last layer's h_t for every t, directions concatenated: `(B, T, D*H)` (or a
+            `PackedSequence` when the input was one); `h_n` and `c_n` hold the final state
+            of every layer and direction, `(num_layers * num_directions, B, H)`.
+
+        Raises:
+            ValueError: for input of the wrong rank, feature size, dtype or device, or a
+                state of the wrong shape; the message names the expected and the given.
+        """
+        weight = self.weight_ih_l0
+        if isinstance(input, PackedSequence):
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            self._check_input(data, weight, packed=True)
+            batch, unbatched = int(batch_sizes[0]), False
+        else:
+            self._check_input(input, weight, packed=False)
+            unbatched = input.dim() == 2
+            if unbatched:
+                input = input.unsqueeze(0 if self.batch_first else 1)
+            batch = input.size(0 if self.batch_first else 1)
+            batch_sizes = sorted_indices = unsorted_indices = None
+
+        state = self._initial_state(hx, batch, unbatched, weight)
+        if sorted_indices is not None:
+            # hx follows the user's batch order; the packed data is sorted by length.
+            state = tuple(s.index_select(1, sorted_indices) for s in state)
+
+        if self.backend == "fused":
+            output, state = self._forward_fused(data if batch_sizes is not None else input, batch_sizes, state)
+        else:
+            output, state = self._forward_loop(data if batch_sizes is not None else input, batch_sizes, state)
+
+        if batch_sizes is not None:
+            output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
+            if unsorted_indices is not None:
+                state = tuple(s.index_select(1, unsorted_indices) for s in state)
+        elif unbatched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            state = tuple(s.squeeze(1) for s in state)
+        return output, (state if self.state_size > 1 else state[0])
+
+    def _forward_fused(self, input: Tensor, batch_sizes: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """The fused kernel over the same parameters (oneDNN on CPU, cuDNN on GPU)."""
+        if self.fused_kernel is None:
+            raise ValueError(f"{type(self).__name__} has no fused kernel; build it with backend='loop'")
+        weights = [getattr(self, name) for names in self._weight_names for name in names]
+        hx = state if self.state_size > 1 else state[0]
+        flags = (self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        if batch_sizes is None:
+            result = self.fused_kernel(input, hx, weights, *flags, self.batch_first)
+        else:
+            result = self.fused_kernel(input, batch_sizes, hx, weights, *flags)
+        return result[0], tuple(result[1:])
+
+    def _forward_loop(
+        self, input: Tensor, batch_sizes: Tensor | None, state: State, observe: Observer | None = None
+    ) -> tuple[Tensor, State]:
+        """The readable path: layers, directions, and a Python loop over time.
+
+        `input` is `(B, T, I)` / `(T, B, I)`, or the `(N, I)` data of a PackedSequence
+        with its `batch_sizes`. Returns the output in the same layout and the final state.
+        """
+        packed = batch_sizes is not None
+        if packed:
+            step_sizes = batch_sizes.tolist()
+        elif self.batch_first:
+            # (B, T, I) -> (T, B, I): time-major inside, and contiguous so that every
+            # timestep's slice of the projection below is one contiguous block.
+            input = input.transpose(0, 1).contiguous()
+        layer_input = input
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer, direction)
+                if self.linear_recurrence and b_ih is not None:
+                    b_ih, b_hh = b_ih + b_hh, None
+                # Hoisting: x_t @ W_ih^T + b for every timestep in one matmul.
+                x_proj = F.linear(layer_input, w_ih, b_ih)  # (T, B, G*H) or (N, G*H)
+                h_prev = None
+                if self.linear_recurrence and w_hh.requires_grad and torch.is_grad_enabled():
+                    # W_hh's gradient as one matmul over all timesteps (see _RecurrentWeightGrad);
+                    # the loop itself sees W_hh as a constant.
+                    h_prev = []
+                    x_proj = _RecurrentWeightGrad.apply(x_proj, w_hh, h_prev)
+                    w_hh = w_hh.detach()
+                # unbind/split, never x_proj[t] in the loop: indexing would make each step's
+                # backward write a zero tensor the size of x_proj (quadratic in T).
+                steps = x_proj.split(step_sizes) if packed else x_proj.unbind(0)
+                index = layer * self.num_directions + direction
+                initial = tuple(s[index] for s in state)
+                watch = None if observe is None else _bind(observe, layer, direction)
+                hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev)
+                outputs.append(torch.cat(hs) if packed else torch.stack(hs))  # (N, H) or (T, B, H)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                # As torch.nn: dropout on the outputs of every layer but the last.
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+        output = layer_input if packed or not self.batch_first else layer_input.transpose(0, 1)
+        state = tuple(torch.stack([final[k] for final in finals]) for k in range(self.state_size))
+        return output, state
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_input(self, x: Tensor, weight: Tensor, packed: bool) -> None:
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{name} expects a tensor or a PackedSequence as input, got {type(x).__name__}")
+        ranks = (2,) if packed else (2, 3)
+        if x.dim() not in ranks:
+            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+            raise ValueError(
+                f"{name} expects input of shape {layout} or (T, input_size) for one sequence; "
+                f"got a {x.dim()}-D tensor of shape {tuple(x.shape)}"
+            )
+        if x.size(-1) != self.input_size:
+            raise ValueError(
+                f"{name} was built with input_size={self.input_size}, but the input's last "
+                f"dimension is {x.size(-1)} (shape {tuple(x.shape)})"
+            )
+        if not x.is_floating_point():
+            raise ValueError(
+                f"{name} expects floating-point input, got {x.dtype}; token ids go through "
+                f"an nn.Embedding first, other data through x.float()"
+            )
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"{name} input dtype {x.dtype} does not match its weights ({weight.dtype}); "
+                f"convert the input with x.to({weight.dtype}) or the module with .to({x.dtype})"
+            )
+        if x.device != weight.device:
+            raise ValueError(
+                f"{name} input is on {x.device} but its weights are on {weight.device}; "
+                f"move one of them with .to(...)"
+            )
+
+    def _initial_state(self, hx: Tensor | State | None, batch: int, unbatched: bool, weight: Tensor) -> State:
+        """The initial state as a tuple of `(L*D, B, H)` tensors (zeros when `hx` is None)."""
+        name = type(self).__name__
+        layers = self.num_layers * self.num_directions
+        if hx is None:
+            zeros = torch.zeros(layers, batch, self.hidden_size, dtype=weight.dtype, device=weight.device)
+            return (zeros,) * self.state_size
+        if self.state_size > 1:
+            if not isinstance(hx, (tuple, list)) or len(hx) != self.state_size:
+                raise ValueError(f"{name} expects hx as a tuple (h_0, c_0) of {self.state_size} tensors, got {type(hx).__name__}")
+            parts = tuple(hx)
+        else:
+            if not isinstance(hx, Tensor):
+                raise ValueError(f"{name} expects hx as one tensor h_0, got {type(hx).__name__}")
+            parts = (hx,)
+        expected = (layers, self.hidden_size) if unbatched else (layers, batch, self.hidden_size)
+        for label, part in zip(("h_0", "c_0"), parts):
+            if not isinstance(part, Tensor) or tuple(part.shape) != expected:
+                given = tuple(part.shape) if isinstance(part, Tensor) else type(part).__name__
+                raise ValueError(
+                    f"{name} expects {label} of shape {expected} "
+                    f"(num_layers * num_directions, {'' if unbatched else 'batch, '}hidden_size), got {given}"
+                )
+            if part.dtype != weight.dtype and not torch.is_autocast_enabled(part.device.type):
+                raise ValueError(f"{name} expects {label} of dtype {weight.dtype}, got {part.dtype}")
+            if part.device != weight.device:
+                raise ValueError(f"{name} expects {label} on {weight.device}, got it on {part.device}")
+        return tuple(p.unsqueeze(1) for p in parts) if unbatched else parts
+
+    # ------------------------------------------------------------------ cuDNN
+
+    def flatten_parameters(self) -> None:
+        """Put the weights in one contiguous block so cuDNN needs no copy (a no-op on CPU).
+
+        Called after every `.to()`/`.cuda()`, as `torch.nn` does.
+        """
+        weights = [getattr(self, name) for names in self._weight_names for name in names]
+        first = weights[0]
+        if (
+            self.cudnn_mode is None
+            or not first.is_cuda
+            or any(w.dtype != first.dtype or not torch.backends.cudnn.is_acceptable(w) for w in weights)
+            or len({w.data_ptr() for w in weights}) != len(weights)
+            or not torch._use_cudnn_rnn_flatten_weight()
+        ):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        with torch.cuda.device_of(first), torch.no_grad():
+            # Rewrites the parameters in place as views into one buffer.
+            torch._cudnn_rnn_flatten_weight(
+                weights, 4 if self.bias else 2, self.input_size, cudnn_rnn.get_cudnn_mode(self.cudnn_mode),
+                self.hidden_size, 0, self.num_layers, self.batch_first, self.bidirectional,
+            )
+
+    def _apply(self, fn, recurse=True):
+        result = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return result
+
+
+def _bind(observe: Observer, layer: int, direction: int) -> Callable[[int, State, dict[str, Tensor]], None]:
+    return lambda t, state, internals: observe(layer, direction, t, state, internals)
+
+
+def _scan(
+    step: CellStep,
+    steps: list[Tensor] | tuple[Tensor, ...],
+    initial: State,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    reverse: bool,
+    observe: Callable[[int, State, dict[str, Tensor]], None] | None = None,
+    h_prev: list[Tensor] | None = None,
+) -> tuple[list[Tensor], State]:
+    """Backpropagation through time starts here: one direction of one layer, step by step.
+
+    Args:
+        steps: the input projections, one `(B_t, G*H)` tensor per timestep, where B_t
+            (the number of sequences still running at t) never grows with t; it is B at
+            every t for a padded tensor, `batch_sizes[t]` for a PackedSequence.
+        initial: the initial state, tuple of `(B, H)`.
+        reverse: walk from the last timestep to the first.
+        observe: called as `observe(t, state, internals)` after each step.
+        h_prev: if a list, receives h_{t-1} as each step reads it, in the order of `steps`.
+
+    Returns:
+        h_t for every timestep in time order (`(B_t, H)` each) and each sequence's final
+        state (`(B, H)` each): for the forward direction, the state at its own last step.
+    """
+    outputs: list[Tensor] = []
+    order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
+    if not reverse:
+        state, finished = initial, []
+        for t in order:
+            running = steps[t].shape[0]
+            if running < state[0].shape[0]:
+                # Sequences running..B-1 ended at t-1: keep their state, stop updating it.
+                finished.append(tuple(s[running:] for s in state))
+                state = tuple(s[:running] for s in state)
+            if h_prev is not None:
+                h_prev.append(state[0])
+            state, internals = step(steps[t], state, weight_hh, bias_hh)
+            outputs.append(state[0])
+            if observe is not None:
+                observe(t, state, internals)
+        if finished:
+            # The pieces were cut from the end of the batch: reassemble them in batch order.
+            finished.append(state)
+            state = tuple(torch.cat([piece[k] for piece in reversed(finished)]) for k in range(len(state)))
+        return outputs, state
+
+    batch = initial[0].shape[0]
+    state = None
+    for t in order:
+        running = steps[t].shape[0]
+        if state is None:
+            state = initial if running == batch else tuple(s[:running] for s in initial)
+        elif running > state[0].shape[0]:
+            # Read backwards, a shorter sequence starts at its own last step: from h_0.
+            state = tuple(torch.cat([s, s0[s.shape[0] : running]]) for s, s0 in zip(state, initial))
+        if h_prev is not None:
+            h_prev.append(state[0])
+        state, internals = step(steps[t], state, weight_hh, bias_hh)
+        outputs.append(state[0])
+        if observe is not None:
+            observe(t, state, internals)
+    outputs.reverse()
+    if h_prev is not None:
+        h_prev.reverse()
+    return outputs, state
+
+
+class _RecurrentWeightGrad(torch.autograd.Function):
+    """Identity on the input projection whose backward also returns W_hh's gradient.
+
+    In a cell with `linear_recurrence`, step t computes `gates_t = x_proj_t + h_{t-1} W_hh^T`,
+    so the gradient reaching `x_proj_t` *is* dL/dgates_t, and backpropagation through time
+    gives `dL/dW_hh = sum_t (dL/dgates_t)^T h_{t-1}`. Autograd left to itself computes and
+    accumulates that sum one (G*H, H) term per timestep; this function computes it as one
+    matmul once every dL/dgates_t is known (x_proj's gradient is complete only after the
+    whole backward loop). The loop uses W_hh detached so that nothing is counted twice.
+    """
+
+    @staticmethod
+    def forward(ctx, x_proj: Tensor, weight_hh: Tensor, h_prev: list[Tensor]) -> Tensor:
+        ctx.h_prev = h_prev  # filled by the loop with h_{t-1} for every step, in x_proj's row order
+        return x_proj.view_as(x_proj)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        h_prev = torch.cat(ctx.h_prev)  # (T*B, H) or (N, H): rows match grad's
+        grad_rows = grad.reshape(h_prev.shape[0], -1)  # (T*B, G*H)
+        return grad, grad_rows.t().mm(h_prev), None

@@ -1,0 +1,58 @@
+"""On a CUDA device: cuDNN behind the fused backend, the loop on the GPU, weights flattened."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from seqkit.modules import GRU, LSTM, RNN
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(autouse=True)
+def exact_float32():
+    # cuDNN may use TF32 for float32 RNNs, which rounds to ~1e-3; compare in full precision.
+    previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = previous
+
+
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+@pytest.mark.parametrize("cls,reference_cls", [(RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
+def test_equal_to_torch_nn_on_cuda(cls, reference_cls, backend):
+    torch.manual_seed(0)
+    reference = reference_cls(16, 32, num_layers=2, bidirectional=True, batch_first=True).cuda()
+    module = cls(16, 32, num_layers=2, bidirectional=True, backend=backend).cuda()
+    module.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(8, 20, 16, device="cuda")
+    out, _ = module(x)
+    ref_out, _ = reference(x)
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=0)
+    out.square().sum().backward()
+    ref_out.square().sum().backward()
+    for (name, p), q in zip(module.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-4, msg=name)
+
+
+def test_fused_weights_are_flattened_for_cudnn():
+    module = LSTM(16, 32, num_layers=2).cuda()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "weights are not part of single contiguous chunk" would fail
+        module(torch.randn(4, 10, 16, device="cuda"))
+    back = module.cpu()
+    assert back.weight_ih_l0.device.type == "cpu"
+    back(torch.randn(4, 10, 16))
+
+
+def test_trained_on_gpu_loads_on_cpu(tmp_path):
+    module = GRU(4, 8).cuda()
+    torch.save(module.state_dict(), tmp_path / "gru.pt")
+    state = torch.load(tmp_path / "gru.pt", map_location="cpu", weights_only=True)
+    cpu = GRU(4, 8)
+    cpu.load_state_dict(state, strict=True)
+    x = torch.randn(2, 5, 4)
+    torch.testing.assert_close(cpu(x)[0], module(x.cuda())[0].cpu(), atol=1e-5, rtol=0)
