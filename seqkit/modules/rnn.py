@@ -100,9 +100,19 @@ class RNN(Recurrent):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, backend, device, dtype)
         self.nonlinearity = nonlinearity
-        self.step = rnn_tanh_step if nonlinearity == "tanh" else rnn_relu_step
-        self.fused_kernel = _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu
-        self.cudnn_mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+
+    # The nonlinearity picks the step, the fused kernel and cuDNN's mode.
+    @property
+    def step(self):
+        return rnn_tanh_step if self.nonlinearity == "tanh" else rnn_relu_step
+
+    @property
+    def fused_kernel(self):
+        return _VF.rnn_tanh if self.nonlinearity == "tanh" else _VF.rnn_relu
+
+    @property
+    def cudnn_mode(self) -> str:
+        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
