@@ -1,7 +1,7 @@
 """Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn, with the goals checked.
 
-    python benchmarks/modules.py                  # S, M, L; all cells; about 10 minutes on 2 cores
-    python benchmarks/modules.py --sizes S --rounds 3
+    python benchmarks/modules.py                  # S, M, L; all cells; about 5 minutes on 2 cores
+    python benchmarks/modules.py --sizes S --budget 3
     python benchmarks/modules.py --tuned-malloc   # rerun under the glibc settings of the performance notes
 
 Prints Markdown tables (the README's come from here): tokens per second for
@@ -9,7 +9,7 @@ forward+backward and for forward alone (no_grad), at sizes S, M, L, for torch.nn
 seqkit's `fused` and `loop` backends, with seqkit's speed as a fraction of torch.nn's;
 the largest difference from torch.nn; peak memory growth at M; and each goal of the
 foundation issue with MET or MISSED. Every impl is timed in turns in one process on the
-same input; each impl's fastest turn is reported.
+same input, interleaved in short blocks; medians are reported.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M,L")
     parser.add_argument("--cells", default="rnn,lstm,gru")
-    parser.add_argument("--rounds", type=int, default=7, help="turns per impl (default 7)")
-    parser.add_argument("--min-run-time", type=float, default=0.3, help="seconds per turn (default 0.3)")
+    parser.add_argument("--budget", type=float, default=12.0, help="seconds of timing per size, cell and mode (default 12)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs at M")
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--tuned-malloc", action="store_true", help="rerun this script with " + " ".join(f"{k}={v}" for k, v in TUNED.items()))
@@ -51,7 +50,7 @@ def main() -> int:
     env = environment()
     print(f"# seqkit modules benchmark\n\ntorch {env['torch']}, {env['threads']} threads, "
           f"MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; "
-          f"fastest of {args.rounds} turns of {args.min_run_time} s per impl\n")
+          f"impls interleaved in blocks of >= 50 ms for about {args.budget:.0f} s per size, cell and mode; medians\n")
     for name in sizes:
         s = SIZES[name]
         print(f"- {name}: batch {s.batch}, seq {s.seq}, input {s.input}, hidden {s.hidden}, layers {s.layers}")
@@ -64,7 +63,7 @@ def main() -> int:
             print(f"| {name} | {cell} | {d['fused']:.1e} | {d['loop']:.1e} |")
     sys.stdout.flush()
 
-    rows = compare_speed(cells, sizes, min_run_time=args.min_run_time, rounds=args.rounds)
+    rows = compare_speed(cells, sizes, budget=args.budget)
     keyed = {(r["size"], r["cell"], r["mode"], r["impl"]): r for r in rows}
     for mode in ("fwd+bwd", "fwd"):
         title = "forward + backward" if mode == "fwd+bwd" else "forward only (no_grad)"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch.utils import benchmark
 
 from seqkit.modules import CELLS
 
@@ -86,27 +87,37 @@ def max_differences(cell: str, size: Size, seed: int = 0) -> dict[str, float]:
     return result
 
 
-def time_step(module: torch.nn.Module, x: torch.Tensor, train: bool, min_run_time: float) -> float:
-    """Median seconds of one forward+backward (train) or one forward under no_grad."""
+def _step_fn(module: torch.nn.Module, x: torch.Tensor, train: bool):
+    """One forward+backward (train) or one forward under no_grad, as a function of no arguments."""
     if train:
-        stmt = "module.zero_grad(set_to_none=True); _loss(module, x).backward()"
+        def run() -> None:
+            module.zero_grad(set_to_none=True)
+            _loss(module, x).backward()
     else:
-        stmt = "with torch.no_grad(): module(x)"
-    timer = benchmark.Timer(stmt=stmt, globals={"module": module, "x": x, "_loss": _loss, "torch": torch},
-                            num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+        def run() -> None:
+            with torch.no_grad():
+                module(x)
+    return run
 
 
-def compare_speed(cells: list[str], sizes: list[str], min_run_time: float = 0.3, rounds: int = 5) -> list[dict]:
+def _time_block(run, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    return (time.perf_counter() - start) / calls
+
+
+def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block: float = 0.05) -> list[dict]:
     """Tokens per second of every impl, and seqkit's speed as a fraction of torch.nn's.
 
-    The impls take turns, `rounds` times, each timed for `min_run_time` seconds per turn
-    (the turn's median step); each impl's time is its fastest turn. Taking turns keeps a
-    slow phase of a shared machine from landing on one impl only, and the fastest turn
-    is the one least disturbed by other work (noise only ever adds time).
+    The impls take turns in short blocks (at least `block` seconds of calls each), for
+    about `budget` seconds per (size, cell, mode); each impl's time per call is the
+    median of its blocks. Interleaving at that grain means a slow phase of a shared
+    machine falls on every impl alike, which is what makes the ratios trustworthy.
 
-    Returns one row per (size, cell, impl, mode) with `tokens_per_s` and `vs_torch`
-    (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster).
+    Returns one row per (size, cell, impl, mode) with `tokens_per_s`, `vs_torch`
+    (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster) and
+    `blocks`, the number of timed blocks per impl.
     """
     rows = []
     for size_name in sizes:
@@ -116,16 +127,21 @@ def compare_speed(cells: list[str], sizes: list[str], min_run_time: float = 0.3,
         for cell in cells:
             modules = {impl: build(cell, impl, size) for impl in IMPLS}
             for mode, train in (("fwd+bwd", True), ("fwd", False)):
-                turns = {impl: [] for impl in IMPLS}
-                for _ in range(rounds):
-                    for impl in IMPLS:
-                        turns[impl].append(time_step(modules[impl], x, train, min_run_time))
-                seconds = {impl: min(times) for impl, times in turns.items()}
+                runs = {impl: _step_fn(modules[impl], x, train) for impl in IMPLS}
+                one_call = max(_time_block(run, 2) for run in runs.values())  # also warms up
+                calls = max(1, round(block / one_call))
+                blocks = max(5, round(budget / (len(IMPLS) * calls * one_call)))
+                samples: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+                for _ in range(blocks):
+                    for impl, run in runs.items():
+                        samples[impl].append(_time_block(run, calls))
+                seconds = {impl: statistics.median(times) for impl, times in samples.items()}
                 for impl in IMPLS:
                     rows.append({
                         "size": size_name, "cell": cell, "impl": impl, "mode": mode,
                         "tokens_per_s": size.tokens / seconds[impl],
                         "vs_torch": seconds["torch.nn"] / seconds[impl],
+                        "blocks": blocks,
                     })
     return rows
 

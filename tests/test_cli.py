@@ -86,7 +86,7 @@ def test_trace_random_lstm_and_bad_weight_files(tmp_path, capsys):
 
 
 def test_modules_quick_comparison(capsys):
-    assert main(["modules", "--cells", "rnn", "--sizes", "S", "--rounds", "1", "--min-run-time", "0.01"]) == 0
+    assert main(["modules", "--cells", "rnn", "--sizes", "S", "--budget", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "S rnn   fused 0.0e+00" in out  # the fused path is torch's own kernel
     assert "fwd+bwd" in out

@@ -15,8 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit modules", description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default rnn,lstm,gru)")
     parser.add_argument("--sizes", default="S", help="comma-separated sizes among S, M, L (default S)")
-    parser.add_argument("--rounds", type=int, default=3, help="timing turns per impl; the fastest is reported (default 3)")
-    parser.add_argument("--min-run-time", type=float, default=0.2, help="seconds per timing turn (default 0.2)")
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds of timing per size, cell and mode (default 2)")
     return parser
 
 
@@ -43,8 +42,8 @@ def main(argv: list[str]) -> int:
             diffs = max_differences(cell, SIZES[name])
             print(f"  {name} {cell:5s} fused {diffs['fused']:.1e}   loop {diffs['loop']:.1e}")
 
-    print(f"\nSpeed (tokens/s, fastest of {args.rounds} turns; x = fraction of torch.nn's speed):")
-    rows = compare_speed(cells, sizes, min_run_time=args.min_run_time, rounds=args.rounds)
+    print("\nSpeed (tokens/s, impls interleaved, medians; x = fraction of torch.nn's speed):")
+    rows = compare_speed(cells, sizes, budget=args.budget)
     print(f"  {'size':4s} {'cell':5s} {'mode':8s} {'torch.nn':>10s} {'fused':>16s} {'loop':>16s}")
     keyed = {(r["size"], r["cell"], r["mode"], r["impl"]): r for r in rows}
     for name in sizes:

@@ -25,6 +25,7 @@ from typing import Callable, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
@@ -417,7 +418,7 @@ def _scan(
                 finished.append(tuple(s[running:] for s in state))
                 state = tuple(s[:running] for s in state)
             if h_prev is not None:
-                h_prev.append(state[0])
+                h_prev.append(state[0].detach())
             state, internals = step(steps[t], state, weight_hh, bias_hh)
             outputs.append(state[0])
             if observe is not None:
@@ -438,7 +439,7 @@ def _scan(
             # Read backwards, a shorter sequence starts at its own last step: from h_0.
             state = tuple(torch.cat([s, s0[s.shape[0] : running]]) for s, s0 in zip(state, initial))
         if h_prev is not None:
-            h_prev.append(state[0])
+            h_prev.append(state[0].detach())
         state, internals = step(steps[t], state, weight_hh, bias_hh)
         outputs.append(state[0])
         if observe is not None:
@@ -462,10 +463,14 @@ class _RecurrentWeightGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, weight_hh: Tensor, h_prev: list[Tensor]) -> Tensor:
-        ctx.h_prev = h_prev  # filled by the loop with h_{t-1} for every step, in x_proj's row order
+        # Filled by the loop with h_{t-1} for every step, in x_proj's row order. Detached
+        # values only: a graph tensor kept here would close a reference cycle through the
+        # autograd graph that Python's garbage collector cannot see.
+        ctx.h_prev = h_prev
         return x_proj.view_as(x_proj)
 
     @staticmethod
+    @once_differentiable  # double backward through W_hh would need h_prev's graph: refuse it loudly
     def backward(ctx, grad: Tensor):
         h_prev = torch.cat(ctx.h_prev)  # (T*B, H) or (N, H): rows match grad's
         grad_rows = grad.reshape(h_prev.shape[0], -1)  # (T*B, G*H)

@@ -197,3 +197,35 @@ def test_gradcheck_of_the_loop_path_in_float64():
         return output.sum() + h.square().sum() + c.sum()
 
     assert torch.autograd.gradcheck(run, (x, *params))
+
+
+@pytest.mark.parametrize("run_backward", [True, False], ids=["backward", "no-backward"])
+def test_loop_graph_is_freed_without_garbage_collection(run_backward):
+    """No reference cycle through the autograd graph: outputs die with their last reference."""
+    import gc
+    import weakref
+
+    module = LSTM(3, 4, backend="loop")
+    watched = []  # weak references to every h_t the loop makes
+
+    def observe(layer, direction, t, state, internals):
+        watched.append(weakref.ref(state[0]))
+
+    gc.disable()
+    try:
+        state = module._initial_state(None, 2, False, module.weight_ih_l0)
+        output, final = module._forward_loop(torch.randn(2, 6, 3), None, state, observe=observe)
+        if run_backward:
+            output.sum().backward()
+        del output, final
+        assert len(watched) == 6 and all(ref() is None for ref in watched)
+    finally:
+        gc.enable()
+
+
+def test_double_backward_through_the_loop_is_refused_clearly():
+    module = RNN(2, 3, backend="loop")
+    output, _ = module(torch.randn(1, 4, 2))
+    (grad,) = torch.autograd.grad(output.sum(), module.weight_hh_l0, create_graph=True)
+    with pytest.raises(RuntimeError, match="marked with @once_differentiable"):
+        grad.sum().backward()
