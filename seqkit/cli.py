@@ -8,6 +8,7 @@ the `module:function` that receives the rest of the command line.
     seqkit fit|validate|test|predict ...   Lightning's loops (LightningCLI): -c CONFIG, --print_config
     seqkit trace ...                       the hidden state at each timestep of a tiny sequence
     seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
+    seqkit generate ...                    next-word suggestions and generated text from a checkpoint
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import importlib
 import sys
 
 from seqkit import __version__
+from seqkit.errors import SeqkitError
 
 LIGHTNING = ("fit", "validate", "test", "predict")
 
@@ -27,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("seqkit.lightning_cli:run", "run a model over the predict split"),
     "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence"),
     "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
+    "generate": ("seqkit.commands.generate:main", "suggest the next word and continue a prompt with a trained language model"),
 }
 
 
@@ -56,9 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     target, _ = COMMANDS[name]
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
-    if name in LIGHTNING:
-        return function([name, *rest]) or 0
-    return function(rest) or 0
+    try:
+        return function([name, *rest] if name in LIGHTNING else rest) or 0
+    except Exception as error:
+        cause = user_error(error)
+        if cause is None:
+            raise
+        print(f"seqkit {name}: error: {cause}", file=sys.stderr)  # a problem the user can fix: one line
+        return 2
+
+
+def user_error(error: BaseException) -> SeqkitError | None:
+    """The SeqkitError behind `error`, if any (LightningCLI and jsonargparse wrap the ones raised in constructors)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SeqkitError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -449,8 +449,7 @@ def _read_text(path: Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: no such {what}; check the path (data files are looked up under "
-                        "SEQKIT_DATA or ../shared/data)") from None
+        raise DataError(f"{path}: no such {what}; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a {what}; give the path of a file inside it") from None
     except OSError as error:

@@ -143,6 +143,14 @@ class Recurrent(nn.Module):
                 raise ValueError(f"backend must be one of {BACKENDS}, got {value!r}")
         super().__setattr__(name, value)
 
+    def init_args(self) -> dict:
+        """The constructor arguments as plain data (what a checkpoint stores to rebuild the module)."""
+        return {
+            "input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+            "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout,
+            "bidirectional": self.bidirectional, "backend": self.backend,
+        }
+
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1

@@ -101,6 +101,9 @@ class RNN(Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, backend, device, dtype)
         self.nonlinearity = nonlinearity
 
+    def init_args(self) -> dict:
+        return {**super().init_args(), "nonlinearity": self.nonlinearity}
+
     # The nonlinearity picks the step, the fused kernel and cuDNN's mode.
     @property
     def step(self):

@@ -1,0 +1,35 @@
+"""`seqkit generate`: suggest the next word and continue a prompt with a trained language model.
+
+    seqkit generate --ckpt runs/next_word/lstm/.../last.ckpt --prompt "and god said"
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit generate", description="Suggest the next words after a prompt and continue it by sampling, with a checkpoint of the next-word recipe.")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe")
+    parser.add_argument("--prompt", required=True, help="the text to continue")
+    parser.add_argument("--k", type=int, default=5, help="how many next-word suggestions (default 5)")
+    parser.add_argument("--max-new-tokens", type=int, default=30, help="words to generate (default 30; 0 for suggestions only)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--top-k", type=int, default=None, help="sample among the k most likely words only")
+    parser.add_argument("--seed", type=int, default=None, help="make the sample repeatable")
+    parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from seqkit.tasks.next_word import NextWordTask
+
+    model = NextWordTask.from_checkpoint(args.ckpt, map_location=args.device)
+    print(f"next word after {args.prompt!r}:")
+    for word, probability in model.predict_next(args.prompt, k=args.k):
+        print(f"  {word:20s} {probability:.3f}")
+    if args.max_new_tokens > 0:
+        text = model.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed)
+        print(f"\n{args.prompt} {text}")
+    return 0

@@ -1,0 +1,212 @@
+"""The language-model DataModule: text files in, contiguous token streams out.
+
+Each split becomes one token stream (an `<eos>` at every line end), cut into
+`batch_size` parallel streams, each a contiguous stretch of the text:
+
+    tokens (N,) -> streams (B, N // B)        row b = tokens[b * N//B : (b+1) * N//B]
+
+and batch k is the window of columns `[k * bptt, (k + 1) * bptt)` of every stream, with
+targets shifted by one token. Batch k+1 therefore continues batch k row by row, which is
+what lets the task carry the hidden state from one batch to the next (truncated
+backpropagation through time). The tokens that do not fill the last column (fewer than
+B) are dropped, as in pytorch/examples.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from seqkit.data import catalog
+from seqkit.data.embedded import kjv_lines
+from seqkit.errors import DataError
+from seqkit.text import EOS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
+
+EMBEDDED = {"kjv": kjv_lines}
+SPLITS = ("train", "val", "test")
+
+
+class LMBatch(NamedTuple):
+    """One window of every stream: `inputs` and `targets` are `(B, T)` token ids, targets one step ahead."""
+
+    inputs: Tensor
+    targets: Tensor
+
+
+class StreamWindows(Dataset):
+    """Windows of `bptt` tokens over `(B, L)` parallel streams; item k continues item k-1 row by row."""
+
+    def __init__(self, streams: Tensor, bptt: int) -> None:
+        self.streams = streams
+        self.bptt = bptt
+
+    def __len__(self) -> int:
+        return math.ceil((self.streams.size(1) - 1) / self.bptt)
+
+    def __getitem__(self, k: int) -> LMBatch:
+        start = k * self.bptt
+        length = min(self.bptt, self.streams.size(1) - 1 - start)  # the last window may be shorter
+        return LMBatch(self.streams[:, start : start + length], self.streams[:, start + 1 : start + 1 + length])
+
+
+def batchify(tokens: Tensor, batch_size: int) -> Tensor:
+    """`(N,)` -> `(batch_size, N // batch_size)`: row b is the b-th contiguous stretch of the stream."""
+    length = tokens.numel() // batch_size
+    return tokens[: length * batch_size].view(batch_size, length)
+
+
+class NextWordData(pl.LightningDataModule):
+    """Text for next-word prediction: a catalog dataset, the embedded corpus, or your own files.
+
+    Args:
+        dataset: `"kjv"` (embedded, no network; the default when no file is given),
+            `"ptb"` or `"wikitext2"` (catalog: downloaded once, or read from `root` /
+            `$SEQKIT_DATA`).
+        root: a folder that already holds the catalog dataset's files.
+        train_path, val_path, test_path: your own UTF-8 text files. Without `val_path`,
+            the last `val_fraction` of the training lines become the validation split
+            (the same lines every run). Without `test_path` there is no test split.
+        tokenizer: `basic_english`, `whitespace` or `char`; by default the dataset's own
+            (`whitespace` for the pre-tokenized catalog corpora, `basic_english` otherwise).
+        min_freq, max_tokens: vocabulary limits (words outside become `<unk>`); the
+            vocabulary is built from the training split only.
+        batch_size: parallel streams in training; `eval_batch_size` in evaluation.
+        bptt: tokens per window (the truncation length of backpropagation through time).
+        val_fraction: share of the training lines held out for validation when there is
+            no `val_path`. For the embedded corpus, the last `val_fraction` of the lines
+            is the test split and the same share before it the validation split.
+    """
+
+    def __init__(
+        self,
+        dataset: str | None = None,
+        root: str | None = None,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        tokenizer: str | None = None,
+        min_freq: int = 1,
+        max_tokens: int | None = None,
+        batch_size: int = 20,
+        eval_batch_size: int = 10,
+        bptt: int = 35,
+        val_fraction: float = 0.05,
+    ) -> None:
+        super().__init__()
+        if dataset is not None and train_path is not None:
+            raise DataError("give either --data.dataset or --data.train_path, not both")
+        if train_path is None and (val_path or test_path):
+            raise DataError("--data.val_path and --data.test_path need a --data.train_path")
+        if dataset is None and train_path is None:
+            dataset = "kjv"
+        if dataset is not None and dataset not in EMBEDDED:
+            catalog.entry(dataset)  # an unknown name fails here, before any work
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("bptt", bptt)):
+            if value < 1:
+                raise DataError(f"--data.{name} must be at least 1, got {value}")
+        if not 0.0 < val_fraction < 1.0:
+            raise DataError(f"--data.val_fraction must be between 0 and 1, got {val_fraction}")
+        self.dataset = dataset
+        self.root = root
+        self.paths = {"train": train_path, "val": val_path, "test": test_path}
+        self.tokenizer_name = tokenizer or (catalog.CATALOG[dataset].tokenizer if dataset in catalog.CATALOG else "basic_english")
+        self.min_freq = min_freq
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.bptt = bptt
+        self.val_fraction = val_fraction
+        self.vocab: Vocab | None = None  # built in setup, or given (fine-tuning keeps a checkpoint's)
+        self.tokens: dict[str, Tensor] = {}
+        self.oov_rate: float | None = None
+
+    @property
+    def source(self) -> str:
+        """What the text is, in words: the dataset's name or the training file."""
+        return self.dataset or str(self.paths["train"])
+
+    def prepare_data(self) -> None:
+        if self.dataset in catalog.CATALOG:
+            catalog.locate(self.dataset, self.root)  # download once (on one process), verify
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tokens:
+            return
+        lines = self._read_splits()
+        tokenizer = get_tokenizer(self.tokenizer_name)
+        if self.vocab is None:
+            self.vocab = build_vocab_from_iterator(
+                (tokenizer(line) for line in lines["train"]), min_freq=self.min_freq,
+                specials=[UNK, EOS], max_tokens=self.max_tokens,
+            )
+            self.vocab.set_default_index(self.vocab[UNK])
+        self.encode_with(self.vocab, lines)
+
+    def use_vocab(self, vocab: Vocab, tokenizer: str | None = None) -> None:
+        """Numericalize with `vocab` (and its tokenizer) instead of building one: fine-tuning keeps the trained words."""
+        self.vocab = vocab
+        if tokenizer is not None:
+            self.tokenizer_name = tokenizer
+        if self.tokens:  # already set up: encode again with the new vocabulary
+            self.tokens = {}
+            self.setup()
+
+    def encode_with(self, vocab: Vocab, lines: dict[str, list[str]]) -> None:
+        tokenizer = get_tokenizer(self.tokenizer_name)
+        for split, split_lines in lines.items():
+            self.tokens[split] = encode(split_lines, tokenizer, vocab)
+        train = self.tokens["train"]
+        self.oov_rate = (train == vocab[UNK]).float().mean().item() if UNK in vocab else 0.0
+        for split, tokens in self.tokens.items():
+            batch = self.batch_size if split == "train" else self.eval_batch_size
+            if tokens.numel() // batch < 2:
+                raise DataError(
+                    f"the {split} split of {self.source} has {tokens.numel()} tokens: too short for "
+                    f"{batch} parallel streams (needs at least {2 * batch}); lower "
+                    f"--data.{'batch_size' if split == 'train' else 'eval_batch_size'} or give more text"
+                )
+
+    def _read_splits(self) -> dict[str, list[str]]:
+        """The lines of every available split."""
+        if self.dataset in EMBEDDED:
+            lines = EMBEDDED[self.dataset]()
+            held = max(1, int(len(lines) * self.val_fraction))
+            # Deterministic: the last `held` lines are the test split, the `held` before them validation.
+            return {"train": lines[: -2 * held], "val": lines[-2 * held : -held], "test": lines[-held:]}
+        if self.dataset is not None:
+            paths = catalog.locate(self.dataset, self.root)
+            return {split: read_lines(path) for split, path in paths.items()}
+        splits = {split: read_lines(Path(path)) for split, path in self.paths.items() if path is not None}
+        if "val" not in splits:
+            train = splits["train"]
+            held = int(len(train) * self.val_fraction)
+            if held < 1 or held >= len(train):
+                raise DataError(
+                    f"{self.paths['train']} has {len(train)} lines, too few to hold out {self.val_fraction:.0%} "
+                    f"for validation; give --data.val_path or more text"
+                )
+            splits["train"], splits["val"] = train[:-held], train[-held:]
+        return splits
+
+    def _loader(self, split: str) -> DataLoader:
+        if split not in self.tokens:
+            raise DataError(f"there is no {split} split: give --data.{split}_path")
+        batch = self.batch_size if split == "train" else self.eval_batch_size
+        windows = StreamWindows(batchify(self.tokens[split], batch), self.bptt)
+        # batch_size=None: each item already is a batch; shuffle=False keeps windows in order.
+        return DataLoader(windows, batch_size=None, shuffle=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

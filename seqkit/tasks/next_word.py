@@ -1,0 +1,332 @@
+"""Next-word prediction: a recurrent language model, trained by truncated BPTT, scored by perplexity.
+
+    tokens (B, T) -> embedding (B, T, E) -> dropout -> encoder RNN/LSTM (B, T, H)
+                  -> dropout -> head W_hy h_t + b_y (B, T, V) logits -> cross-entropy with the next token
+
+The hidden state is carried from one batch to the next (the DataModule makes batch k+1
+continue batch k, stream by stream) and detached at every batch boundary: the forward
+pass sees the whole history, the backward pass stops after `bptt` steps. Lightning 2
+dropped `truncated_bptt_steps`, so this task owns it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torchmetrics import MeanMetric
+
+from seqkit import checkpoints
+from seqkit.data.next_word import LMBatch
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import LanguageModelHead, Recurrent
+from seqkit.text import EOS, UNK, Vocab, get_tokenizer
+
+OPTIMIZERS = ("sgd", "adamw")
+
+
+class StepDecay:
+    """Zaremba et al. (2014): the learning rate is multiplied by `factor` once per epoch after `start` epochs.
+
+    A class rather than a lambda so that the scheduler's state is plain data in a checkpoint.
+    """
+
+    def __init__(self, factor: float, start: int) -> None:
+        self.factor = factor
+        self.start = start
+
+    def __call__(self, epoch: int) -> float:
+        return self.factor ** max(0, epoch + 1 - self.start)
+
+
+def _detach(state):
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class NextWordTask(pl.LightningModule):
+    """A recurrent language model (the pytorch/examples word_language_model design).
+
+    Args:
+        encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=200,
+            hidden_size=200, num_layers=2, dropout=0.5)`; chosen in a recipe by
+            `class_path`. Its `input_size` is the embedding size.
+        dropout: dropout on the embeddings and on the encoder's output.
+        tie_weights: share the embedding matrix with the output layer (needs the
+            encoder's hidden size to equal its input size).
+        init_range: if set, every parameter starts from U(-init_range, init_range)
+            (Zaremba et al. use 0.1); otherwise torch's default initialisation.
+        optimizer: `"sgd"` (plain SGD, as in Zaremba et al.) or `"adamw"`.
+        lr: learning rate. weight_decay: L2 penalty (AdamW: decoupled).
+        lr_decay: multiply the learning rate by this once per epoch ...
+        lr_decay_start: ... after this many epochs (Zaremba small: 0.5 after 4).
+        carry_state: carry the hidden state across batches (truncated BPTT). False
+            starts every batch from zeros, which is worse; it is there to show why.
+
+    Gradient-norm clipping is the Trainer's: `trainer.gradient_clip_val` in the recipe.
+    """
+
+    task_name = "next_word"
+
+    def __init__(
+        self,
+        encoder: Recurrent,
+        dropout: float = 0.2,
+        tie_weights: bool = False,
+        init_range: float | None = None,
+        optimizer: str = "sgd",
+        lr: float = 1.0,
+        weight_decay: float = 0.0,
+        lr_decay: float = 1.0,
+        lr_decay_start: int = 0,
+        carry_state: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(encoder, Recurrent):
+            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
+        if encoder.bidirectional:
+            raise SeqkitError("a language model cannot use a bidirectional encoder: the reverse pass would read the word it must predict")
+        if optimizer not in OPTIMIZERS:
+            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if tie_weights and encoder.hidden_size != encoder.input_size:
+            raise SeqkitError(
+                f"tie_weights needs the encoder's hidden_size ({encoder.hidden_size}) to equal its input_size "
+                f"(the embedding size, {encoder.input_size})"
+            )
+        self.save_hyperparameters(ignore=["encoder"])
+        self.encoder = encoder
+        self.drop = nn.Dropout(dropout)
+        self.embedding: nn.Embedding | None = None  # sized by the vocabulary, built in configure_model
+        self.head: LanguageModelHead | None = None
+        self.vocab: Vocab | None = None
+        self.tokenizer_name = "basic_english"
+        self._init_from: dict | None = None
+        self._carried: dict[str, object] = {}
+        # Mean negative log-likelihood per token, one metric per stage (synced across processes).
+        self.train_nll, self.val_nll, self.test_nll = MeanMetric(), MeanMetric(), MeanMetric()
+
+    # ------------------------------------------------------------------ building
+
+    def configure_model(self) -> None:
+        """Build the vocabulary-sized layers once the data (or a checkpoint) has fixed the vocabulary."""
+        if self.embedding is not None:
+            return
+        if self._init_from is not None:
+            self._adopt(self._init_from["seqkit"])
+        elif self.vocab is None:
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            if datamodule is None or getattr(datamodule, "vocab", None) is None:
+                raise SeqkitError("NextWordTask needs its vocabulary: train it with a NextWordData DataModule or load a checkpoint")
+            self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
+        self._build_layers(len(self.vocab))
+        if self._init_from is not None:
+            self._load_weights(self._init_from["state_dict"], "--init_from checkpoint")
+            self._init_from = None
+        elif self.hparams.init_range is not None:
+            for parameter in self.parameters():
+                nn.init.uniform_(parameter, -self.hparams.init_range, self.hparams.init_range)
+
+    def _build_layers(self, vocab_size: int) -> None:
+        self.embedding = nn.Embedding(vocab_size, self.encoder.input_size)
+        self.head = LanguageModelHead(self.encoder.hidden_size, vocab_size, tie_to=self.embedding if self.hparams.tie_weights else None)
+
+    def _adopt(self, section: dict) -> None:
+        self.vocab = Vocab.from_dict(section["vocab"])
+        self.tokenizer_name = section.get("tokenizer", self.tokenizer_name)
+
+    def _load_weights(self, state_dict: dict, source: str) -> None:
+        own = self.state_dict()
+        weights = {k: v for k, v in state_dict.items() if not k.endswith("_nll")}
+        mismatched = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+        missing = [k for k in own if k not in weights and not k.endswith("_nll")]
+        unexpected = [k for k in weights if k not in own]
+        if mismatched or missing or unexpected:
+            raise CheckpointError(
+                f"the {source} does not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}, "
+                f"other shape {mismatched[:3]}); use the recipe that trained it"
+            )
+        self.load_state_dict(weights, strict=False)
+
+    def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
+        """Start training from the weights of `path`, keeping its vocabulary (fine-tuning).
+
+        The DataModule numericalizes with the checkpoint's vocabulary and tokenizer, so
+        words it never saw become `<unk>`; the share of such tokens is reported.
+        """
+        checkpoint = checkpoints.load(path, task=self.task_name)
+        self._init_from = checkpoint
+        if datamodule is not None and hasattr(datamodule, "use_vocab"):
+            section = checkpoint["seqkit"]
+            datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "NextWordTask":
+        """A trained model, ready for `predict_next` and `generate` (eval mode, on `map_location`)."""
+        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+        section = checkpoint["seqkit"]
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder"}
+        # hyper_parameters may also hold LightningCLI's bookkeeping (_class_path, ...): keep the task's own.
+        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
+        task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
+        task._adopt(section)
+        task._build_layers(len(task.vocab))
+        task._load_weights(checkpoint["state_dict"], f"checkpoint {path}")
+        return task.to(map_location).eval()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["seqkit"] = {
+            "format": checkpoints.FORMAT,
+            "task": self.task_name,
+            "encoder": checkpoints.encoder_spec(self.encoder),
+            "vocab": self.vocab.to_dict(),
+            "tokenizer": self.tokenizer_name,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Resuming or testing: the checkpoint's vocabulary wins over the one built from the data."""
+        section = checkpoint.get("seqkit")
+        if section is None:
+            raise CheckpointError("not a seqkit checkpoint (no 'seqkit' section)")
+        if section.get("task") != self.task_name:
+            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {self.task_name!r}")
+        saved = Vocab.from_dict(section["vocab"])
+        if self.vocab is None or saved.get_itos() != self.vocab.get_itos():
+            self._adopt(section)
+            self._build_layers(len(saved))
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            if datamodule is not None and hasattr(datamodule, "use_vocab"):
+                datamodule.use_vocab(self.vocab, self.tokenizer_name)
+
+    # ------------------------------------------------------------------ the model
+
+    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
+        """`tokens (B, T)` -> `logits (B, T, V)` and the encoder's final state."""
+        x = self.drop(self.embedding(tokens))   # (B, T, E)
+        output, state = self.encoder(x, state)  # (B, T, H)
+        return self.head(self.drop(output)), state
+
+    def _step(self, batch: LMBatch, stage: str) -> Tensor:
+        # Carry the state over from the previous batch of this stage, cut from its graph:
+        # values flow on, gradients stop here (truncated backpropagation through time).
+        state = self._carried.get(stage) if self.hparams.carry_state else None
+        logits, state = self(batch.inputs, state)
+        self._carried[stage] = _detach(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
+        # Weight each batch's mean by its token count: the epoch's value is the mean over all tokens.
+        getattr(self, f"{stage}_nll").update(loss.detach(), batch.targets.numel())
+        return loss
+
+    def training_step(self, batch: LMBatch, batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: LMBatch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: LMBatch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _start(self, stage: str) -> None:
+        self._carried[stage] = None  # every epoch and every evaluation starts from a zero state
+        getattr(self, f"{stage}_nll").reset()
+
+    def _end(self, stage: str) -> None:
+        mean = getattr(self, f"{stage}_nll").compute()  # over all tokens of the split (and of all processes)
+        self.log(f"{stage}/ppl", torch.exp(mean), prog_bar=stage != "train")
+        if stage != "train":
+            self.log(f"{stage}/loss", mean)
+
+    def on_train_epoch_start(self) -> None:
+        self._start("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._start("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start("test")
+
+    def on_train_epoch_end(self) -> None:
+        self._end("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._end("test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.lr_decay == 1.0:
+            return optimizer
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, StepDecay(hp.lr_decay, hp.lr_decay_start))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+    def configure_callbacks(self):
+        # Keep the best model by validation perplexity, and the last one for resuming; this
+        # replaces Lightning's default checkpoint callback (none when checkpointing is off).
+        if not any(isinstance(c, ModelCheckpoint) for c in self.trainer.callbacks):
+            return []
+        return [ModelCheckpoint(monitor="val/ppl", mode="min", save_last=True, filename="best-{epoch}-{val/ppl:.2f}", auto_insert_metric_name=False)]
+
+    # ------------------------------------------------------------------ using the model
+
+    def _ids(self, text: str) -> Tensor:
+        tokens = get_tokenizer(self.tokenizer_name)(text)
+        if not tokens:
+            raise SeqkitError("the prompt has no words; give some text to continue")
+        return torch.tensor([self.vocab.lookup_indices(tokens)], device=self.device)
+
+    @torch.no_grad()
+    def predict_next(self, text: str, k: int = 5, exclude: tuple[str, ...] = (UNK,)) -> list[tuple[str, float]]:
+        """The `k` most likely next words after `text`, with their probabilities."""
+        self.eval()
+        logits, _ = self(self._ids(text))
+        probs = torch.softmax(logits[0, -1], dim=-1)
+        for token in exclude:
+            if token in self.vocab:
+                probs[self.vocab[token]] = 0.0
+        values, indices = probs.topk(min(k, probs.numel()))
+        return [(self.vocab.lookup_token(i), p) for i, p in zip(indices.tolist(), values.tolist())]
+
+    @torch.no_grad()
+    def generate(self, prompt: str, max_new_tokens: int = 30, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None) -> str:
+        """Continue `prompt` by sampling one word at a time; `<eos>` becomes a line break.
+
+        Args:
+            temperature: divides the logits; below 1 is more conservative, above 1 more varied.
+            top_k: sample only among the k most likely words.
+            seed: makes the sample repeatable.
+        """
+        if temperature <= 0:
+            raise SeqkitError(f"temperature must be positive, got {temperature}")
+        self.eval()
+        generator = torch.Generator(device=self.device)
+        if seed is not None:
+            generator.manual_seed(seed)
+        else:
+            generator.seed()
+        logits, state = self(self._ids(prompt))
+        words = []
+        for _ in range(max_new_tokens):
+            scores = logits[0, -1] / temperature
+            if top_k is not None:
+                threshold = scores.topk(min(top_k, scores.numel())).values[-1]
+                scores = scores.masked_fill(scores < threshold, -math.inf)
+            token = torch.multinomial(torch.softmax(scores, -1), 1, generator=generator)  # softmax at sampling
+            words.append(self.vocab.lookup_token(token.item()))
+            logits, state = self(token.view(1, 1), state)
+        text = " ".join(words)
+        return text.replace(f" {EOS} ", "\n").replace(EOS, "\n")

@@ -1,0 +1,196 @@
+"""NextWordTask: truncated BPTT, perplexity over tokens, checkpoints, prediction and generation."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from seqkit import checkpoints
+from seqkit.data.next_word import LMBatch, NextWordData
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import LSTM, RNN
+from seqkit.tasks.next_word import NextWordTask, StepDecay
+
+SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a bird sang in the tree", "the cat saw the bird"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "train.txt"
+    path.write_text("".join(SENTENCES[i % 4] + "\n" for i in range(400)))
+    return path
+
+
+def _data(corpus: Path, **kwargs) -> NextWordData:
+    return NextWordData(train_path=str(corpus), batch_size=kwargs.pop("batch_size", 4), eval_batch_size=2, bptt=6, **kwargs)
+
+
+def _task(vocab, cell=LSTM, **kwargs) -> NextWordTask:
+    task = NextWordTask(cell(16, 16), **kwargs)
+    task.vocab = vocab
+    task.configure_model()
+    return task
+
+
+def _trainer(root: Path, **kwargs) -> pl.Trainer:
+    return pl.Trainer(default_root_dir=root, accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                      logger=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory) -> tuple[NextWordTask, Path, float]:
+    """A small LSTM trained for a few epochs on the toy corpus; its last checkpoint; the untrained val ppl."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("run")
+    data = _data(corpus)
+    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.02, tie_weights=True)
+    trainer = _trainer(root, max_epochs=4)
+    before = trainer.validate(task, datamodule=data, verbose=False)[0]["val/ppl"]
+    trainer.fit(task, datamodule=data)
+    return task, Path(trainer.checkpoint_callback.last_model_path), before
+
+
+def test_the_state_entering_batch_k_plus_1_is_the_state_leaving_batch_k(corpus):
+    data = _data(corpus)
+    data.setup("fit")
+    batches = iter(data.train_dataloader())
+    first, second = next(batches), next(batches)
+    for carry in (True, False):
+        torch.manual_seed(0)
+        task = _task(data.vocab, carry_state=carry)
+        seen = []
+        task.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[1]))
+        task.on_train_epoch_start()
+        task._step(first, "train")
+        leaving = task._carried["train"]
+        task._step(second, "train")
+        if carry:
+            assert seen[0] is None  # an epoch starts from zeros
+            for entering, left in zip(seen[1], leaving):
+                assert torch.equal(entering, left) and not entering.requires_grad  # same values, cut from the graph
+        else:
+            assert seen == [None, None]
+    task.on_train_epoch_start()
+    assert task._carried["train"] is None
+
+
+def test_perplexity_is_over_all_tokens_not_a_mean_of_batches(corpus):
+    data = _data(corpus)
+    data.setup("fit")
+    task = _task(data.vocab)
+    task._start("val")
+    stream = data.tokens["val"][:40].view(2, 20)
+    windows = [LMBatch(stream[:, :12], stream[:, 1:13]), LMBatch(stream[:, 13:15], stream[:, 14:16])]  # 24 and 4 tokens
+    losses = [(task._step(batch, "val").item(), batch.targets.numel()) for batch in windows]
+    expected = math.exp(sum(l * n for l, n in losses) / sum(n for _, n in losses))
+    assert task.val_nll.compute().exp().item() == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(sum(math.exp(l) for l, _ in losses) / len(losses), rel=1e-3)
+
+
+def test_training_lowers_perplexity_and_checkpoints_are_plain_data(trained):
+    task, last, before = trained
+    after = task.trainer.callback_metrics["val/ppl"].item()
+    assert after < 0.5 * before
+    raw = torch.load(last, map_location="cpu", weights_only=True)  # no code, no pickled objects
+    section = raw["seqkit"]
+    assert section["task"] == "next_word" and section["tokenizer"] == "basic_english"
+    assert section["encoder"]["class_path"] == "seqkit.modules.lstm.LSTM"
+    assert section["vocab"]["itos"][:2] == ["<unk>", "<eos>"]
+
+
+def test_a_checkpoint_round_trips_and_predicts(trained):
+    task, last, _ = trained
+    loaded = NextWordTask.from_checkpoint(last)
+    tokens = torch.tensor([[2, 3, 4, 5]])
+    task.eval()
+    torch.testing.assert_close(loaded(tokens)[0], task(tokens)[0])
+    suggestions = loaded.predict_next("the cat sat on the", k=3)
+    assert len(suggestions) == 3
+    assert suggestions[0][0] in {"mat", "log"}  # what the corpus says comes next
+    probabilities = [p for _, p in suggestions]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0
+    one = loaded.generate("the cat", max_new_tokens=12, seed=3)
+    assert one == loaded.generate("the cat", max_new_tokens=12, seed=3)
+    assert len(one.split()) == 12 - one.count("\n") or one  # twelve tokens; <eos> shown as line breaks
+    with pytest.raises(SeqkitError, match="temperature must be positive"):
+        loaded.generate("the cat", temperature=0)
+
+
+def test_fine_tuning_keeps_the_vocabulary_and_reports_out_of_vocabulary(trained, tmp_path):
+    task, last, _ = trained
+    mine = tmp_path / "mine.txt"
+    mine.write_text("the zebra sat on the mat\n" * 100)
+    data = _data(mine)
+    fresh = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, tie_weights=True)
+    fresh.init_from_checkpoint(last, data)
+    trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=2)
+    trainer.fit(fresh, datamodule=data)
+    assert fresh.vocab.get_itos() == task.vocab.get_itos()
+    assert "zebra" not in fresh.vocab
+    assert data.oov_rate == pytest.approx(1 / 7, abs=0.01)  # one word in seven (with <eos>) is new
+
+
+def test_refuses_a_checkpoint_whose_pickle_would_run_code(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for protocol in (2, pickle.DEFAULT_PROTOCOL):
+        path = tmp_path / f"evil{protocol}.ckpt"
+        with open(path, "wb") as handle:
+            pickle.dump({"seqkit": {"task": "next_word"}, "state_dict": Exploit()}, handle, protocol=protocol)
+        with pytest.raises(CheckpointError, match="refusing to load .* never unpickles"):
+            NextWordTask.from_checkpoint(path)
+        assert not marker.exists()
+    torch.save({"seqkit": {"task": "next_word"}, "state_dict": Exploit()}, tmp_path / "evil.pt")  # torch's own format
+    with pytest.raises(CheckpointError, match="unsupported GLOBAL posix.system"):
+        NextWordTask.from_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_broken_and_foreign_checkpoints(trained, tmp_path):
+    _, last, _ = trained
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        checkpoints.load(truncated)
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="refusing to load .* It is corrupt"):
+        checkpoints.load(garbage)
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"state_dict": {}}, plain)
+    with pytest.raises(CheckpointError, match="not a seqkit checkpoint"):
+        checkpoints.load(plain)
+    other = tmp_path / "other.ckpt"
+    raw = torch.load(last, weights_only=True)
+    raw["seqkit"]["task"] = "sentiment"
+    torch.save(raw, other)
+    with pytest.raises(CheckpointError, match="checkpoint of the 'sentiment' task; this needs a 'next_word'"):
+        NextWordTask.from_checkpoint(other)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        NextWordTask.from_checkpoint(tmp_path / "absent.ckpt")
+
+
+def test_constructor_errors():
+    with pytest.raises(SeqkitError, match="cannot use a bidirectional encoder"):
+        NextWordTask(LSTM(8, 8, bidirectional=True))
+    with pytest.raises(SeqkitError, match=r"hidden_size \(16\) to equal its input_size"):
+        NextWordTask(RNN(8, 16), tie_weights=True)
+    with pytest.raises(SeqkitError, match="optimizer must be one of"):
+        NextWordTask(LSTM(8, 8), optimizer="adam")
+    with pytest.raises(SeqkitError, match="needs its vocabulary"):
+        NextWordTask(LSTM(8, 8)).configure_model()
+
+
+def test_zaremba_step_decay():
+    decay = StepDecay(0.5, 4)
+    assert [decay(epoch) for epoch in range(7)] == [1, 1, 1, 1, 0.5, 0.25, 0.125]
