@@ -56,3 +56,22 @@ def test_trained_on_gpu_loads_on_cpu(tmp_path):
     cpu.load_state_dict(state, strict=True)
     x = torch.randn(2, 5, 4)
     torch.testing.assert_close(cpu(x)[0], module(x.cuda())[0].cpu(), atol=1e-5, rtol=0)
+
+
+def test_language_model_trained_on_gpu_loads_on_cpu(tmp_path):
+    import lightning.pytorch as pl
+
+    from seqkit.data.next_word import NextWordData
+    from seqkit.tasks.next_word import NextWordTask
+
+    corpus = tmp_path / "train.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 200)
+    data = NextWordData(train_path=str(corpus), batch_size=4, eval_batch_size=2, bptt=6)
+    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, tie_weights=True)
+    trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=1, limit_train_batches=5, limit_val_batches=2,
+                         default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    trainer.fit(task, datamodule=data)
+    assert task.device.type == "cuda"
+    loaded = NextWordTask.from_checkpoint(trainer.checkpoint_callback.last_model_path, map_location="cpu")
+    assert loaded.device.type == "cpu"
+    assert len(loaded.predict_next("the cat", k=2)) == 2

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
 from seqkit.errors import DataError
-from seqkit.text import EOS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
+from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
 
 EMBEDDED = {"kjv": kjv_lines}
 SPLITS = ("train", "val", "test")
@@ -110,6 +110,8 @@ class NextWordData(pl.LightningDataModule):
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("bptt", bptt)):
             if value < 1:
                 raise DataError(f"--data.{name} must be at least 1, got {value}")
+        if tokenizer is not None and tokenizer not in TOKENIZERS:
+            raise DataError(f"unknown --data.tokenizer {tokenizer!r}; choose one of {sorted(TOKENIZERS)}")
         if not 0.0 < val_fraction < 1.0:
             raise DataError(f"--data.val_fraction must be between 0 and 1, got {val_fraction}")
         self.dataset = dataset

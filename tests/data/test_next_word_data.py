@@ -90,6 +90,8 @@ def test_argument_errors():
         NextWordData(dataset="imdb")
     with pytest.raises(DataError, match="bptt must be at least 1"):
         NextWordData(bptt=0)
+    with pytest.raises(DataError, match="unknown --data.tokenizer 'spacy'"):
+        NextWordData(tokenizer="spacy")
 
 
 def test_the_embedded_default_corpus():

@@ -49,7 +49,7 @@ def test_test_and_generate_from_the_lstm_checkpoint(lstm_checkpoint, tmp_path, c
                  "--trainer.default_root_dir", str(tmp_path), "--trainer.limit_test_batches", "2",
                  "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]) == 0
     assert "test/ppl" in capsys.readouterr().out
-    assert main(["generate", "--ckpt", str(lstm_checkpoint), "--prompt", "and god said", "--seed", "1",
+    assert main(["generate", "--ckpt", str(lstm_checkpoint.parents[1]), "--prompt", "and god said", "--seed", "1",
                  "--max-new-tokens", "5"]) == 0
     out = capsys.readouterr().out
     assert "next word after 'and god said':" in out and out.strip().splitlines()[-1].startswith("and god said ")
