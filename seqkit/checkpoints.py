@@ -94,3 +94,37 @@ def build_encoder(spec: dict) -> torch.nn.Module:
     if not (isinstance(cls, type) and issubclass(cls, Recurrent)):
         raise CheckpointError(f"the checkpoint's encoder {class_path} is not a seqkit recurrent module")
     return cls(**spec.get("init_args", {}))
+
+
+def load_weights(module: torch.nn.Module, state_dict: dict, source: str, only: tuple[str, ...] | None = None) -> list[str]:
+    """Copy checkpoint weights into `module`, with an error that says what does not fit.
+
+    Args:
+        module: the model to fill.
+        state_dict: the checkpoint's `state_dict`.
+        source: how to name the checkpoint in messages.
+        only: if given, load just the entries under these prefixes (for example
+            `("embedding.", "encoder.")` when a new head is trained on a pretrained body);
+            the entries that fit are loaded and the others left as initialised.
+
+    Returns:
+        The names of the loaded entries.
+
+    Raises:
+        CheckpointError: without `only`, any missing, unexpected or differently shaped entry.
+    """
+    own = module.state_dict()
+    if only is None:
+        mismatched = [k for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if mismatched or missing or unexpected:
+            raise CheckpointError(
+                f"the {source} does not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}, "
+                f"other shape {mismatched[:3]}); use the recipe that trained it"
+            )
+        module.load_state_dict(state_dict, strict=True)
+        return list(state_dict)
+    chosen = {k: v for k, v in state_dict.items() if k.startswith(only) and k in own and own[k].shape == v.shape}
+    module.load_state_dict(chosen, strict=False)
+    return list(chosen)

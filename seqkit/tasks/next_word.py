@@ -127,7 +127,7 @@ class NextWordTask(pl.LightningModule):
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
         self._build_layers(len(self.vocab))
         if self._init_from is not None:
-            self._load_weights(self._init_from["state_dict"], "--init_from checkpoint")
+            checkpoints.load_weights(self, self._init_from["state_dict"], "--init_from checkpoint")
             self._init_from = None
         elif self.hparams.init_range is not None:
             for parameter in self.parameters():
@@ -140,19 +140,6 @@ class NextWordTask(pl.LightningModule):
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])
         self.tokenizer_name = section.get("tokenizer", self.tokenizer_name)
-
-    def _load_weights(self, state_dict: dict, source: str) -> None:
-        own = self.state_dict()
-        weights = {k: v for k, v in state_dict.items() if not k.endswith("_nll")}
-        mismatched = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
-        missing = [k for k in own if k not in weights and not k.endswith("_nll")]
-        unexpected = [k for k in weights if k not in own]
-        if mismatched or missing or unexpected:
-            raise CheckpointError(
-                f"the {source} does not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}, "
-                f"other shape {mismatched[:3]}); use the recipe that trained it"
-            )
-        self.load_state_dict(weights, strict=False)
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
         """Start training from the weights of `path`, keeping its vocabulary (fine-tuning).
@@ -177,7 +164,7 @@ class NextWordTask(pl.LightningModule):
         task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
         task._adopt(section)
         task._build_layers(len(task.vocab))
-        task._load_weights(checkpoint["state_dict"], f"checkpoint {path}")
+        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
         return task.to(map_location).eval()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
