@@ -1,8 +1,11 @@
-"""The dataset catalog: local override, checksum verification, download through a checked temp file."""
+"""The dataset catalog: local override, checksum verification, download through a checked temp file, archives."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -75,7 +78,7 @@ def test_a_local_root_is_used_as_is_and_checked(toy, tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['ptb', 'wikitext2'\]"):
+    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['imdb', 'ptb', 'sst2', 'wikitext2'\]"):
         catalog.locate("ptb3")
 
 
@@ -84,3 +87,95 @@ def test_the_shared_copies_match_the_catalog(shared_data, name, monkeypatch):
     monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
     paths = catalog.locate(name)
     assert set(paths) == {"train", "val", "test"}
+
+
+# ----------------------------------------------------------------------------- archives
+def _aclimdb(path: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """A tiny tar.gz laid out as aclImdb v1 (two reviews per split and label), plus `extra` members."""
+    members = {f"aclImdb/{split}/{label}/{number}_{7 if label == 'pos' else 3}.txt": f"{label} {split} {number}, "
+               f"with a comma and a \"quote\"".encode()
+               for split in ("train", "test") for label in ("pos", "neg") for number in (10, 2)}
+    members["aclImdb/train/unsup/5_0.txt"] = b"unlabelled, left out"
+    members.update(extra or {})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _archive_entry(archive: Path, sha_ok: bool = True) -> catalog.CatalogEntry:
+    digest = catalog.sha256_of(archive) if sha_ok else "0" * 64
+    remote = catalog.RemoteFile("aclImdb_v1.tar.gz", archive.as_uri(), digest)
+    return catalog.CatalogEntry("toyimdb", "toyimdb", {}, "basic_english", "a toy IMDB", "public domain",
+                                task="sentiment", archive=catalog.Archive(remote, {"train": "train.csv", "test": "test.csv"},
+                                                                          catalog.aclimdb_to_csv))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    return tmp_path / "cache"
+
+
+def test_an_archive_is_downloaded_checked_extracted_and_converted_once(tmp_path, cache, monkeypatch):
+    archive = _aclimdb(tmp_path / "remote.tar.gz")
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive))
+    paths = catalog.locate("toyimdb")
+    assert paths == {"train": cache / "toyimdb" / "train.csv", "test": cache / "toyimdb" / "test.csv"}
+    with open(paths["train"], newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["text", "label"]
+    assert [row[1] for row in rows[1:]] == ["neg", "neg", "pos", "pos"]  # no unsup reviews
+    assert rows[1][0] == 'neg train 2, with a comma and a "quote"'  # by review id as a number: 2 before 10
+    assert sorted(p.name for p in (cache / "toyimdb").iterdir()) == ["aclImdb_v1.tar.gz", "test.csv", "train.csv"]
+    archive.unlink()  # the "network" is gone
+    assert catalog.locate("toyimdb") == paths  # converted files served from the cache
+    for path in paths.values():
+        path.unlink()
+    assert catalog.locate("toyimdb", download=False) == paths  # converted again from the cached archive
+
+
+def test_an_archive_in_a_read_only_root_is_converted_into_the_cache(tmp_path, cache, monkeypatch):
+    root = tmp_path / "shared"
+    (root / "toyimdb").mkdir(parents=True)
+    archive = _aclimdb(root / "toyimdb" / "aclImdb_v1.tar.gz")
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive))
+    assert catalog.locate("toyimdb", root=root)["test"] == cache / "toyimdb" / "test.csv"
+    assert sorted(p.name for p in (root / "toyimdb").iterdir()) == ["aclImdb_v1.tar.gz"]  # root untouched
+    archive.unlink()
+    (cache / "toyimdb" / "test.csv").unlink()
+    with pytest.raises(DataError, match=r"--data.root points at .* holds neither aclImdb_v1.tar.gz nor "
+                                        r"\['test.csv', 'train.csv'\]"):
+        catalog.locate("toyimdb", root=root)
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "aclImdb/../../evil.txt", "/tmp/evil.txt"])
+def test_an_archive_member_outside_the_folder_is_refused(tmp_path, cache, monkeypatch, member):
+    archive = _aclimdb(tmp_path / "remote.tar.gz", {member: b"gotcha"})
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive))
+    with pytest.raises(DataError, match="would be written outside the folder it is extracted into; refused"):
+        catalog.locate("toyimdb")
+    assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
+    assert sorted(p.name for p in (cache / "toyimdb").iterdir()) == ["aclImdb_v1.tar.gz"]  # no converted files, no temp
+
+
+def test_an_archive_with_the_wrong_checksum_leaves_nothing(tmp_path, cache, monkeypatch):
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(_aclimdb(tmp_path / "remote.tar.gz"), sha_ok=False))
+    with pytest.raises(DataError, match="nothing was kept"):
+        catalog.locate("toyimdb")
+    assert list((cache / "toyimdb").iterdir()) == []
+
+
+def test_the_imdb_and_sst2_entries():
+    imdb = catalog.entry("imdb", task="sentiment")
+    assert imdb.archive.file.url == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    assert imdb.archive.file.sha256 == "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+    assert catalog.entry("sst2").splits["train"].url.endswith("/glue_data/SST-2/train_full.tsv")
+    with pytest.raises(DataError, match=r"dataset 'sst2' is for sentiment, not next_word; the next_word datasets are "
+                                        r"\['ptb', 'wikitext2'\]"):
+        catalog.entry("sst2", task="next_word")
