@@ -9,6 +9,7 @@ the `module:function` that receives the rest of the command line.
     seqkit trace ...                       the hidden state at each timestep of a tiny sequence
     seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
     seqkit generate ...                    next-word suggestions and generated text from a checkpoint
+    seqkit classify ...                    labels and probabilities for texts or a CSV from a checkpoint
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence"),
     "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
     "generate": ("seqkit.commands.generate:main", "suggest the next word and continue a prompt with a trained language model"),
+    "classify": ("seqkit.commands.classify:main", "label texts, or a whole CSV, with a trained sentiment model"),
 }
 
 

@@ -106,7 +106,7 @@ class NextWordData(pl.LightningDataModule):
         if dataset is None and train_path is None:
             dataset = "kjv"
         if dataset is not None and dataset not in EMBEDDED:
-            catalog.entry(dataset)  # an unknown name fails here, before any work
+            catalog.entry(dataset, task="next_word")  # an unknown or a sentiment dataset fails here, before any work
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("bptt", bptt)):
             if value < 1:
                 raise DataError(f"--data.{name} must be at least 1, got {value}")

@@ -1,5 +1,6 @@
 """Tasks: LightningModules that own the loss, the metrics and the optimizer of one job."""
 
 from seqkit.tasks.next_word import NextWordTask
+from seqkit.tasks.sentiment import SentimentTask
 
-__all__ = ["NextWordTask"]
+__all__ = ["NextWordTask", "SentimentTask"]

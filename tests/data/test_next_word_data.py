@@ -87,6 +87,8 @@ def test_argument_errors():
     with pytest.raises(DataError, match="either --data.dataset or --data.train_path"):
         NextWordData(dataset="ptb", train_path="x.txt")
     with pytest.raises(DataError, match="unknown dataset"):
+        NextWordData(dataset="ptb3")
+    with pytest.raises(DataError, match="'imdb' is for sentiment, not next_word"):
         NextWordData(dataset="imdb")
     with pytest.raises(DataError, match="bptt must be at least 1"):
         NextWordData(bptt=0)

@@ -1,0 +1,306 @@
+"""Sentiment analysis: one label per text (many-to-one) from a recurrent encoder.
+
+    tokens (B, T) + lengths (B,) -> embedding (B, T, E) -> dropout
+        -> packed sequence -> encoder RNN/LSTM, uni- or bidirectional -> output (B, T, D*H)
+        -> pooling over each text's real steps (last, mean or max) -> dropout -> logits (B, C)
+
+Texts are padded to the longest in their batch and handed to the encoder packed, so
+padding never reaches a step: a text gets the same probabilities alone and in a batch
+of longer ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+
+from seqkit import checkpoints
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import ClassifierHead, Recurrent
+from seqkit.modules.heads import POOLINGS
+from seqkit.text import PAD, Vocab, get_tokenizer
+from seqkit.vectors import fill_embedding
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class SentimentTask(pl.LightningModule):
+    """A recurrent text classifier.
+
+    Args:
+        encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=300,
+            hidden_size=150, bidirectional=True)`; chosen in a recipe by `class_path`.
+            Its `input_size` is the embedding size.
+        pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
+        dropout: dropout on the embeddings and on the pooled features.
+        class_weights: weight the loss by inverse label frequency (for imbalanced labels).
+        optimizer: `"adamw"` or `"sgd"`; `lr`, `weight_decay` as usual.
+        pretrained_embeddings: a GloVe or word2vec text file whose vectors start the
+            embedding rows of known words (the coverage is reported).
+        freeze_embeddings: keep the embedding fixed during training.
+    """
+
+    task_name = "sentiment"
+
+    def __init__(
+        self,
+        encoder: Recurrent,
+        pooling: str = "max",
+        dropout: float = 0.5,
+        class_weights: bool = False,
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        pretrained_embeddings: str | None = None,
+        freeze_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(encoder, Recurrent):
+            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
+        if pooling not in POOLINGS:
+            raise SeqkitError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if optimizer not in OPTIMIZERS:
+            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        self.save_hyperparameters(ignore=["encoder"])
+        self.encoder = encoder
+        self.drop = nn.Dropout(dropout)
+        self.embedding: nn.Embedding | None = None  # sized by the vocabulary, built in configure_model
+        self.head: ClassifierHead | None = None
+        self.vocab: Vocab | None = None
+        self.labels: list[str] | None = None
+        self.tokenizer_name = "basic_english"
+        self.max_length: int | None = None
+        self._init_from: dict | None = None
+
+    # ------------------------------------------------------------------ building
+
+    def configure_model(self) -> None:
+        if self.embedding is not None:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if self.vocab is None:
+            if datamodule is None or getattr(datamodule, "vocab", None) is None:
+                raise SeqkitError("SentimentTask needs its vocabulary and labels: train it with a SentimentData DataModule or load a checkpoint")
+            self.vocab, self.labels = datamodule.vocab, list(datamodule.labels)
+            self.tokenizer_name, self.max_length = datamodule.tokenizer_name, datamodule.max_length
+        self._build_layers()
+        if self._init_from is not None:
+            self._load_init_from()
+        elif self.hparams.pretrained_embeddings:
+            coverage = fill_embedding(self.embedding.weight.data, self.vocab, self.hparams.pretrained_embeddings)
+            rank_zero_info(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
+        self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
+        if self.hparams.class_weights and datamodule is not None:
+            counts = datamodule.class_counts.float().clamp(min=1)
+            self.register_buffer("loss_weight", counts.sum() / (len(counts) * counts), persistent=False)
+
+    def _build_layers(self) -> None:
+        classes = len(self.labels)
+        # A language model's vocabulary (transfer) has no <pad>; padded steps never reach the
+        # encoder (packed sequences), so then nothing needs a padding row.
+        padding = self.vocab[PAD] if PAD in self.vocab else None
+        self.embedding = nn.Embedding(len(self.vocab), self.encoder.input_size, padding_idx=padding)
+        self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, classes,
+                                   pooling=self.hparams.pooling, dropout=self.hparams.dropout,
+                                   bidirectional=self.encoder.bidirectional)
+        metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"), "f1": lambda: MulticlassF1Score(classes, average="macro")}
+        self.metrics = nn.ModuleDict({f"{stage}_{name}": make() for stage in ("val", "test") for name, make in metrics.items()})
+        self.confusion = MulticlassConfusionMatrix(classes)
+
+    def _adopt(self, section: dict) -> None:
+        self.vocab = Vocab.from_dict(section["vocab"])
+        self.tokenizer_name = section.get("tokenizer", self.tokenizer_name)
+        self.max_length = section.get("max_length")
+        if "labels" in section:
+            self.labels = list(section["labels"])
+
+    def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
+        """Start from a trained model: a sentiment checkpoint, or a next-word one (transfer).
+
+        The vocabulary (and tokenizer) come from the checkpoint. From a sentiment
+        checkpoint everything is kept when the label set is the same; when it differs the
+        encoder and embedding are kept and the head starts afresh. From a next-word
+        checkpoint (a language model, the ULMFiT idea) the embedding and every encoder
+        weight that fits are loaded, and the head starts afresh.
+        """
+        checkpoint = checkpoints.load(path)
+        task = checkpoint["seqkit"].get("task")
+        if task not in (self.task_name, "next_word"):
+            raise CheckpointError(f"{path} is a {task!r} checkpoint; --init_from takes a sentiment or a next_word one")
+        self._init_from = checkpoint
+        section = checkpoint["seqkit"]
+        if datamodule is not None and hasattr(datamodule, "use_vocab"):
+            datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
+
+    def _load_init_from(self) -> None:
+        checkpoint, self._init_from = self._init_from, None
+        section = checkpoint["seqkit"]
+        if Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos():  # no DataModule passed it on
+            self._adopt({k: v for k, v in section.items() if k != "labels"})
+            self._build_layers()
+        same_labels = section.get("task") == self.task_name and list(section.get("labels", [])) == self.labels
+        body = ("embedding.", "encoder.")
+        loaded = checkpoints.load_weights(self, checkpoint["state_dict"], "--init_from checkpoint", only=None if same_labels else body)
+        if same_labels:
+            rank_zero_info("seqkit: --init_from: all weights loaded (same labels)")
+            return
+        fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded]
+        reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
+        rank_zero_info(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
+                       f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SentimentTask":
+        """A trained classifier, ready for `predict` (eval mode, on `map_location`)."""
+        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+        section = checkpoint["seqkit"]
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder"}
+        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
+        hparams["pretrained_embeddings"] = None  # the weights already hold them
+        task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
+        task._adopt(section)
+        task._build_layers()
+        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
+        return task.to(map_location).eval()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["seqkit"] = {
+            "format": checkpoints.FORMAT, "task": self.task_name,
+            "encoder": checkpoints.encoder_spec(self.encoder), "vocab": self.vocab.to_dict(),
+            "tokenizer": self.tokenizer_name, "labels": list(self.labels), "max_length": self.max_length,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        section = checkpoint.get("seqkit") or {}
+        if section.get("task") != self.task_name:
+            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {self.task_name!r}")
+        if self.vocab is None or Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos() or section["labels"] != self.labels:
+            self._adopt(section)
+            self._build_layers()
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            if datamodule is not None and hasattr(datamodule, "use_vocab"):
+                datamodule.use_vocab(self.vocab, self.tokenizer_name)
+                datamodule.use_labels(self.labels)
+
+    # ------------------------------------------------------------------ the model
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """`tokens (B, T)`, `lengths (B,)` -> logits `(B, C)`."""
+        x = self.drop(self.embedding(tokens))                                        # (B, T, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, _ = self.encoder(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
+        return self.head(output, lengths)
+
+    def _step(self, batch, stage: str) -> Tensor:
+        logits = self(batch.tokens, batch.lengths)
+        loss = F.cross_entropy(logits, batch.labels, weight=getattr(self, "loss_weight", None))
+        if stage == "train":
+            self.log("train/loss", loss, prog_bar=True)
+            return loss
+        self.log(f"{stage}/loss", loss, batch_size=batch.labels.numel())
+        for name in ("acc", "f1"):
+            metric = self.metrics[f"{stage}_{name}"]
+            metric.update(logits, batch.labels)
+            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
+        if stage == "test":
+            self.confusion.update(logits, batch.labels)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self.confusion.reset()
+
+    def on_test_epoch_end(self) -> None:
+        matrix = self.confusion.compute().cpu()  # rows: true label, columns: predicted
+        if self.trainer.global_rank != 0:
+            return
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "confusion_matrix.csv"
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["true \\ predicted", *self.labels])
+            for label, row in zip(self.labels, matrix.tolist()):
+                writer.writerow([label, *row])
+        written = [path]
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            from matplotlib import pyplot as plt
+        except ImportError:
+            plt = None
+        if plt is not None:
+            figure, axes = plt.subplots(figsize=(1.2 * len(self.labels) + 2, 1.2 * len(self.labels) + 1.5))
+            axes.imshow(matrix.numpy(), cmap="Blues")
+            axes.set_xticks(range(len(self.labels)), self.labels)
+            axes.set_yticks(range(len(self.labels)), self.labels)
+            axes.set_xlabel("predicted")
+            axes.set_ylabel("true")
+            for (i, j), value in zip(((i, j) for i in range(len(matrix)) for j in range(len(matrix))), matrix.flatten().tolist()):
+                axes.text(j, i, str(value), ha="center", va="center")
+            figure.tight_layout()
+            figure.savefig(folder / "confusion_matrix.png", dpi=100)
+            plt.close(figure)
+            written.append(folder / "confusion_matrix.png")
+        rank_zero_info("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        if hp.optimizer == "sgd":
+            return torch.optim.SGD(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.AdamW(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+
+    def configure_callbacks(self):
+        # Keep the best model by validation accuracy, and the last one for resuming.
+        if not any(isinstance(c, ModelCheckpoint) for c in self.trainer.callbacks):
+            return []
+        return [ModelCheckpoint(monitor="val/acc", mode="max", save_last=True, filename="best-{epoch}-{val/acc:.4f}", auto_insert_metric_name=False)]
+
+    # ------------------------------------------------------------------ using the model
+
+    def encode(self, texts: list[str]) -> list[Tensor]:
+        """Token ids of each text with the trained vocabulary (an empty text becomes one `<unk>`)."""
+        tokenize = get_tokenizer(self.tokenizer_name)
+        unknown = self.vocab.get_default_index()
+        ids = []
+        for text in texts:
+            tokens = self.vocab.lookup_indices(tokenize(text if isinstance(text, str) else ""))[: self.max_length]
+            ids.append(torch.tensor(tokens or [unknown], dtype=torch.long))
+        return ids
+
+    @torch.no_grad()
+    def predict(self, texts: list[str], batch_size: int = 256) -> list[dict]:
+        """For each text, `{"label": best label, "probabilities": {label: p, ...}}`."""
+        self.eval()
+        results = []
+        pad = self.vocab[PAD] if PAD in self.vocab else 0  # any id: padded steps are never read
+        for start in range(0, len(texts), batch_size):
+            ids = self.encode(texts[start : start + batch_size])
+            lengths = torch.tensor([len(i) for i in ids])
+            tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)
+            probabilities = torch.softmax(self(tokens.to(self.device), lengths), dim=-1).cpu()  # softmax at prediction
+            for row in probabilities.tolist():
+                best = max(range(len(row)), key=row.__getitem__)
+                results.append({"label": self.labels[best], "probabilities": dict(zip(self.labels, row))})
+        return results

@@ -1,0 +1,79 @@
+"""Every sentiment recipe parses and trains; classify and fine-tuning work from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seqkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = ROOT / "recipes" / "sentiment"
+REVIEWS = ROOT / "datasets" / "reviews.csv"
+QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.limit_val_batches", "2",
+         "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
+
+
+def test_every_recipe_opens_with_its_command():
+    names = sorted(p.name for p in RECIPES.glob("*.yaml"))
+    assert names == ["lstm.yaml", "lstm_imdb.yaml", "rnn.yaml"]
+    for name in names:
+        text = (RECIPES / name).read_text()
+        assert text.startswith("# ") and f"seqkit fit -c recipes/sentiment/{name}" in text
+
+
+@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml"])
+def test_print_config(recipe, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "-c", str(RECIPES / recipe), "--print_config"])
+    assert done.value.code == 0
+    assert "seqkit.tasks.SentimentTask" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def sst2_checkpoint(tmp_path_factory) -> Path:
+    from tests.conftest import data_root
+
+    if not (data_root() / "sst2" / "train.tsv").is_file():
+        pytest.skip("SST-2 not found (set SEQKIT_DATA)")
+    root = tmp_path_factory.mktemp("sst2")
+    assert main(["fit", "-c", str(RECIPES / "lstm.yaml"), "--data.root", str(data_root()),
+                 "--trainer.default_root_dir", str(root), *QUICK]) == 0
+    return next(root.rglob("last.ckpt"))
+
+
+@pytest.mark.parametrize("recipe", ["rnn.yaml", "lstm.yaml"])
+def test_sst2_recipes_run_on_the_shared_data(recipe, shared_data, tmp_path):
+    assert main(["fit", "-c", str(RECIPES / recipe), "--data.root", str(shared_data), "--trainer.fast_dev_run", "2",
+                 "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]) == 0
+
+
+def test_classify_texts_and_a_csv(sst2_checkpoint, tmp_path, capsys):
+    assert main(["classify", "--ckpt", str(sst2_checkpoint), "a gripping film", "dull and far too long"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[0] in {"0", "1"} and "0=" in lines[0]
+    out = tmp_path / "predicted.csv"
+    before = REVIEWS.read_bytes()
+    assert main(["classify", "--ckpt", str(sst2_checkpoint), "--input", str(REVIEWS), "--text-column", "review",
+                 "--output", str(out)]) == 0
+    assert REVIEWS.read_bytes() == before  # the input is never changed
+    table = pd.read_csv(out)
+    assert list(table.columns)[:2] == ["review", "stars"] and {"predicted_label", "probability_0", "probability_1"} <= set(table.columns)
+    assert len(table) == len(pd.read_csv(REVIEWS))
+    written = out.read_bytes()
+    assert main(["classify", "--ckpt", str(sst2_checkpoint), "--input", str(REVIEWS), "--text-column", "review",
+                 "--output", str(out)]) == 2
+    assert "exists; pass --force to overwrite it" in capsys.readouterr().err
+    assert out.read_bytes() == written
+    assert main(["classify", "--ckpt", str(sst2_checkpoint), "--input", str(REVIEWS), "--output", str(tmp_path / "x.csv")]) == 2
+    assert "no column 'text'; its columns are ['review', 'stars']" in capsys.readouterr().err
+
+
+def test_fine_tune_on_the_sample_reviews(sst2_checkpoint, tmp_path, capsys):
+    assert main(["fit", "-c", str(RECIPES / "lstm.yaml"), "--init_from", str(sst2_checkpoint), "--data.dataset", "null",
+                 "--data.train_path", str(REVIEWS), "--data.text_column", "review", "--data.label_column", "stars",
+                 "--data.batch_size", "8", "--trainer.default_root_dir", str(tmp_path), *QUICK]) == 0
+    captured = capsys.readouterr()
+    assert "the classification head starts afresh" in captured.out + captured.err

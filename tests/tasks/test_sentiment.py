@@ -1,0 +1,150 @@
+"""SentimentTask: padding never changes a prediction, training works, checkpoints, fine-tuning, transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from seqkit.data.next_word import NextWordData
+from seqkit.data.sentiment import SentimentData
+from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.modules import GRU, LSTM, RNN
+from seqkit.tasks.next_word import NextWordTask
+from seqkit.tasks.sentiment import SentimentTask
+
+GOOD = ["a good film", "good acting and a good story", "really good", "the story was good", "good good good fun"]
+BAD = ["a bad film", "bad acting and a bad story", "really bad", "the story was bad", "bad bad bad boredom"]
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("reviews") / "reviews.csv"
+    rows = [(text, "pos") for text in GOOD] + [(text, "neg") for text in BAD]
+    path.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows * 20))
+    return path
+
+
+def _data(path: Path, **kwargs) -> SentimentData:
+    return SentimentData(train_path=str(path), batch_size=kwargs.pop("batch_size", 16), eval_batch_size=32, **kwargs)
+
+
+def _trainer(root: Path, **kwargs) -> pl.Trainer:
+    return pl.Trainer(default_root_dir=root, accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                      logger=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained(reviews, tmp_path_factory):
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("run")
+    data = _data(reviews)
+    task = SentimentTask(LSTM(16, 12, bidirectional=True), pooling="max", dropout=0.1, lr=0.01)
+    trainer = _trainer(root, max_epochs=3)
+    trainer.fit(task, datamodule=data)
+    return task, Path(trainer.checkpoint_callback.last_model_path), trainer, data
+
+
+def test_training_separates_the_labels(trained):
+    task, _, trainer, _ = trained
+    assert trainer.callback_metrics["val/acc"].item() > 0.9
+    assert "val/f1" in trainer.callback_metrics
+    assert task.labels == ["neg", "pos"]
+
+
+@pytest.mark.parametrize("cell", [RNN, LSTM, GRU])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_a_text_alone_and_in_a_batch_of_longer_texts_gets_the_same_probabilities(trained, cell, pooling):
+    _, _, _, data = trained
+    torch.manual_seed(1)
+    task = SentimentTask(cell(16, 8, bidirectional=True, num_layers=2), pooling=pooling)
+    task.vocab, task.labels, task.tokenizer_name = data.vocab, data.labels, data.tokenizer_name
+    task._build_layers()
+    short = "really good"
+    alone = task.predict([short])[0]["probabilities"]
+    crowd = task.predict(["good acting and a good story but the film was far too long", short, "bad bad bad boredom and more"])[1]["probabilities"]
+    for label in alone:
+        assert alone[label] == pytest.approx(crowd[label], abs=1e-6)
+
+
+def test_checkpoint_round_trip_and_prediction(trained, tmp_path):
+    task, last, _, _ = trained
+    raw = torch.load(last, map_location="cpu", weights_only=True)
+    assert raw["seqkit"]["task"] == "sentiment" and raw["seqkit"]["labels"] == ["neg", "pos"]
+    loaded = SentimentTask.from_checkpoint(last)
+    results = loaded.predict(["really good", "really bad"])
+    assert [r["label"] for r in results] == ["pos", "neg"]
+    assert sum(results[0]["probabilities"].values()) == pytest.approx(1.0)
+    with pytest.raises(CheckpointError, match="this needs a 'next_word'"):
+        NextWordTask.from_checkpoint(last)
+
+
+def test_test_writes_a_confusion_matrix(trained, reviews, tmp_path):
+    task, _, _, _ = trained
+    data = _data(reviews, test_path=str(reviews))  # any labelled file can be the test split
+    metrics = _trainer(tmp_path).test(task, datamodule=data, verbose=False)[0]
+    assert metrics["test/acc"] > 0.9
+    lines = (tmp_path / "confusion_matrix.csv").read_text().splitlines()
+    assert lines[0] == "true \\ predicted,neg,pos"
+    assert sum(int(v) for line in lines[1:] for v in line.split(",")[1:]) == 200  # every test row counted once
+
+
+def test_fine_tuning_with_a_new_label_set_keeps_the_encoder(trained, tmp_path):
+    _, last, _, _ = trained
+    stars = tmp_path / "stars.csv"
+    stars.write_text("review,stars\n" + "".join(f"{t},{s}\n" for t, s in [("really good", 5), ("a bad film", 1), ("the story was good", 4)] * 20))
+    data = SentimentData(train_path=str(stars), text_column="review", label_column="stars", batch_size=8)
+    fresh = SentimentTask(LSTM(16, 12, bidirectional=True), lr=0.0)  # lr 0: nothing moves, so we can compare
+    fresh.init_from_checkpoint(last, data)
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(fresh, datamodule=data)
+    saved = torch.load(last, weights_only=True)["state_dict"]
+    assert fresh.labels == ["1", "4", "5"] and fresh.head.proj.out_features == 3
+    for name, value in fresh.encoder.state_dict().items():
+        assert torch.equal(value, saved[f"encoder.{name}"])
+    assert torch.equal(fresh.embedding.weight, saved["embedding.weight"])
+
+
+def test_transfer_from_a_language_model(reviews, tmp_path):
+    text = tmp_path / "lm.txt"
+    text.write_text("".join(f"{t}\n" for t in GOOD + BAD) * 30)
+    lm_data = NextWordData(train_path=str(text), batch_size=4, eval_batch_size=2, bptt=5)
+    lm = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01)
+    lm_trainer = _trainer(tmp_path / "lm", max_epochs=1, limit_train_batches=5, limit_val_batches=1)
+    lm_trainer.fit(lm, datamodule=lm_data)
+    data = _data(reviews)
+    task = SentimentTask(LSTM(16, 16), lr=0.0)
+    task.init_from_checkpoint(lm_trainer.checkpoint_callback.last_model_path, data)
+    _trainer(tmp_path / "clf", max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(task, datamodule=data)
+    assert task.vocab.get_itos() == lm.vocab.get_itos()  # the vocabulary comes with the language model
+    for name, value in lm.encoder.state_dict().items():
+        assert torch.equal(task.encoder.state_dict()[name], value)
+    assert torch.equal(task.embedding.weight, lm.embedding.weight)
+
+
+def test_pretrained_embeddings_fill_known_rows(trained, tmp_path, capsys):
+    _, _, _, data = trained
+    vectors = tmp_path / "glove.txt"
+    vectors.write_text("good " + " ".join(["0.5"] * 16) + "\nunseenword " + " ".join(["1"] * 16) + "\n")
+    task = SentimentTask(LSTM(16, 8), pretrained_embeddings=str(vectors))
+    task.vocab, task.labels = data.vocab, data.labels
+    trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=0)
+    trainer.fit(task, datamodule=data)
+    assert task.embedding.weight.shape[1] == 16
+    short = tmp_path / "short.txt"
+    short.write_text("good 0.1 0.2\n")
+    from seqkit.vectors import fill_embedding
+
+    with pytest.raises(DataError, match=r"line 1: 2 numbers for 'good', but the embedding has 16"):
+        fill_embedding(torch.zeros(len(data.vocab), 16), data.vocab, short)
+    weight = torch.zeros(len(data.vocab), 16)
+    coverage = fill_embedding(weight, data.vocab, vectors)
+    assert coverage.found == 1 and torch.all(weight[data.vocab["good"]] == 0.5)
+
+
+def test_constructor_errors():
+    with pytest.raises(SeqkitError, match="pooling must be one of"):
+        SentimentTask(LSTM(4, 4), pooling="attention")
+    with pytest.raises(SeqkitError, match="seqkit recurrent module"):
+        SentimentTask(torch.nn.LSTM(4, 4))
