@@ -17,8 +17,10 @@ converted once into plain split files (`imdb/train.csv`, `imdb/test.csv`) in the
 which later runs read directly. The converted files have no checksum of their own: they
 are made here from a checked archive, and renamed into place only when complete.
 
-Every entry names the task its files are for (`next_word`, `sentiment`), so that a
-DataModule can refuse a dataset of another kind with a clear message.
+Every entry names the task its files are for (`next_word`, `sentiment`, `forecast`), so
+that a DataModule can refuse a dataset of another kind with a clear message. A forecasting
+dataset is one file holding the whole series (split `series`): its splits are cut by time
+when it is read.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class CatalogEntry:
     """A dataset: the folder its files live in, one file per split (or an archive), and how to read it.
 
     `extra` holds reading hints as strings: for sentiment datasets `text_column`,
-    `label_column`, and `unlabelled` (a split whose file has no labels, e.g. GLUE's test).
+    `label_column`, and `unlabelled` (a split whose file has no labels, e.g. GLUE's test);
+    for forecasting datasets `time_column` and `target_columns` (comma-separated).
+    `tokenizer` is empty for numeric data.
     """
 
     name: str
@@ -91,6 +95,9 @@ _SST2 = "https://raw.githubusercontent.com/eyalbd2/Reproducing-AutoPrompt/6288fb
 # 84,125,825 bytes); the same sha256 is pinned by MLDatasets.jl and other public loaders.
 # Stanford itself publishes no checksum; torchtext's loader checks md5 7c2ac02c03563afcf9b574c7e56c153a.
 _IMDB = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# Full commit ids of the commits /work/shared/data/README.md records (d20fcb64, 1d16c8f4).
+_AIRLINE = "https://raw.githubusercontent.com/jbrownlee/Datasets/d20fcb6402ae34e653d4513b00f39257bb37ed7f/"
+_ETT = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/1d16c8f4f943005d613b5bc962e9eeb06058cf07/ETT-small/"
 
 def aclimdb_to_csv(extracted: Path, out: Path) -> None:
     """Write IMDB's reviews as `train.csv` and `test.csv` (columns `text,label`, labels `pos`/`neg`).
@@ -185,6 +192,30 @@ CATALOG: dict[str, CatalogEntry] = {
             convert=aclimdb_to_csv,
         ),
     ),
+    "airline": CatalogEntry(
+        name="airline",
+        folder="timeseries",
+        splits={"series": RemoteFile("airline-passengers.csv", _AIRLINE + "airline-passengers.csv",
+                                     "8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621")},
+        tokenizer="",
+        description="Airline passengers (Box & Jenkins): monthly totals in thousands, 1949-01 to 1960-12, 144 months",
+        license="no licence file; the source gives Time Series Data Library, citing Box & Jenkins (1976)",
+        extra={"time_column": "Month", "target_columns": "Passengers"},
+        task="forecast",
+    ),
+    "etth1": CatalogEntry(
+        name="etth1",
+        folder="timeseries",
+        splits={"series": RemoteFile("ETTh1.csv", _ETT + "ETTh1.csv",
+                                     "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066")},
+        tokenizer="",
+        description="ETTh1 (Zhou et al. 2021): hourly electricity-transformer loads and oil temperature (OT), "
+                    "7 variables, 2016-07-01 00:00 to 2018-06-26 19:00, 17,420 hours without gaps",
+        # The file is read as published and never rewritten: the licence allows no modified copies.
+        license="CC BY-ND 4.0 (zhouhaoyi/ETDataset); redistribute only unmodified, with attribution",
+        extra={"time_column": "date", "target_columns": "HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"},
+        task="forecast",
+    ),
 }
 
 
@@ -207,7 +238,7 @@ def entry(name: str, task: str | None = None) -> CatalogEntry:
     Args:
         name: a catalog name.
         task: when given, the entry must be a dataset for this task (`"next_word"`,
-            `"sentiment"`); the error then lists the datasets that are.
+            `"sentiment"`, `"forecast"`); the error then lists the datasets that are.
     """
     if name not in CATALOG:
         raise DataError(f"unknown dataset {name!r}; the catalog has {sorted(CATALOG)} (or give your own files with --data.train_path)")
@@ -223,7 +254,7 @@ def locate(name: str, root: str | Path | None = None, download: bool = True) -> 
     """The verified local path of every split of dataset `name`, downloading into the cache if needed.
 
     Args:
-        name: a catalog name (`"ptb"`, `"wikitext2"`, `"sst2"`, `"imdb"`).
+        name: a catalog name (`"ptb"`, `"wikitext2"`, `"sst2"`, `"imdb"`, `"airline"`, `"etth1"`).
         root: a folder that already holds the dataset (`<root>/<folder>/<file>`); when
             given (or when `$SEQKIT_DATA` is set) nothing is downloaded. For an archive
             dataset it holds either the converted files or the archive (which is then
@@ -245,7 +276,8 @@ def locate(name: str, root: str | Path | None = None, download: bool = True) -> 
             source = "--data.root" if root is not None else "SEQKIT_DATA"
             raise DataError(
                 f"{name}: {source} points at {local}, but {folder} lacks {missing}; put the files there "
-                f"(from {item.splits['train'].url.rsplit('/', 1)[0]}/) or unset {source} to use the download cache"
+                f"(from {next(iter(item.splits.values())).url.rsplit('/', 1)[0]}/) or unset {source} to use the "
+                "download cache"
             )
         return {split: _verified(folder / f.name, f) for split, f in item.splits.items()}
 

@@ -78,15 +78,16 @@ def test_a_local_root_is_used_as_is_and_checked(toy, tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['imdb', 'ptb', 'sst2', 'wikitext2'\]"):
+    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['airline', 'etth1', 'imdb', 'ptb', "
+                                        r"'sst2', 'wikitext2'\]"):
         catalog.locate("ptb3")
 
 
-@pytest.mark.parametrize("name", ["ptb", "wikitext2"])
+@pytest.mark.parametrize("name", ["ptb", "wikitext2", "airline", "etth1"])
 def test_the_shared_copies_match_the_catalog(shared_data, name, monkeypatch):
     monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
-    paths = catalog.locate(name)
-    assert set(paths) == {"train", "val", "test"}
+    paths = catalog.locate(name)  # every file's sha256 checked
+    assert set(paths) == ({"series"} if catalog.entry(name).task == "forecast" else {"train", "val", "test"})
 
 
 # ----------------------------------------------------------------------------- archives

@@ -1,0 +1,1162 @@
+"""The forecasting DataModule: time series in a table in, windows of past and future out.
+
+A table holds one row per timestamp: a time column, one or several target columns, and
+optionally covariates. Covariates are *observed* (known up to now only, such as a
+measured temperature) or *known* (known over the forecast horizon too, such as a planned
+promotion); seqkit can add calendar features (hour, weekday, month as sin/cos pairs),
+which are known. A long table holds many series, told apart by an id column. The table
+comes from a CSV file, a DataFrame, a catalog dataset (`airline`, `etth1`) or the
+embedded weekly CO2 series (`co2`, from statsmodels; the default).
+
+    rows -> one series per id, on a regular timeline (the frequency inferred or given)
+         -> missing steps and empty cells: refused (`error`) or filled (`interpolate`, `ffill`)
+         -> spans by time, per series:  [0, n_train) train | [n_train, n_val) val | [n_val, n_end) test
+         -> mean and std per series and column, fitted on the training span only
+         -> windows
+
+A window is named by its origin t, the index of its first forecast step in its series'
+timeline (steps counted from the series' first timestamp, missing steps included):
+
+    past   = features[t - L : t]              (L, F_in)   scaled targets, observed, known, calendar
+    future = known features[t : t + H]        (H, F_known) scaled known covariates, calendar
+    target = scaled targets[t : t + H]        (H, n_targets)
+
+with L = `input_length` and H = `horizon`. A training window has t + H <= n_train, so
+everything it holds lies in the training span. A validation window's targets lie wholly
+in the validation span (n_train <= t, t + H <= n_val); its inputs are the L steps before
+t, which may reach back into the training span, as is standard. Test windows likewise.
+Training windows start every `stride` steps; evaluation windows every step.
+
+Messages name rows by the line a user sees in an editor (the header is line 1), or, for a
+DataFrame, by its index label.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from pandas.tseries.frequencies import to_offset
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from seqkit.data import catalog
+from seqkit.data.embedded import co2_frame
+from seqkit.data.sentiment import _row_lines
+from seqkit.errors import DataError
+from seqkit.text import _read_text
+
+EMBEDDED = {"co2": co2_frame}
+EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
+MISSING = ("error", "interpolate", "ffill")
+SCALES = ("standard", "none")
+CALENDAR = {"hour": 24, "weekday": 7, "month": 12}  # feature -> its period
+SPLITS = ("train", "val", "test")
+SHOWN = 5  # rows or timestamps quoted in a message before "and N more"
+STATE_FORMAT = "seqkit.forecast/1"
+
+
+# ----------------------------------------------------------------------------- batches
+class ForecastBatch(NamedTuple):
+    """Windows of one or more series, scaled.
+
+    Attributes:
+        past: `(B, L, F_in)` float32 over the input window: the scaled targets first, then
+            the observed covariates, the known covariates and the calendar features
+            (`ForecastData.past_columns` names them).
+        future: `(B, H, F_known)` float32 over the horizon: the known covariates and the
+            calendar features (`ForecastData.future_columns`); `(B, H, 0)` when there are none.
+        target: `(B, H, n_targets)` float32, the scaled targets over the horizon; None for
+            windows to forecast.
+        series: `(B,)` int64, the index of each window's series in `ForecastData.series_ids`.
+        origin: `(B,)` int64, the index of each window's first forecast step in its
+            series' timeline.
+    """
+
+    past: Tensor
+    future: Tensor
+    target: Tensor | None
+    series: Tensor
+    origin: Tensor
+
+
+class ForecastInputs(NamedTuple):
+    """The last window of each series of a table, ready to forecast (`ForecastData.forecast_inputs`).
+
+    Attributes:
+        batch: `ForecastBatch` with `target=None`; row i forecasts `series_ids[i]`.
+        timestamps: for each row, the `H` timestamps it forecasts.
+        series_ids: the id of each row's series (`""` for a table of one series without an id column).
+    """
+
+    batch: ForecastBatch
+    timestamps: list[pd.DatetimeIndex]
+    series_ids: list[str]
+
+
+class ForecastWindows(Dataset):
+    """All windows of one split over the series' features, kept as one flat tensor.
+
+    Item i is one window (a `ForecastBatch` without the batch dimension), so that the
+    DataLoader's default collate stacks items into a batch; `batch(indices)` gathers many
+    windows at once.
+
+    Args:
+        features: `(N, F_in)` float32, the scaled features of every series one after another.
+        offsets: where each series starts in `features`, one per series.
+        series: `(M,)` int64, the series of each window.
+        origins: `(M,)` int64, the origin of each window in its series' timeline.
+        input_length: L, the steps of the input window.
+        horizon: H, the steps forecast.
+        n_targets: how many of the first feature columns are targets.
+        known_start: the first feature column that is known over the horizon.
+    """
+
+    def __init__(self, features: Tensor, offsets: Sequence[int], series: Tensor, origins: Tensor, input_length: int,
+                 horizon: int, n_targets: int, known_start: int) -> None:
+        self.features = features
+        self.series = series
+        self.origins = origins
+        self.input_length = input_length
+        self.horizon = horizon
+        self.n_targets = n_targets
+        self.known_start = known_start
+        # The row of each window's origin in `features`.
+        self.base = torch.as_tensor(offsets, dtype=torch.int64)[series] + origins
+        self._base = self.base.tolist()  # Python ints: slicing with them is faster than with tensor elements
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def __getitem__(self, index: int) -> ForecastBatch:
+        row = self._base[index]
+        past = self.features[row - self.input_length : row]  # (L, F_in)
+        ahead = self.features[row : row + self.horizon]  # (H, F_in)
+        return ForecastBatch(past, ahead[:, self.known_start :], ahead[:, : self.n_targets], self.series[index],
+                             self.origins[index])
+
+    def batch(self, indices: Sequence[int] | Tensor | None = None) -> ForecastBatch:
+        """The windows `indices` (all windows when None) as one `ForecastBatch`, gathered at once."""
+        index = torch.arange(len(self)) if indices is None else torch.as_tensor(indices, dtype=torch.int64)
+        rows = self.base[index]
+        past = self.features[rows[:, None] + torch.arange(-self.input_length, 0)]  # (B, L, F_in)
+        ahead = self.features[rows[:, None] + torch.arange(self.horizon)]  # (B, H, F_in)
+        future, target = ahead[..., self.known_start :].contiguous(), ahead[..., : self.n_targets].contiguous()
+        return ForecastBatch(past, future, target, self.series[index], self.origins[index])
+
+
+# ----------------------------------------------------------------------------- tables
+@dataclass
+class _Table:
+    """The rows as read: a file's cells as strings, or a DataFrame as given (never modified).
+
+    Attributes:
+        frame: the rows.
+        source: what the rows are, for messages (the file's path, "the DataFrame").
+        lines: the line of each row in its file; None for a DataFrame (rows are named by index label).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    lines: list[int] | None
+
+    def rows(self, positions: Sequence[int]) -> str:
+        """`line 4`, `lines 4, 9 and 3 more`, or `rows 3, 7` (a DataFrame's index labels)."""
+        positions = list(positions)
+        if self.lines is not None:
+            names, word = [self.lines[p] for p in positions[:SHOWN]], "line"
+        else:
+            names, word = [self.frame.index[p] for p in positions[:SHOWN]], "row"
+        more = f" and {len(positions) - SHOWN} more" if len(positions) > SHOWN else ""
+        return f"{word}{'s' if len(positions) > 1 else ''} {', '.join(map(str, names))}{more}"
+
+
+@dataclass
+class _Raw:
+    """One series as read, before it is put on a regular timeline."""
+
+    id: str
+    times: pd.DatetimeIndex  # (n,) strictly increasing
+    values: np.ndarray  # (n, C) float64, NaN where a cell is empty
+    positions: np.ndarray  # (n,) the row of each step in the table
+
+
+def read_csv(path: str | Path) -> _Table:
+    """Read a CSV file (`.tsv`: tab-separated) with every cell as a string, and each row's line.
+
+    Raises:
+        DataError: a missing, empty, unreadable or malformed file, or one that is not UTF-8.
+    """
+    path = Path(path)
+    tab = path.suffix.lower() == ".tsv"
+    text = _read_text(path, what="TSV file" if tab else "CSV file")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; point to the file that holds the series")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # one line ending, so that lines count the same everywhere
+    sep = "\t" if tab else ","
+    try:
+        # dtype=str: cells stay as written, so that a text in a number column can be named with its line.
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str)
+    except pd.errors.ParserError as error:
+        detail = str(error).strip().replace("Error tokenizing data. C error: ", "")
+        raise DataError(f"{path}: not a well-formed {'TSV' if tab else 'CSV'} file: {detail}; count the fields "
+                        "on that line") from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise DataError(f"{path}: every row has more fields than the header ({list(frame.columns)}); "
+                        "a header name is missing")
+    lines = _row_lines(text, sep, quoted=not tab)
+    if len(lines) != len(frame):  # an unusual file (quoted blank lines): count rows, not lines
+        lines = list(range(2, len(frame) + 2))
+    return _Table(frame, str(path), lines)
+
+
+def _stamp(time: pd.Timestamp) -> str:
+    """A timestamp as a user writes it: `1950-03-01`, or `2016-07-01 13:00:00` when it has a time of day."""
+    return time.strftime("%Y-%m-%d") if time == time.normalize() else str(time)
+
+
+def _stamps(times: Sequence[pd.Timestamp]) -> str:
+    times = list(times)
+    more = f" and {len(times) - SHOWN} more" if len(times) > SHOWN else ""
+    return ", ".join(_stamp(time) for time in times[:SHOWN]) + more
+
+
+def _series_name(series_id: str, id_column: str | None) -> str:
+    return f"series {series_id!r}" if id_column is not None else "the series"
+
+
+def parse_table(table: _Table, time_column: str, id_column: str | None, columns: dict[str, list[str]]) -> list[_Raw]:
+    """Check and parse the rows into series: timestamps, ids and numbers; nothing is filled or reordered.
+
+    Args:
+        table: the rows.
+        time_column: the column of the timestamps.
+        id_column: the column that tells series apart, or None for one series.
+        columns: the value columns by option name (`{"target_columns": [...], ...}`), in order.
+
+    Returns:
+        One `_Raw` per series, in order of first appearance; values in the order of `columns`.
+
+    Raises:
+        DataError: a named column is missing (the message lists the columns there are), a
+            timestamp is empty, does not parse, goes backwards or repeats within a series,
+            an id is empty, or a value column holds text or an infinite number.
+    """
+    frame, source = table.frame, table.source
+    wanted = [(time_column, "time_column")] + ([(id_column, "id_column")] if id_column is not None else [])
+    wanted += [(name, flag) for flag, names in columns.items() for name in names]
+    absent = [f"{name!r} (--data.{flag})" for name, flag in wanted if name not in frame.columns]
+    if absent:
+        found = [str(column) for column in frame.columns]
+        hint = ""
+        if len(found) == 1 and table.lines is not None:
+            hint = "; only one column was found, so the file is probably not comma-separated"
+        raise DataError(f"{source}: no column {', '.join(absent)}; the columns are {found}{hint}")
+    if len(frame) == 0:
+        raise DataError(f"{source}: there is a header but no rows; point to the table that holds the series")
+    times = _parse_times(table, time_column)
+    names = [name for names in columns.values() for name in names]
+    values = np.empty((len(frame), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        values[:, j] = _parse_numbers(table, name)
+    if id_column is None:
+        groups = [("", np.arange(len(frame)))]
+    else:
+        ids = frame[id_column]
+        empty = np.flatnonzero(_blank(ids))
+        if len(empty):
+            raise DataError(f"{source}: {len(empty)} rows have no series id in column {id_column!r} "
+                            f"({table.rows(empty)}); every row needs one")
+        keys = ids.astype(str).to_numpy()
+        # Series in order of first appearance; each series' rows in table order.
+        indices = pd.Series(np.arange(len(frame))).groupby(keys, sort=False).indices
+        groups = [(key, indices[key]) for key in pd.unique(keys)]
+    series = []
+    for key, positions in groups:
+        stamps = times[positions]
+        name = _series_name(key, id_column)
+        back = np.flatnonzero(stamps[1:] < stamps[:-1])
+        if len(back):
+            k = back[0]
+            more = f" (and {len(back) - 1} more places)" if len(back) > 1 else ""
+            raise DataError(f"{source}: timestamps go backwards in {name}: {_stamp(stamps[k + 1])} at "
+                            f"{table.rows([positions[k + 1]])} comes after {_stamp(stamps[k])} at "
+                            f"{table.rows([positions[k]])}{more}; sort the rows by time")
+        repeats = np.flatnonzero(stamps[1:] == stamps[:-1])
+        if len(repeats):
+            first = stamps[repeats[0]]
+            rows = positions[np.flatnonzero(stamps == first)]
+            others = len(set(stamps[repeats + 1])) - 1
+            more = f" (and {others} more timestamps repeat)" if others else ""
+            hint = "" if id_column is not None else (" (a long table of several series needs its series column "
+                                                     "named with --data.id_column)")
+            raise DataError(f"{source}: {name} has the timestamp {_stamp(first)} more than once ({table.rows(rows)})"
+                            f"{more}; keep one row per timestamp{hint}")
+        series.append(_Raw(key, pd.DatetimeIndex(stamps), values[positions], positions))
+    return series
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Where a column's cells are empty: NaN, None, or (in text) only whitespace."""
+    empty = column.isna().to_numpy()
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        empty = empty | column.astype(str).str.strip().eq("").to_numpy()
+    return empty
+
+
+def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
+    raw = table.frame[column]
+    source = table.source
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        raise DataError(f"{source}: column {column!r} (--data.time_column) holds numbers, not timestamps; give "
+                        "dates or times such as 2020-01-31 or 2020-01-31 13:00")
+    empty = _blank(raw)
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        raise DataError(f"{source}: {len(rows)} rows have no timestamp in column {column!r} ({table.rows(rows)}); "
+                        "every row needs one")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": each value is then parsed on its own
+            parsed = pd.to_datetime(raw, errors="coerce")
+    except (ValueError, TypeError) as error:  # e.g. timestamps in several time zones
+        raise DataError(f"{source}: the timestamps in column {column!r} cannot be read together ({error}); "
+                        "write them in one format and one time zone") from None
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        shown = ", ".join(repr(str(raw.iloc[p])) for p in bad[:SHOWN])
+        raise DataError(f"{source}: {len(bad)} timestamps in column {column!r} do not parse ({table.rows(bad)}: "
+                        f"{shown}); write them as dates or times, e.g. 2020-01-31 or 2020-01-31 13:00")
+    return pd.DatetimeIndex(parsed)
+
+
+def _parse_numbers(table: _Table, column: str) -> np.ndarray:
+    raw = table.frame[column]
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raw = raw.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        numbers = pd.to_numeric(raw, errors="coerce")
+    values = np.asarray(numbers, dtype=np.float64)
+    text = np.flatnonzero(np.isnan(values) & ~_blank(raw))
+    if len(text):
+        shown = ", ".join(repr(str(raw.iloc[p])) for p in text[:SHOWN])
+        raise DataError(f"{table.source}: column {column!r} holds text that is not a number at {table.rows(text)} "
+                        f"({shown}); write numbers there (an empty cell is a missing value)")
+    infinite = np.flatnonzero(np.isinf(values))
+    if len(infinite):
+        raise DataError(f"{table.source}: column {column!r} holds an infinite number at {table.rows(infinite)}; "
+                        "write finite numbers (an empty cell is a missing value)")
+    return values
+
+
+# ----------------------------------------------------------------------------- frequency and timeline
+def infer_frequency(times: pd.DatetimeIndex) -> str | None:
+    """The frequency of increasing timestamps as a pandas alias (`h`, `D`, `W-SAT`, `MS`), or None.
+
+    pandas infers it only from timestamps without gaps; when that fails, the most common
+    frequency of short runs of 7 timestamps is taken, so that a few missing steps do not
+    hide the frequency.
+    """
+    if len(times) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 warns that infer_freq will return an offset
+        found = pd.infer_freq(times)
+        if found is None and len(times) >= 7:
+            counts: Counter = Counter()
+            for start in np.unique(np.linspace(0, len(times) - 7, num=min(200, len(times) - 6)).astype(int)):
+                run = pd.infer_freq(times[start : start + 7])
+                if run is not None:
+                    counts[getattr(run, "freqstr", run)] += 1
+            found = counts.most_common(1)[0][0] if counts else None
+    return None if found is None else getattr(found, "freqstr", found)
+
+
+def _on_grid(raw: _Raw, offset: pd.DateOffset, table: _Table, name: str,
+             freq: str) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Put a series on its regular timeline: every step from its first to its last timestamp.
+
+    Returns:
+        `(times (T,), values (T, C) with NaN rows for missing steps, row (T,) the table row
+        of each step or -1)`.
+
+    Raises:
+        DataError: a timestamp is not on the timeline of `freq` that starts at the first one.
+    """
+    start, end = raw.times[0], raw.times[-1]
+    if isinstance(offset, pd.offsets.Tick):
+        # A frequency far too fine for the data (seconds for monthly rows) would build a huge timeline.
+        steps = (end - start) / pd.Timedelta(offset)
+        if steps > 100 * len(raw.times) + 10_000:
+            raise DataError(f"{table.source}: {name} spans {steps:,.0f} steps of {freq} from {_stamp(start)} to "
+                            f"{_stamp(end)} but has only {len(raw.times)} rows: is --data.freq right?")
+    grid = pd.date_range(start, end, freq=offset)
+    where = grid.get_indexer(raw.times)
+    off = np.flatnonzero(where < 0)
+    if len(off):
+        raise DataError(f"{table.source}: {len(off)} timestamps of {name} are not on the {freq} timeline that "
+                        f"starts at {_stamp(start)} ({table.rows(raw.positions[off])}: {_stamps(raw.times[off])}); "
+                        "fix them, or give the right --data.freq")
+    values = np.full((len(grid), raw.values.shape[1]), np.nan)
+    values[where] = raw.values
+    rows = np.full(len(grid), -1, dtype=np.int64)
+    rows[where] = raw.positions
+    return grid, values, rows
+
+
+def _fill(times: pd.DatetimeIndex, values: np.ndarray, rows: np.ndarray, policy: str, columns: list[str],
+          table: _Table, name: str) -> tuple[np.ndarray, int]:
+    """Fill missing steps and empty cells by `policy`, or refuse them.
+
+    Returns:
+        `(values (T, C) without NaN, the number of steps that had something missing)`.
+
+    Raises:
+        DataError: with `error`, anything missing (the first timestamps named); a column
+            without any value; with `ffill`, missing values at the start (nothing before them).
+    """
+    missing = np.isnan(values)
+    steps = np.flatnonzero(missing.any(axis=1))
+    if len(steps) == 0:
+        return values, 0
+    empty = [columns[j] for j in np.flatnonzero(missing.all(axis=0))]
+    if empty:
+        raise DataError(f"{table.source}: {name} has no value at all in column{'s' if len(empty) > 1 else ''} "
+                        f"{empty}; give values or leave the column out")
+    if policy == "error":
+        described = []
+        for step in steps[:SHOWN]:
+            if rows[step] < 0:
+                described.append(f"{_stamp(times[step])} (no row)")
+            else:
+                cells = [columns[j] for j in np.flatnonzero(missing[step])]
+                described.append(f"{_stamp(times[step])} ({table.rows([rows[step]])}: {', '.join(cells)} empty)")
+        gaps = int((rows[steps] < 0).sum())
+        more = f" and {len(steps) - SHOWN} more" if len(steps) > SHOWN else ""
+        raise DataError(f"{table.source}: {name} has {len(steps)} missing steps ({gaps} without a row, "
+                        f"{len(steps) - gaps} with empty cells): {'; '.join(described)}{more}; fill them, or choose "
+                        "--data.missing interpolate or ffill")
+    frame = pd.DataFrame(values)
+    if policy == "interpolate":
+        # Linear in the step index (the timeline is regular); ends take the nearest value.
+        filled = frame.interpolate(method="linear", limit_direction="both")
+    else:
+        # Steps at which some column has had no value since the start.
+        leading = np.flatnonzero(np.logical_and.accumulate(missing, axis=0).any(axis=1))
+        if len(leading):
+            raise DataError(f"{table.source}: {name} starts with missing values ({_stamps(times[leading])}); "
+                            "ffill has nothing before them to carry forward: drop those rows or choose "
+                            "--data.missing interpolate")
+        filled = frame.ffill()
+    return filled.to_numpy(dtype=np.float64), len(steps)
+
+
+def calendar_features(times: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
+    """Calendar features as sin/cos pairs, so that the end of a cycle lies next to its start.
+
+    Args:
+        times: the timestamps.
+        names: any of `hour` (of the day, with minutes), `weekday` (Monday 0) and `month`.
+
+    Returns:
+        `(T, 2 * len(names))` float64: `sin(2 pi x / P), cos(2 pi x / P)` for each name, in order.
+    """
+    columns = []
+    for name in names:
+        if name == "hour":
+            x = np.asarray(times.hour + times.minute / 60.0, dtype=np.float64)
+        elif name == "weekday":
+            x = np.asarray(times.day_of_week, dtype=np.float64)
+        elif name == "month":
+            x = np.asarray(times.month - 1, dtype=np.float64)
+        else:
+            raise DataError(f"unknown calendar feature {name!r}; choose from {list(CALENDAR)}")
+        angle = 2 * math.pi * x / CALENDAR[name]
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=1) if columns else np.zeros((len(times), 0))
+
+
+def _count(size: int | float, length: int) -> int:
+    """A span's steps: a fraction of `length` when below 1, else a count."""
+    return int(round(size * length)) if size < 1 else int(size)
+
+
+# ----------------------------------------------------------------------------- the DataModule
+class ForecastData(pl.LightningDataModule):
+    """Time series for forecasting: a catalog dataset, the embedded CO2 series, a CSV file or a DataFrame.
+
+    Args:
+        dataset: `"airline"` (monthly, 144 steps) or `"etth1"` (hourly, 7 variables),
+            downloaded once or read from `root` / `$SEQKIT_DATA`; or `"co2"`, embedded
+            (weekly, from statsmodels, `pip install 'seqkit[forecast]'`), the default when
+            no file is given.
+        root: a folder that already holds the catalog dataset's file (`timeseries/<file>`).
+        train_path: your own CSV file (a `.tsv` is read tab-separated), holding all spans.
+        time_column: the column of the timestamps (a dataset's own by default).
+        target_columns: the column(s) to forecast (a dataset's own by default; for
+            `etth1` all 7, or e.g. `OT` alone with the others as `observed_columns`).
+        id_column: the column that tells the series of a long table apart.
+        observed_columns: covariates known up to now only: inputs over the past window.
+        known_columns: covariates known over the horizon too: inputs over the past window
+            and the horizon (a table to forecast must hold them for the horizon).
+        calendar: calendar features to add as known covariates: any of `hour`,
+            `weekday`, `month`, each a sin/cos pair.
+        freq: the pandas frequency (`h`, `D`, `W-SAT`, `MS`); None infers it.
+        missing: what to do with missing steps (a timestamp without a row) and empty
+            cells: `error` (name the first ones), `interpolate` (linear; ends take the
+            nearest value) or `ffill` (carry the last value forward). None means `error`,
+            except for the embedded `co2`, which has 59 missing weeks: `interpolate`.
+            Interpolating across the end of the training span uses the first value after
+            it; choose `ffill` to rule that out.
+        input_length: L, the steps of the input window.
+        horizon: H, the steps forecast at once.
+        train_size, val_size, test_size: the spans by counting, per series: a number below
+            1 is a fraction of the series, a number from 1 up a count of steps. Validation
+            and test are the last steps of each series, test last; training is the rest,
+            or, with `train_size`, the first `train_size` steps, validation and test right
+            after it, and the steps after the test span are left out (ETTh1's standard
+            split: 8640, 2880, 2880). `test_size: 0` leaves no test span.
+        val_start, test_start: the spans by date instead (ISO dates or times): validation
+            from `val_start`, test from `test_start` (or no test span); the sizes are then
+            not used.
+        scale: `standard` (subtract the mean and divide by the standard deviation, per
+            series and column, fitted on the training span) or `none`. Calendar features
+            are never scaled.
+        stride: steps between the origins of consecutive training windows.
+        batch_size: windows per training batch; `eval_batch_size` in evaluation.
+        seed: the seed of the training order.
+
+    Raises:
+        DataError: arguments that cannot work together, or an unknown dataset (before
+            any file is read).
+
+    After `setup`: `series_ids`, `freq`, `mean` and `std` (`(S, C)` over the scaled columns,
+    `scaled_columns`), `windows[split]` (`ForecastWindows`), `spans` (per series
+    `(n_train, n_val, n_end)`), `filled` (per series, steps filled by the missing policy).
+    """
+
+    def __init__(
+        self,
+        dataset: str | None = None,
+        root: str | None = None,
+        train_path: str | None = None,
+        time_column: str | None = None,
+        target_columns: str | list[str] | None = None,
+        id_column: str | None = None,
+        observed_columns: list[str] | None = None,
+        known_columns: list[str] | None = None,
+        calendar: list[str] | None = None,
+        freq: str | None = None,
+        missing: str | None = None,
+        input_length: int = 24,
+        horizon: int = 12,
+        train_size: int | float | None = None,
+        val_size: int | float = 0.2,
+        test_size: int | float = 0.2,
+        val_start: str | None = None,
+        test_start: str | None = None,
+        scale: str = "standard",
+        stride: int = 1,
+        batch_size: int = 32,
+        eval_batch_size: int = 256,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if dataset is not None and train_path is not None:
+            raise DataError("give either --data.dataset or --data.train_path, not both")
+        # Nothing named at all: the embedded series, which runs with no file and no network.
+        implicit = dataset is None and train_path is None and time_column is None and target_columns is None
+        if implicit:
+            dataset = "co2"
+        defaults: dict[str, str] = {}
+        if dataset in EMBEDDED:
+            defaults = dict(zip(("time_column", "target_columns"), EMBEDDED_COLUMNS[dataset]))
+        elif dataset is not None:
+            defaults = catalog.entry(dataset, task="forecast").extra  # an unknown or non-forecast dataset fails here
+        if train_path is not None and (time_column is None or target_columns is None):
+            raise DataError("--data.train_path needs --data.time_column and --data.target_columns (the columns of "
+                            "the timestamps and of the values to forecast)")
+        for option, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride),
+                              ("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if value < 1:
+                raise DataError(f"--data.{option} must be at least 1, got {value}")
+        if missing is not None and missing not in MISSING:
+            raise DataError(f"--data.missing must be one of {list(MISSING)}, got {missing!r}")
+        if scale not in SCALES:
+            raise DataError(f"--data.scale must be one of {list(SCALES)}, got {scale!r}")
+        calendar = list(calendar or [])
+        unknown = [name for name in calendar if name not in CALENDAR]
+        if unknown or len(set(calendar)) != len(calendar):
+            raise DataError(f"--data.calendar takes each of {list(CALENDAR)} at most once, got {calendar}")
+        if freq is not None:
+            try:
+                freq = to_offset(freq).freqstr
+            except ValueError:
+                raise DataError(f"--data.freq {freq!r} is not a pandas frequency; use e.g. h, D, W-SAT, MS, "
+                                "or leave it out to infer it") from None
+        self._check_sizes(train_size, val_size, test_size, val_start, test_start)
+        if isinstance(target_columns, str):
+            target_columns = [target_columns]
+        elif target_columns is None and "target_columns" in defaults:
+            target_columns = defaults["target_columns"].split(",")
+        self.dataset = dataset
+        self._implicit = implicit
+        self.root = root
+        self.train_path = train_path
+        self.time_column = time_column or defaults.get("time_column")
+        self.target_columns = list(target_columns) if target_columns is not None else None
+        self.id_column = id_column
+        self.observed_columns = list(observed_columns or [])
+        self.known_columns = list(known_columns or [])
+        self._check_roles()
+        self.calendar = calendar
+        self.freq = freq  # inferred in setup when None
+        self.missing = missing or ("interpolate" if dataset == "co2" else "error")
+        self.input_length = input_length
+        self.horizon = horizon
+        self.train_size = train_size
+        self.val_size = val_size
+        self.test_size = test_size
+        self.val_start = val_start
+        self.test_start = test_start
+        self.scale = scale
+        self.stride = stride
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self._frame: pd.DataFrame | None = None  # set by use_dataframe
+        self._given: dict[str, Any] | None = None  # a fitted state to use instead of fitting (load_state_dict)
+        self.series_ids: list[str] | None = None
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.spans: list[tuple[int, int, int]] = []
+        self.filled: dict[str, int] = {}
+        self.windows: dict[str, ForecastWindows] = {}
+        self._times: list[pd.DatetimeIndex] = []
+        self._values: list[np.ndarray] = []  # per series (T, C) on the original scale, filled
+
+    @staticmethod
+    def _check_sizes(train_size: int | float | None, val_size: int | float, test_size: int | float,
+                     val_start: str | None, test_start: str | None) -> None:
+        for option, value in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
+            if value is None:
+                continue
+            if value < 0 or (value >= 1 and value != int(value)):
+                raise DataError(f"--data.{option} must be a fraction between 0 and 1 or a whole number of steps, "
+                                f"got {value}")
+        if val_size == 0 and val_start is None:
+            raise DataError("--data.val_size must be above 0: validation needs a span")
+        if train_size == 0:
+            raise DataError("--data.train_size must be above 0 (or null: all steps before validation)")
+        if test_start is not None and val_start is None:
+            raise DataError("--data.test_start needs --data.val_start (validation comes before test)")
+        if val_start is not None and train_size is not None:
+            raise DataError("give the spans by date (--data.val_start) or by size (--data.train_size), not both")
+        for option, value in (("val_start", val_start), ("test_start", test_start)):
+            if value is not None:
+                try:
+                    pd.Timestamp(value)
+                except ValueError:
+                    raise DataError(f"--data.{option} {value!r} is not a date; write e.g. 2017-06-26 or "
+                                    "2017-06-26 13:00") from None
+        if val_start is not None and test_start is not None and pd.Timestamp(test_start) <= pd.Timestamp(val_start):
+            raise DataError(f"--data.test_start ({test_start}) must come after --data.val_start ({val_start})")
+
+    def _check_roles(self) -> None:
+        if self.target_columns is not None and not self.target_columns:
+            raise DataError("--data.target_columns is empty; name at least one column to forecast")
+        roles = [("time_column", [self.time_column] if self.time_column else []),
+                 ("id_column", [self.id_column] if self.id_column else []),
+                 ("target_columns", self.target_columns or []), ("observed_columns", self.observed_columns),
+                 ("known_columns", self.known_columns)]
+        seen: dict[str, str] = {}
+        for option, names in roles:
+            for name in names:
+                if name in seen:
+                    where = f"--data.{seen[name]}" + ("" if seen[name] == option else f" and --data.{option}")
+                    raise DataError(f"column {name!r} is named twice ({where}); each column has one role")
+                seen[name] = option
+
+    # ------------------------------------------------------------------------- names and sizes
+    @property
+    def source(self) -> str:
+        """What the data is, in words: the dataset's name, the file, or "the DataFrame"."""
+        if self._frame is not None:
+            return "the DataFrame"
+        return str(self.train_path) if self.train_path is not None else str(self.dataset)
+
+    @property
+    def columns(self) -> list[str]:
+        """The value columns read from the table, in feature order: targets, observed, known."""
+        return [*(self.target_columns or []), *self.observed_columns, *self.known_columns]
+
+    @property
+    def scaled_columns(self) -> list[str]:
+        """The columns `mean` and `std` describe (all of `columns`; calendar features are not scaled)."""
+        return self.columns
+
+    @property
+    def n_targets(self) -> int:
+        """How many series values are forecast per step (the last dimension of `target`)."""
+        return len(self.target_columns or [])
+
+    @property
+    def past_columns(self) -> list[str]:
+        """The name of each feature of `past` (its last dimension), in order."""
+        return [*self.columns, *self._calendar_names()]
+
+    @property
+    def future_columns(self) -> list[str]:
+        """The name of each feature of `future` (its last dimension), in order."""
+        return [*self.known_columns, *self._calendar_names()]
+
+    @property
+    def input_size(self) -> int:
+        """F_in: features per step of `past`."""
+        return len(self.past_columns)
+
+    @property
+    def future_size(self) -> int:
+        """F_known: features per step of `future` (0 when nothing is known over the horizon)."""
+        return len(self.future_columns)
+
+    def _calendar_names(self) -> list[str]:
+        return [f"{name}_{part}" for name in self.calendar for part in ("sin", "cos")]
+
+    # ------------------------------------------------------------------------- input
+    def use_dataframe(self, frame: pd.DataFrame) -> ForecastData:
+        """Read the series from `frame` instead of a file (the columns as configured); returns self.
+
+        A copy is kept, so that the DataFrame given is never changed and later changes to
+        it do not reach the data. Example:
+        `ForecastData(time_column="date", target_columns="sales", horizon=7).use_dataframe(df)`.
+        """
+        if self._implicit or self.time_column is None or self.target_columns is None:
+            raise DataError("a DataFrame needs time_column and target_columns (the columns of the timestamps and of "
+                            "the values to forecast)")
+        if self.dataset is not None or self.train_path is not None:
+            raise DataError("use_dataframe replaces the file: leave --data.dataset and --data.train_path out")
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"use_dataframe takes a pandas DataFrame, got {type(frame).__name__}")
+        self._frame = frame.copy(deep=True)
+        self.windows = {}
+        return self
+
+    def prepare_data(self) -> None:
+        if self.dataset in catalog.CATALOG:
+            catalog.locate(self.dataset, self.root)  # download once (on one process), verify
+
+    def _table(self) -> _Table:
+        if self._frame is not None:
+            return _Table(self._frame, "the DataFrame", None)
+        if self.train_path is not None:
+            return read_csv(self.train_path)
+        if self.dataset is None:
+            raise DataError("time_column and target_columns are given but no table: give --data.train_path "
+                            "(or call use_dataframe)")
+        if self.dataset in EMBEDDED:
+            return _Table(EMBEDDED[self.dataset](), f"the embedded series {self.dataset!r}", None)
+        return read_csv(next(iter(catalog.locate(self.dataset, self.root).values())))
+
+    # ------------------------------------------------------------------------- setup
+    def setup(self, stage: str | None = None) -> None:
+        if self.windows:
+            return
+        table = self._table()
+        columns = {"target_columns": self.target_columns, "observed_columns": self.observed_columns,
+                   "known_columns": self.known_columns}
+        raws = parse_table(table, self.time_column, self.id_column, columns)
+        freq = self.freq or self._infer(raws, table)
+        offset = to_offset(freq)
+        times, values, filled = [], [], {}
+        for raw in raws:
+            name = _series_name(raw.id, self.id_column)
+            grid, grid_values, rows = _on_grid(raw, offset, table, name, freq)
+            grid_values, count = _fill(grid, grid_values, rows, self.missing, self.columns, table, name)
+            times.append(grid)
+            values.append(grid_values)
+            if count:
+                filled[raw.id] = count
+        self._say_filled(table, filled)
+        short = [(raw.id, len(t)) for raw, t in zip(raws, times) if len(t) < self.input_length + self.horizon]
+        if short:
+            shown = ", ".join(f"{_series_name(key, self.id_column)} has {length} steps"
+                              for key, length in short[:SHOWN])
+            more = f" (and {len(short) - SHOWN} more series)" if len(short) > SHOWN else ""
+            raise DataError(f"{table.source}: {shown}{more}, fewer than input_length + horizon = "
+                            f"{self.input_length} + {self.horizon}; give longer series, leave those out, or lower "
+                            "--data.input_length or --data.horizon")
+        self.series_ids = [raw.id for raw in raws]
+        self.freq = freq
+        self._times, self._values, self.filled = times, values, filled
+        self.spans = [self._spans(t, key, table.source) for key, t in zip(self.series_ids, times)]
+        if self._given is not None:
+            self._apply_scaler(self._given)
+        else:
+            self._fit_scaler()
+        self._build_windows()
+
+    def _say_filled(self, table: _Table, filled: dict[str, int]) -> None:
+        """Warn that the missing policy filled steps: filling is never silent."""
+        if not filled:
+            return
+        where = ", ".join(f"{count} in {_series_name(key, self.id_column)}"
+                          for key, count in list(filled.items())[:SHOWN])
+        more = f" and {len(filled) - SHOWN} more series" if len(filled) > SHOWN else ""
+        rank_zero_warn(f"{table.source}: filled {sum(filled.values())} missing steps by {self.missing} "
+                       f"(--data.missing): {where}{more}")
+
+    def _infer(self, raws: list[_Raw], table: _Table) -> str:
+        found = {raw.id: infer_frequency(raw.times) for raw in raws}
+        # A series whose frequency cannot be told (too short, irregular) is checked against the
+        # others' frequency when it is put on its timeline, so only all failing is an error.
+        found = {key: freq for key, freq in found.items() if freq is not None} or found
+        unknown = [key for key, freq in found.items() if freq is None]
+        if unknown:
+            raise DataError(f"{table.source}: cannot infer the frequency of {_series_name(unknown[0], self.id_column)} "
+                            f"(too few or irregular timestamps); give it with --data.freq (e.g. h, D, W-SAT, MS)")
+        kinds = sorted(set(found.values()))
+        if len(kinds) > 1:
+            example = {freq: next(key for key, f in found.items() if f == freq) for freq in kinds}
+            named = ", ".join(f"{_series_name(key, self.id_column)} is {freq}" for freq, key in example.items())
+            raise DataError(f"{table.source}: the series have different frequencies ({named}); all series need one "
+                            "frequency: give --data.freq, or resample them")
+        return kinds[0]
+
+    def _spans(self, times: pd.DatetimeIndex, key: str, source: str) -> tuple[int, int, int]:
+        """`(n_train, n_val, n_end)` of one series: the ends of its training, validation and test spans."""
+        length, name = len(times), _series_name(key, self.id_column)
+        if self.val_start is not None:
+            n_train = int(times.searchsorted(self._as_time(self.val_start, times)))
+            n_val = int(times.searchsorted(self._as_time(self.test_start, times))) if self.test_start else length
+            n_end = length
+            fix = "move --data.val_start or --data.test_start"
+        else:
+            n_v, n_t = _count(self.val_size, length), _count(self.test_size, length)
+            n_train = _count(self.train_size, length) if self.train_size is not None else length - n_v - n_t
+            n_val, n_end = n_train + n_v, n_train + n_v + n_t
+            fix = "change --data.train_size, --data.val_size or --data.test_size"
+            if n_end > length:
+                raise DataError(f"{source}: {name} has {length} steps, fewer than the {n_train} + {n_v} + {n_t} "
+                                f"of its training, validation and test spans; {fix}")
+        if n_train < self.input_length + self.horizon:
+            raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
+                            f"input_length + horizon = {self.input_length + self.horizon}, so no training window "
+                            f"fits; {fix}, or lower --data.input_length or --data.horizon")
+        for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
+            if split == "test" and stop == start:
+                continue  # no test span
+            if stop - start < self.horizon:
+                raise DataError(f"{source}: the {split} span of {name} has {stop - start} steps, fewer than the "
+                                f"horizon {self.horizon}, so no {split} window fits; {fix}")
+        return n_train, n_val, n_end
+
+    @staticmethod
+    def _as_time(value: str, times: pd.DatetimeIndex) -> pd.Timestamp:
+        stamp = pd.Timestamp(value)
+        if times.tz is not None and stamp.tz is None:
+            stamp = stamp.tz_localize(times.tz)  # a date without a zone means the series' own zone
+        return stamp
+
+    def _fit_scaler(self) -> None:
+        """Mean and standard deviation per series and column, over the training span only."""
+        means, stds = [], []
+        for values, (n_train, _, _) in zip(self._values, self.spans):
+            train = values[:n_train]
+            if self.scale == "none":
+                means.append(np.zeros(train.shape[1]))
+                stds.append(np.ones(train.shape[1]))
+                continue
+            mean, std = train.mean(axis=0), train.std(axis=0)
+            # A column constant over the training span: divide by 1, not by 0.
+            std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+            means.append(mean)
+            stds.append(std)
+        self.mean, self.std = np.stack(means), np.stack(stds)  # (S, C)
+
+    def _build_windows(self) -> None:
+        """Scaled features of every series, one flat tensor, and the windows of each split."""
+        blocks, offsets, start = [], [], 0
+        for s, (times, values) in enumerate(zip(self._times, self._values)):
+            scaled = (values - self.mean[s]) / self.std[s]
+            blocks.append(np.concatenate([scaled, calendar_features(times, self.calendar)], axis=1))
+            offsets.append(start)
+            start += len(times)
+        features = torch.from_numpy(np.concatenate(blocks).astype(np.float32))  # (sum T_s, F_in)
+        L, H = self.input_length, self.horizon
+        origins: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+        for n_train, n_val, n_end in self.spans:
+            origins["train"].append(np.arange(L, n_train - H + 1, self.stride))
+            origins["val"].append(np.arange(max(n_train, L), n_val - H + 1))
+            origins["test"].append(np.arange(max(n_val, L), n_end - H + 1))
+        self.windows = {}
+        for split, parts in origins.items():
+            series = torch.from_numpy(np.concatenate([np.full(len(o), s, dtype=np.int64) for s, o in enumerate(parts)]))
+            found = torch.from_numpy(np.concatenate(parts).astype(np.int64))
+            if len(found) or split != "test":
+                self.windows[split] = ForecastWindows(features, offsets, series, found, L, H, self.n_targets,
+                                                      self.n_targets + len(self.observed_columns))
+
+    # ------------------------------------------------------------------------- loaders
+    def _loader(self, split: str) -> DataLoader:
+        if split not in self.windows:
+            raise DataError(f"there is no {split} span: set --data.test_size or --data.test_start (and call setup)")
+        windows = self.windows[split]
+        if split == "train":
+            generator = torch.Generator().manual_seed(self.seed)
+            return DataLoader(windows, batch_size=self.batch_size, shuffle=True, generator=generator)
+        return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # ------------------------------------------------------------------------- after setup
+    def window_timestamps(self, series: int, origin: int) -> pd.DatetimeIndex:
+        """The `H` timestamps that the window `(series, origin)` forecasts."""
+        return self._times[series][origin : origin + self.horizon]
+
+    def training_targets(self) -> list[np.ndarray]:
+        """Each series' targets over its training span on the original scale, `(n_train, n_targets)` (for MASE)."""
+        if not self.spans:
+            raise DataError("the data is not set up yet: call setup() first")
+        return [values[:n_train, : self.n_targets] for values, (n_train, _, _) in zip(self._values, self.spans)]
+
+    def inverse_transform(self, values: Tensor | np.ndarray,
+                          series: Tensor | np.ndarray | Sequence[int]) -> Tensor | np.ndarray:
+        """Scaled targets back on the original scale.
+
+        Args:
+            values: `(B, ..., n_targets)` scaled targets (or forecasts), torch or numpy.
+            series: `(B,)` the series of each row (`ForecastBatch.series`).
+
+        Returns:
+            `values * std + mean` of each row's series, of the same type, device and shape.
+        """
+        if self.mean is None:
+            raise DataError("the scaler is not fitted yet: call setup() or load_state_dict() first")
+        index = np.asarray(series.cpu() if isinstance(series, Tensor) else series, dtype=np.int64)
+        shape = (len(index),) + (1,) * (values.ndim - 2) + (self.n_targets,)
+        mean = self.mean[index, : self.n_targets].reshape(shape)
+        std = self.std[index, : self.n_targets].reshape(shape)
+        if isinstance(values, Tensor):
+            return values * torch.as_tensor(std, dtype=values.dtype, device=values.device) + torch.as_tensor(
+                mean, dtype=values.dtype, device=values.device)
+        return values * std + mean
+
+    # ------------------------------------------------------------------------- fitted state
+    def state_dict(self) -> dict[str, Any]:
+        """What a model needs to be used again, as plain data (Lightning saves it in each checkpoint).
+
+        Holds the columns and their roles, calendar features, frequency, missing policy,
+        input length, horizon, scaling, and per series its id, first timestamp, last
+        training timestamp and the mean and std of each scaled column. Only strings,
+        numbers, lists and None: it loads with `torch.load(..., weights_only=True)`.
+        """
+        if self.mean is None:
+            return {}  # nothing fitted yet: Lightning then stores nothing
+        return {
+            "format": STATE_FORMAT,
+            "time_column": self.time_column,
+            "id_column": self.id_column,
+            "target_columns": list(self.target_columns),
+            "observed_columns": list(self.observed_columns),
+            "known_columns": list(self.known_columns),
+            "calendar": list(self.calendar),
+            "freq": self.freq,
+            "missing": self.missing,
+            "input_length": self.input_length,
+            "horizon": self.horizon,
+            "scale": self.scale,
+            "series": list(self.series_ids),
+            "start": [str(times[0]) for times in self._times] if self._times else list(self._given["start"]),
+            "train_end": ([str(times[n - 1]) for times, (n, _, _) in zip(self._times, self.spans)]
+                          if self._times else list(self._given["train_end"])),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Use a fitted state (from `state_dict`, e.g. a checkpoint's) instead of fitting one.
+
+        Before `setup`, setup scales with it; after `setup`, the windows are scaled again.
+
+        Raises:
+            DataError: the state is not a forecast data state, or its columns, input
+                length, horizon or frequency differ from this DataModule's, or (once set up)
+                a series of the data is not in it.
+        """
+        if not state_dict:
+            return
+        if state_dict.get("format") != STATE_FORMAT:
+            raise DataError(f"not a forecast data state (format {state_dict.get('format')!r}, expected "
+                            f"{STATE_FORMAT!r})")
+        mine = {"time_column": self.time_column, "id_column": self.id_column, "target_columns": self.target_columns,
+                "observed_columns": self.observed_columns, "known_columns": self.known_columns,
+                "calendar": self.calendar, "input_length": self.input_length, "horizon": self.horizon}
+        differ = [f"{key} {state_dict[key]!r} (here {value!r})"
+                  for key, value in mine.items() if state_dict[key] != value]
+        if self.freq is not None and to_offset(self.freq) != to_offset(state_dict["freq"]):
+            differ.append(f"freq {state_dict['freq']!r} (here {self.freq!r})")
+        if differ:
+            raise DataError(f"the fitted state does not match this data: it has {'; '.join(differ)}; use the "
+                            "checkpoint's data settings")
+        self.freq = state_dict["freq"]
+        self.missing = state_dict["missing"]
+        self.scale = state_dict["scale"]
+        self._given = dict(state_dict)
+        if self.spans:  # set up already: scale again with the given state
+            self._apply_scaler(self._given)
+            self._build_windows()
+        else:
+            self.series_ids = list(state_dict["series"])
+            self.mean = np.asarray(state_dict["mean"], dtype=np.float64).reshape(len(self.series_ids), -1)
+            self.std = np.asarray(state_dict["std"], dtype=np.float64).reshape(len(self.series_ids), -1)
+
+    def _apply_scaler(self, state: dict[str, Any]) -> None:
+        known = {key: s for s, key in enumerate(state["series"])}
+        unknown = [key for key in self.series_ids if key not in known]
+        if unknown:
+            raise DataError(f"{self.source}: {_series_name(unknown[0], self.id_column)} (and {len(unknown) - 1} more) "
+                            f"is not among the series of the fitted state, {state['series'][:SHOWN]}")
+        index = [known[key] for key in self.series_ids]
+        self.mean = np.asarray(state["mean"], dtype=np.float64)[index]
+        self.std = np.asarray(state["std"], dtype=np.float64)[index]
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict[str, Any]) -> ForecastData:
+        """A DataModule that holds only a fitted state: for `inverse_transform` and `forecast_inputs`."""
+        if state_dict.get("format") != STATE_FORMAT:
+            raise DataError(f"not a forecast data state (format {state_dict.get('format')!r}, expected "
+                            f"{STATE_FORMAT!r})")
+        data = cls(time_column=state_dict["time_column"], target_columns=list(state_dict["target_columns"]),
+                   id_column=state_dict["id_column"], observed_columns=list(state_dict["observed_columns"]),
+                   known_columns=list(state_dict["known_columns"]), calendar=list(state_dict["calendar"]),
+                   freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
+                   horizon=state_dict["horizon"], scale=state_dict["scale"])
+        data.load_state_dict(state_dict)
+        return data
+
+    # ------------------------------------------------------------------------- forecasting a new table
+    def forecast_inputs(self, frame: pd.DataFrame) -> ForecastInputs:
+        """The last input window of every series of `frame`, scaled with the fitted state, to forecast what follows.
+
+        Each series' history ends at its last row with a target value; missing steps in it
+        are treated by the fitted missing policy, and it needs at least `input_length`
+        steps. With known covariates, `frame` must also hold the `horizon` rows after the
+        history (targets empty) with the known columns filled. Calendar features come from
+        the timestamps. `frame` is not changed.
+
+        Args:
+            frame: a table with the columns the data was fitted on (and the id column, if any).
+
+        Returns:
+            `ForecastInputs(batch, timestamps, series_ids)`; `batch.origin` is the index of
+            the first forecast step in the series' timeline in `frame`.
+
+        Raises:
+            DataError: a bad table (as in setup), a series not in the fitted state, a history
+                shorter than `input_length`, or a known covariate missing over the horizon.
+        """
+        if self.mean is None:
+            raise DataError("the data has no fitted state: call setup() or load_state_dict() first")
+        table = _Table(frame, "the DataFrame", None)
+        columns = {"target_columns": self.target_columns, "observed_columns": self.observed_columns,
+                   "known_columns": self.known_columns}
+        raws = parse_table(table, self.time_column, self.id_column, columns)
+        offset = to_offset(self.freq)
+        index = {key: s for s, key in enumerate(self.series_ids)}
+        L, H, n_t = self.input_length, self.horizon, self.n_targets
+        n_known = len(self.known_columns)
+        pasts, futures, series, origins, stamps, ids, filled = [], [], [], [], [], [], {}
+        for raw in raws:
+            name = _series_name(raw.id, self.id_column)
+            if self.id_column is None:
+                s = 0
+            elif raw.id in index:
+                s = index[raw.id]
+            else:
+                raise DataError(f"the DataFrame: {name} is not among the series the model was trained on "
+                                f"({self.series_ids[:SHOWN]}{' ...' if len(self.series_ids) > SHOWN else ''})")
+            grid, values, rows = _on_grid(raw, offset, table, name, self.freq)
+            has_target = np.flatnonzero(~np.isnan(values[:, :n_t]).all(axis=1))
+            if len(has_target) == 0:
+                raise DataError(f"the DataFrame: {name} has no target values in {self.target_columns}; "
+                                "give its history")
+            end = int(has_target[-1]) + 1  # the history: every step up to the last with a target value
+            if end < L:
+                raise DataError(f"the DataFrame: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
+                                f"fewer than input_length {L}; give at least {L} steps")
+            # The whole history is filled, as the training data was, then its last L steps are the input.
+            history, count = _fill(grid[:end], values[:end], rows[:end], self.missing, self.columns, table, name)
+            history = history[end - L :]
+            if count:
+                filled[raw.id] = count
+            ahead = pd.date_range(grid[end - 1], periods=H + 1, freq=offset)[1:]  # (H,)
+            known = np.zeros((H, n_known))
+            if n_known:
+                given = np.full((H, n_known), np.nan)
+                inside = min(H, len(grid) - end)  # future steps that have rows in the frame
+                given[:inside] = values[end : end + inside, len(self.columns) - n_known :]
+                absent = np.isnan(given)
+                if absent.any():
+                    column = self.known_columns[int(np.flatnonzero(absent.any(axis=0))[0])]
+                    steps = np.flatnonzero(absent.any(axis=1))
+                    raise DataError(f"the DataFrame: the known covariate {column!r} of {name} is missing over the "
+                                    f"horizon at {_stamps(ahead[steps])}; the forecast after {_stamp(grid[end - 1])} "
+                                    f"needs rows for the next {H} steps with the known columns "
+                                    f"{self.known_columns} filled (and the targets empty)")
+                known = given
+            mean, std = self.mean[s], self.std[s]
+            past = np.concatenate([(history - mean) / std, calendar_features(grid[end - L : end], self.calendar)], 1)
+            future = np.concatenate([(known - mean[-n_known:]) / std[-n_known:] if n_known else known,
+                                     calendar_features(ahead, self.calendar)], 1)
+            pasts.append(past)
+            futures.append(future)
+            series.append(s)
+            origins.append(end)
+            stamps.append(ahead)
+            ids.append(raw.id)
+        self._say_filled(table, filled)
+        batch = ForecastBatch(torch.from_numpy(np.stack(pasts).astype(np.float32)),
+                              torch.from_numpy(np.stack(futures).astype(np.float32)),
+                              None, torch.tensor(series, dtype=torch.int64), torch.tensor(origins, dtype=torch.int64))
+        return ForecastInputs(batch, stamps, ids)
+
+    def forecast_frame(self, inputs: ForecastInputs, forecasts: Tensor | np.ndarray) -> pd.DataFrame:
+        """Scaled forecasts of `forecast_inputs` as a long table on the original scale.
+
+        Args:
+            inputs: what `forecast_inputs` returned.
+            forecasts: `(B, H, n_targets)` the model's scaled forecasts for `inputs.batch`.
+
+        Returns:
+            One row per series and forecast step: the id column (if any), the time column,
+            then the target columns.
+        """
+        values = self.inverse_transform(forecasts.detach().cpu() if isinstance(forecasts, Tensor) else forecasts,
+                                        inputs.batch.series)
+        values = np.asarray(values, dtype=np.float64).reshape(-1, self.n_targets)  # (B * H, n_targets)
+        table = {}
+        if self.id_column is not None:
+            table[self.id_column] = np.repeat(inputs.series_ids, self.horizon)
+        table[self.time_column] = np.concatenate([times.to_numpy() for times in inputs.timestamps])
+        for j, column in enumerate(self.target_columns):
+            table[column] = values[:, j]
+        return pd.DataFrame(table)
