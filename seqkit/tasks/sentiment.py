@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import csv
 import inspect
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -32,6 +33,12 @@ from seqkit.text import PAD, Vocab, get_tokenizer
 from seqkit.vectors import fill_embedding
 
 OPTIMIZERS = ("adamw", "sgd")
+
+
+@rank_zero_only
+def _say(message: str) -> None:
+    """A line for the person at the terminal (once, from the first process)."""
+    print(message, file=sys.stderr)
 
 
 class SentimentTask(pl.LightningModule):
@@ -98,7 +105,7 @@ class SentimentTask(pl.LightningModule):
             self._load_init_from()
         elif self.hparams.pretrained_embeddings:
             coverage = fill_embedding(self.embedding.weight.data, self.vocab, self.hparams.pretrained_embeddings)
-            rank_zero_info(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
+            _say(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
         self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
         if self.hparams.class_weights and datamodule is not None:
             counts = datamodule.class_counts.float().clamp(min=1)
@@ -152,11 +159,11 @@ class SentimentTask(pl.LightningModule):
         body = ("embedding.", "encoder.")
         loaded = checkpoints.load_weights(self, checkpoint["state_dict"], "--init_from checkpoint", only=None if same_labels else body)
         if same_labels:
-            rank_zero_info("seqkit: --init_from: all weights loaded (same labels)")
+            _say("seqkit: --init_from: all weights loaded (same labels)")
             return
         fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded]
         reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
-        rank_zero_info(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
+        _say(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
                        f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
 
     @classmethod
@@ -262,7 +269,7 @@ class SentimentTask(pl.LightningModule):
             figure.savefig(folder / "confusion_matrix.png", dpi=100)
             plt.close(figure)
             written.append(folder / "confusion_matrix.png")
-        rank_zero_info("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
+        _say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -132,6 +132,7 @@ def test_pretrained_embeddings_fill_known_rows(trained, tmp_path, capsys):
     trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=0)
     trainer.fit(task, datamodule=data)
     assert task.embedding.weight.shape[1] == 16
+    assert f"cover 1 of {len(data.vocab)} words" in capsys.readouterr().err
     short = tmp_path / "short.txt"
     short.write_text("good 0.1 0.2\n")
     from seqkit.vectors import fill_embedding
