@@ -10,6 +10,7 @@ pickle would build arbitrary objects (and so could run code) is refused.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pickle
 import sys
 import zipfile
@@ -64,6 +65,16 @@ def _unpickling_detail(text: str) -> str:
         if line and not line.startswith(boilerplate):
             return line
     return text.splitlines()[0] if text else "unknown error"
+
+
+def saved_arguments(task_class: type, checkpoint: dict) -> dict:
+    """The task's own constructor arguments from a checkpoint's `hyper_parameters`.
+
+    Lightning stores them there; LightningCLI adds bookkeeping (`_class_path`,
+    `_instantiator`) and the encoder's config, which the task rebuilds separately.
+    """
+    accepted = set(inspect.signature(task_class.__init__).parameters) - {"self", "encoder"}
+    return {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
 
 
 def encoder_spec(encoder: torch.nn.Module) -> dict:

@@ -11,7 +11,6 @@ dropped `truncated_bptt_steps`, so this task owns it.
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 
@@ -158,10 +157,7 @@ class NextWordTask(pl.LightningModule):
         """A trained model, ready for `predict_next` and `generate` (eval mode, on `map_location`)."""
         checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
         section = checkpoint["seqkit"]
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder"}
-        # hyper_parameters may also hold LightningCLI's bookkeeping (_class_path, ...): keep the task's own.
-        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
-        task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
+        task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
         task._adopt(section)
         task._build_layers(len(task.vocab))
         checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")

@@ -12,7 +12,6 @@ of longer ones.
 from __future__ import annotations
 
 import csv
-import inspect
 import sys
 from pathlib import Path
 
@@ -164,16 +163,14 @@ class SentimentTask(pl.LightningModule):
         fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded]
         reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
         _say(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
-                       f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
+             f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SentimentTask":
         """A trained classifier, ready for `predict` (eval mode, on `map_location`)."""
         checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
         section = checkpoint["seqkit"]
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "encoder"}
-        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
-        hparams["pretrained_embeddings"] = None  # the weights already hold them
+        hparams = {**checkpoints.saved_arguments(cls, checkpoint), "pretrained_embeddings": None}  # the weights hold them
         task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
         task._adopt(section)
         task._build_layers()
