@@ -16,7 +16,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
@@ -24,6 +23,7 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer
 
@@ -120,7 +120,7 @@ class NextWordTask(pl.LightningModule):
         if self._init_from is not None:
             self._adopt(self._init_from["seqkit"])
         elif self.vocab is None:
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            datamodule = attached_datamodule(self)
             if datamodule is None or getattr(datamodule, "vocab", None) is None:
                 raise SeqkitError("NextWordTask needs its vocabulary: train it with a NextWordData DataModule or load a checkpoint")
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
@@ -183,7 +183,7 @@ class NextWordTask(pl.LightningModule):
         if self.vocab is None or saved.get_itos() != self.vocab.get_itos():
             self._adopt(section)
             self._build_layers(len(saved))
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            datamodule = attached_datamodule(self)
             if datamodule is not None and hasattr(datamodule, "use_vocab"):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
 
@@ -257,11 +257,7 @@ class NextWordTask(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
 
     def configure_callbacks(self):
-        # Keep the best model by validation perplexity, and the last one for resuming; this
-        # replaces Lightning's default checkpoint callback (none when checkpointing is off).
-        if not any(isinstance(c, ModelCheckpoint) for c in self.trainer.callbacks):
-            return []
-        return [ModelCheckpoint(monitor="val/ppl", mode="min", save_last=True, filename="best-{epoch}-{val/ppl:.2f}", auto_insert_metric_name=False)]
+        return best_and_last_checkpoints(self, "val/ppl", "min", ".2f")
 
     # ------------------------------------------------------------------ using the model
 

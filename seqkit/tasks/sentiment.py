@@ -17,7 +17,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -26,6 +25,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
@@ -93,7 +93,7 @@ class SentimentTask(pl.LightningModule):
     def configure_model(self) -> None:
         if self.embedding is not None:
             return
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = attached_datamodule(self)
         if self.vocab is None:
             if datamodule is None or getattr(datamodule, "vocab", None) is None:
                 raise SeqkitError("SentimentTask needs its vocabulary and labels: train it with a SentimentData DataModule or load a checkpoint")
@@ -191,7 +191,7 @@ class SentimentTask(pl.LightningModule):
         if self.vocab is None or Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos() or section["labels"] != self.labels:
             self._adopt(section)
             self._build_layers()
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            datamodule = attached_datamodule(self)
             if datamodule is not None and hasattr(datamodule, "use_vocab"):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
                 datamodule.use_labels(self.labels)
@@ -276,10 +276,7 @@ class SentimentTask(pl.LightningModule):
         return torch.optim.AdamW(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
 
     def configure_callbacks(self):
-        # Keep the best model by validation accuracy, and the last one for resuming.
-        if not any(isinstance(c, ModelCheckpoint) for c in self.trainer.callbacks):
-            return []
-        return [ModelCheckpoint(monitor="val/acc", mode="max", save_last=True, filename="best-{epoch}-{val/acc:.4f}", auto_insert_metric_name=False)]
+        return best_and_last_checkpoints(self, "val/acc", "max", ".4f")
 
     # ------------------------------------------------------------------ using the model
 
