@@ -10,6 +10,7 @@ embedded weekly CO2 series (`co2`, from statsmodels; the default).
 
     rows -> one series per id, on a regular timeline (the frequency inferred or given)
          -> missing steps and empty cells: refused (`error`) or filled (`interpolate`, `ffill`)
+         -> optionally the natural log of the targets (`target_transform: log`)
          -> spans by time, per series:  [0, n_train) train | [n_train, n_val) val | [n_val, n_end) test
          -> mean and std per series and column, fitted on the training span only
          -> windows
@@ -26,6 +27,11 @@ everything it holds lies in the training span. A validation window's targets lie
 in the validation span (n_train <= t, t + H <= n_val); its inputs are the L steps before
 t, which may reach back into the training span, as is standard. Test windows likewise.
 Training windows start every `stride` steps; evaluation windows every step.
+
+With `short_validation`, the validation span may be shorter than the horizon (a year of
+monthly data, H = 36): validation windows then start at every step of the span,
+n_train <= t < n_val, and the target steps at or after n_val are NaN, so that nothing
+from the test span is scored or seen as a target (`ForecastBatch.target`).
 
 Messages name rows by the line a user sees in an editor (the header is line 1), or, for a
 DataFrame, by its index label.
@@ -60,6 +66,7 @@ EMBEDDED = {"co2": co2_frame}
 EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
 MISSING = ("error", "interpolate", "ffill")
 SCALES = ("standard", "none")
+TRANSFORMS = ("none", "log")  # applied to the target columns before scaling
 CALENDAR = {"hour": 24, "weekday": 7, "month": 12}  # feature -> its period
 SPLITS = ("train", "val", "test")
 SHOWN = 5  # rows or timestamps quoted in a message before "and N more"
@@ -77,7 +84,8 @@ class ForecastBatch(NamedTuple):
         future: `(B, H, F_known)` float32 over the horizon: the known covariates and the
             calendar features (`ForecastData.future_columns`); `(B, H, 0)` when there are none.
         target: `(B, H, n_targets)` float32, the scaled targets over the horizon; None for
-            windows to forecast.
+            windows to forecast. NaN marks steps not to score: only in validation windows
+            with `short_validation`, at the steps after the validation span.
         series: `(B,)` int64, the index of each window's series in `ForecastData.series_ids`.
         origin: `(B,)` int64, the index of each window's first forecast step in its
             series' timeline.
@@ -120,10 +128,13 @@ class ForecastWindows(Dataset):
         horizon: H, the steps forecast.
         n_targets: how many of the first feature columns are targets.
         known_start: the first feature column that is known over the horizon.
+        ends: `(M,)` int64 or None: for each window, the row in `features` where its
+            scored span ends; its target steps at or after that row are NaN (validation
+            windows with `short_validation`). None: every target step is scored.
     """
 
     def __init__(self, features: Tensor, offsets: Sequence[int], series: Tensor, origins: Tensor, input_length: int,
-                 horizon: int, n_targets: int, known_start: int) -> None:
+                 horizon: int, n_targets: int, known_start: int, ends: Tensor | None = None) -> None:
         self.features = features
         self.series = series
         self.origins = origins
@@ -134,6 +145,9 @@ class ForecastWindows(Dataset):
         # The row of each window's origin in `features`.
         self.base = torch.as_tensor(offsets, dtype=torch.int64)[series] + origins
         self._base = self.base.tolist()  # Python ints: slicing with them is faster than with tensor elements
+        self.ends = ends
+        # Per window, how many target steps are scored (H for a full window); None: all, with no cost.
+        self._scored = None if ends is None else (ends - self.base).clamp(max=horizon).tolist()
 
     def __len__(self) -> int:
         return len(self._base)
@@ -142,16 +156,23 @@ class ForecastWindows(Dataset):
         row = self._base[index]
         past = self.features[row - self.input_length : row]  # (L, F_in)
         ahead = self.features[row : row + self.horizon]  # (H, F_in)
-        return ForecastBatch(past, ahead[:, self.known_start :], ahead[:, : self.n_targets], self.series[index],
-                             self.origins[index])
+        target = ahead[:, : self.n_targets]  # (H, n_targets), a view of `features`
+        if self._scored is not None and self._scored[index] < self.horizon:
+            target = target.clone()  # never write into `features`
+            target[self._scored[index] :] = float("nan")
+        return ForecastBatch(past, ahead[:, self.known_start :], target, self.series[index], self.origins[index])
 
     def batch(self, indices: Sequence[int] | Tensor | None = None) -> ForecastBatch:
         """The windows `indices` (all windows when None) as one `ForecastBatch`, gathered at once."""
         index = torch.arange(len(self)) if indices is None else torch.as_tensor(indices, dtype=torch.int64)
         rows = self.base[index]
         past = self.features[rows[:, None] + torch.arange(-self.input_length, 0)]  # (B, L, F_in)
-        ahead = self.features[rows[:, None] + torch.arange(self.horizon)]  # (B, H, F_in)
+        steps = rows[:, None] + torch.arange(self.horizon)  # (B, H) rows of the horizon
+        ahead = self.features[steps]  # (B, H, F_in)
         future, target = ahead[..., self.known_start :].contiguous(), ahead[..., : self.n_targets].contiguous()
+        if self.ends is not None:
+            unscored = steps >= self.ends[index, None]  # (B, H)
+            target = target.masked_fill(unscored[..., None], float("nan"))
         return ForecastBatch(past, future, target, self.series[index], self.origins[index])
 
 
@@ -462,6 +483,32 @@ def _fill(times: pd.DatetimeIndex, values: np.ndarray, rows: np.ndarray, policy:
     return filled.to_numpy(dtype=np.float64), len(steps)
 
 
+def _check_positive(times: pd.DatetimeIndex, targets: np.ndarray, rows: np.ndarray, columns: list[str],
+                    table: _Table, name: str) -> None:
+    """Refuse target values that have no log: zero or below (NaN too).
+
+    Args:
+        times: `(T,)` the series' timeline.
+        targets: `(T, n_targets)` its filled target values.
+        rows: `(T,)` the table row of each step, or -1 for a step without one.
+        columns: the target columns.
+
+    Raises:
+        DataError: a target value is not above 0 (the first timestamps and rows named).
+    """
+    bad = ~(targets > 0)  # (T, n_targets); NaN compares False, so it is bad too
+    steps = np.flatnonzero(bad.any(axis=1))
+    if len(steps) == 0:
+        return
+    named = [columns[j] for j in np.flatnonzero(bad.any(axis=0))]
+    given = rows[steps][rows[steps] >= 0]  # a filled step has no row to name
+    where = f" ({table.rows(given)})" if len(given) else ""
+    count = f"{len(steps)} step{'s' if len(steps) > 1 else ''}"
+    raise DataError(f"{table.source}: {name} has {count} with a target value at or below 0 in {named}: "
+                    f"{_stamps(times[steps])}{where}; the log transform (--data.target_transform log) needs positive "
+                    "values: fix those rows, or choose --data.target_transform none")
+
+
 def calendar_features(times: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
     """Calendar features as sin/cos pairs, so that the end of a cycle lies next to its start.
 
@@ -530,6 +577,19 @@ class ForecastData(pl.LightningDataModule):
         val_start, test_start: the spans by date instead (ISO dates or times): validation
             from `val_start`, test from `test_start` (or no test span); the sizes are then
             not used.
+        short_validation: let the validation span be shorter than the horizon (e.g. the
+            12 months of 1957 with a horizon of 36). Validation windows then start at every
+            step of the span, and their target steps after it are NaN: not to be scored,
+            and no test value is seen through them (losses and metrics must skip NaN
+            targets). The steps after the validation span must be on the timeline (at
+            least `horizon - 1` of them, e.g. the test span). Off: a validation span needs
+            `horizon` steps, and its windows are whole. Test windows are always whole.
+        target_transform: `none`, or `log`: the target columns (not the covariates) are
+            replaced by their natural log after filling and before scaling, so that `mean`
+            and `std` describe the log values (with `scale: none`, the model sees the log
+            values themselves). Every target value must then be positive.
+            `inverse_transform`, `forecast_frame` and `training_targets` give the original
+            scale.
         scale: `standard` (subtract the mean and divide by the standard deviation, per
             series and column, fitted on the training span) or `none`. Calendar features
             are never scaled.
@@ -566,6 +626,8 @@ class ForecastData(pl.LightningDataModule):
         test_size: int | float = 0.2,
         val_start: str | None = None,
         test_start: str | None = None,
+        short_validation: bool = False,
+        target_transform: str = "none",
         scale: str = "standard",
         stride: int = 1,
         batch_size: int = 32,
@@ -595,6 +657,8 @@ class ForecastData(pl.LightningDataModule):
             raise DataError(f"--data.missing must be one of {list(MISSING)}, got {missing!r}")
         if scale not in SCALES:
             raise DataError(f"--data.scale must be one of {list(SCALES)}, got {scale!r}")
+        if target_transform not in TRANSFORMS:
+            raise DataError(f"--data.target_transform must be one of {list(TRANSFORMS)}, got {target_transform!r}")
         calendar = list(calendar or [])
         unknown = [name for name in calendar if name not in CALENDAR]
         if unknown or len(set(calendar)) != len(calendar):
@@ -630,6 +694,8 @@ class ForecastData(pl.LightningDataModule):
         self.test_size = test_size
         self.val_start = val_start
         self.test_start = test_start
+        self.short_validation = short_validation
+        self.target_transform = target_transform
         self.scale = scale
         self.stride = stride
         self.batch_size = batch_size
@@ -644,7 +710,7 @@ class ForecastData(pl.LightningDataModule):
         self.filled: dict[str, int] = {}
         self.windows: dict[str, ForecastWindows] = {}
         self._times: list[pd.DatetimeIndex] = []
-        self._values: list[np.ndarray] = []  # per series (T, C) on the original scale, filled
+        self._values: list[np.ndarray] = []  # per series (T, C) on the original scale, filled, not transformed
 
     @staticmethod
     def _check_sizes(train_size: int | float | None, val_size: int | float, test_size: int | float,
@@ -784,6 +850,8 @@ class ForecastData(pl.LightningDataModule):
             name = _series_name(raw.id, self.id_column)
             grid, grid_values, rows = _on_grid(raw, offset, table, name, freq)
             grid_values, count = _fill(grid, grid_values, rows, self.missing, self.columns, table, name)
+            if self.target_transform == "log":
+                _check_positive(grid, grid_values[:, : self.n_targets], rows, self.target_columns, table, name)
             times.append(grid)
             values.append(grid_values)
             if count:
@@ -857,9 +925,22 @@ class ForecastData(pl.LightningDataModule):
         for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
             if split == "test" and stop == start:
                 continue  # no test span
+            if split == "validation" and self.short_validation:
+                if stop == start:
+                    raise DataError(f"{source}: the validation span of {name} has 0 steps, so no validation window "
+                                    f"fits; {fix}")
+                # The masked steps of the last window must still be rows of the series.
+                if length - stop < self.horizon - 1:
+                    raise DataError(f"{source}: with --data.short_validation, the last validation window of {name} "
+                                    f"reaches {self.horizon - 1} steps past the validation span, but only "
+                                    f"{length - stop} steps follow it; give a test span of at least "
+                                    f"{self.horizon - 1} steps, or lower --data.horizon")
+                continue
             if stop - start < self.horizon:
+                short = (", or set --data.short_validation true (validation windows scored over the span only)"
+                         if split == "validation" else "")
                 raise DataError(f"{source}: the {split} span of {name} has {stop - start} steps, fewer than the "
-                                f"horizon {self.horizon}, so no {split} window fits; {fix}")
+                                f"horizon {self.horizon}, so no {split} window fits; {fix}{short}")
         return n_train, n_val, n_end
 
     @staticmethod
@@ -869,11 +950,19 @@ class ForecastData(pl.LightningDataModule):
             stamp = stamp.tz_localize(times.tz)  # a date without a zone means the series' own zone
         return stamp
 
+    def _transformed(self, values: np.ndarray) -> np.ndarray:
+        """`values` `(T, C)` with `target_transform` applied to the target columns (a copy when it changes them)."""
+        if self.target_transform == "none":
+            return values
+        values = values.copy()
+        values[:, : self.n_targets] = np.log(values[:, : self.n_targets])  # positive: checked when read
+        return values
+
     def _fit_scaler(self) -> None:
-        """Mean and standard deviation per series and column, over the training span only."""
+        """Mean and standard deviation per series and column, over the training span only (after the transform)."""
         means, stds = [], []
         for values, (n_train, _, _) in zip(self._values, self.spans):
-            train = values[:n_train]
+            train = self._transformed(values[:n_train])
             if self.scale == "none":
                 means.append(np.zeros(train.shape[1]))
                 stds.append(np.ones(train.shape[1]))
@@ -889,7 +978,7 @@ class ForecastData(pl.LightningDataModule):
         """Scaled features of every series, one flat tensor, and the windows of each split."""
         blocks, offsets, start = [], [], 0
         for s, (times, values) in enumerate(zip(self._times, self._values)):
-            scaled = (values - self.mean[s]) / self.std[s]
+            scaled = (self._transformed(values) - self.mean[s]) / self.std[s]
             blocks.append(np.concatenate([scaled, calendar_features(times, self.calendar)], axis=1))
             offsets.append(start)
             start += len(times)
@@ -898,15 +987,21 @@ class ForecastData(pl.LightningDataModule):
         origins: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
         for n_train, n_val, n_end in self.spans:
             origins["train"].append(np.arange(L, n_train - H + 1, self.stride))
-            origins["val"].append(np.arange(max(n_train, L), n_val - H + 1))
+            # short_validation: a window at every validation step; its steps from n_val on are masked.
+            origins["val"].append(np.arange(max(n_train, L), n_val if self.short_validation else n_val - H + 1))
             origins["test"].append(np.arange(max(n_val, L), n_end - H + 1))
         self.windows = {}
         for split, parts in origins.items():
             series = torch.from_numpy(np.concatenate([np.full(len(o), s, dtype=np.int64) for s, o in enumerate(parts)]))
             found = torch.from_numpy(np.concatenate(parts).astype(np.int64))
+            ends = None
+            if split == "val" and self.short_validation:
+                # The row in `features` where each window's series leaves its validation span.
+                val_end = torch.tensor([n_val for _, n_val, _ in self.spans], dtype=torch.int64)  # (S,)
+                ends = torch.as_tensor(offsets, dtype=torch.int64)[series] + val_end[series]  # (M,)
             if len(found) or split != "test":
                 self.windows[split] = ForecastWindows(features, offsets, series, found, L, H, self.n_targets,
-                                                      self.n_targets + len(self.observed_columns))
+                                                      self.n_targets + len(self.observed_columns), ends)
 
     # ------------------------------------------------------------------------- loaders
     def _loader(self, split: str) -> DataLoader:
@@ -933,21 +1028,26 @@ class ForecastData(pl.LightningDataModule):
         return self._times[series][origin : origin + self.horizon]
 
     def training_targets(self) -> list[np.ndarray]:
-        """Each series' targets over its training span on the original scale, `(n_train, n_targets)` (for MASE)."""
+        """Each series' targets over its training span on the original scale, `(n_train, n_targets)` (for MASE).
+
+        The original scale whatever `target_transform` is: the values as read (and filled),
+        neither logged nor scaled.
+        """
         if not self.spans:
             raise DataError("the data is not set up yet: call setup() first")
         return [values[:n_train, : self.n_targets] for values, (n_train, _, _) in zip(self._values, self.spans)]
 
     def inverse_transform(self, values: Tensor | np.ndarray,
                           series: Tensor | np.ndarray | Sequence[int]) -> Tensor | np.ndarray:
-        """Scaled targets back on the original scale.
+        """Scaled targets back on the original scale: unscaled, then undoing `target_transform`.
 
         Args:
             values: `(B, ..., n_targets)` scaled targets (or forecasts), torch or numpy.
             series: `(B,)` the series of each row (`ForecastBatch.series`).
 
         Returns:
-            `values * std + mean` of each row's series, of the same type, device and shape.
+            `values * std + mean` of each row's series (its `exp` with `target_transform:
+            log`), of the same type, device and shape. NaN stays NaN.
         """
         if self.mean is None:
             raise DataError("the scaler is not fitted yet: call setup() or load_state_dict() first")
@@ -956,17 +1056,20 @@ class ForecastData(pl.LightningDataModule):
         mean = self.mean[index, : self.n_targets].reshape(shape)
         std = self.std[index, : self.n_targets].reshape(shape)
         if isinstance(values, Tensor):
-            return values * torch.as_tensor(std, dtype=values.dtype, device=values.device) + torch.as_tensor(
+            unscaled = values * torch.as_tensor(std, dtype=values.dtype, device=values.device) + torch.as_tensor(
                 mean, dtype=values.dtype, device=values.device)
-        return values * std + mean
+            return torch.exp(unscaled) if self.target_transform == "log" else unscaled
+        unscaled = values * std + mean
+        return np.exp(unscaled) if self.target_transform == "log" else unscaled
 
     # ------------------------------------------------------------------------- fitted state
     def state_dict(self) -> dict[str, Any]:
         """What a model needs to be used again, as plain data (Lightning saves it in each checkpoint).
 
         Holds the columns and their roles, calendar features, frequency, missing policy,
-        input length, horizon, scaling, and per series its id, first timestamp, last
-        training timestamp and the mean and std of each scaled column. Only strings,
+        input length, horizon, target transform, scaling, and per series its id, first
+        timestamp, last training timestamp and the mean and std of each scaled column (of
+        the log values for the targets under `target_transform: log`). Only strings,
         numbers, lists and None: it loads with `torch.load(..., weights_only=True)`.
         """
         if self.mean is None:
@@ -983,6 +1086,7 @@ class ForecastData(pl.LightningDataModule):
             "missing": self.missing,
             "input_length": self.input_length,
             "horizon": self.horizon,
+            "target_transform": self.target_transform,
             "scale": self.scale,
             "series": list(self.series_ids),
             "start": [str(times[0]) for times in self._times] if self._times else list(self._given["start"]),
@@ -997,10 +1101,12 @@ class ForecastData(pl.LightningDataModule):
 
         Before `setup`, setup scales with it; after `setup`, the windows are scaled again.
 
+        A state saved before `target_transform` existed has no such key: it means `none`.
+
         Raises:
             DataError: the state is not a forecast data state, or its columns, input
-                length, horizon or frequency differ from this DataModule's, or (once set up)
-                a series of the data is not in it.
+                length, horizon, target transform or frequency differ from this
+                DataModule's, or (once set up) a series of the data is not in it.
         """
         if not state_dict:
             return
@@ -1009,9 +1115,11 @@ class ForecastData(pl.LightningDataModule):
                             f"{STATE_FORMAT!r})")
         mine = {"time_column": self.time_column, "id_column": self.id_column, "target_columns": self.target_columns,
                 "observed_columns": self.observed_columns, "known_columns": self.known_columns,
-                "calendar": self.calendar, "input_length": self.input_length, "horizon": self.horizon}
-        differ = [f"{key} {state_dict[key]!r} (here {value!r})"
-                  for key, value in mine.items() if state_dict[key] != value]
+                "calendar": self.calendar, "input_length": self.input_length, "horizon": self.horizon,
+                "target_transform": self.target_transform}
+        # The mean and std of a logged target mean nothing to unlogged data (and back): a mismatch is refused.
+        theirs = {"target_transform": "none", **state_dict}  # older states have no target_transform: none
+        differ = [f"{key} {theirs[key]!r} (here {value!r})" for key, value in mine.items() if theirs[key] != value]
         if self.freq is not None and to_offset(self.freq) != to_offset(state_dict["freq"]):
             differ.append(f"freq {state_dict['freq']!r} (here {self.freq!r})")
         if differ:
@@ -1049,7 +1157,8 @@ class ForecastData(pl.LightningDataModule):
                    id_column=state_dict["id_column"], observed_columns=list(state_dict["observed_columns"]),
                    known_columns=list(state_dict["known_columns"]), calendar=list(state_dict["calendar"]),
                    freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
-                   horizon=state_dict["horizon"], scale=state_dict["scale"])
+                   horizon=state_dict["horizon"], target_transform=state_dict.get("target_transform", "none"),
+                   scale=state_dict["scale"])
         data.load_state_dict(state_dict)
         return data
 
@@ -1058,10 +1167,11 @@ class ForecastData(pl.LightningDataModule):
         """The last input window of every series of `frame`, scaled with the fitted state, to forecast what follows.
 
         Each series' history ends at its last row with a target value; missing steps in it
-        are treated by the fitted missing policy, and it needs at least `input_length`
-        steps. With known covariates, `frame` must also hold the `horizon` rows after the
-        history (targets empty) with the known columns filled. Calendar features come from
-        the timestamps. `frame` is not changed.
+        are treated by the fitted missing policy, its targets transformed by the fitted
+        `target_transform`, and it needs at least `input_length` steps. With known
+        covariates, `frame` must also hold the `horizon` rows after the history (targets
+        empty) with the known columns filled. Calendar features come from the timestamps.
+        `frame` is not changed.
 
         Args:
             frame: a table with the columns the data was fitted on (and the id column, if any).
@@ -1072,7 +1182,8 @@ class ForecastData(pl.LightningDataModule):
 
         Raises:
             DataError: a bad table (as in setup), a series not in the fitted state, a history
-                shorter than `input_length`, or a known covariate missing over the horizon.
+                shorter than `input_length`, a target value at or below 0 under
+                `target_transform: log`, or a known covariate missing over the horizon.
         """
         if self.mean is None:
             raise DataError("the data has no fitted state: call setup() or load_state_dict() first")
@@ -1103,9 +1214,12 @@ class ForecastData(pl.LightningDataModule):
             if end < L:
                 raise DataError(f"the DataFrame: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
                                 f"fewer than input_length {L}; give at least {L} steps")
-            # The whole history is filled, as the training data was, then its last L steps are the input.
+            # The whole history is filled (and transformed), as the training data was, then its last L steps
+            # are the input.
             history, count = _fill(grid[:end], values[:end], rows[:end], self.missing, self.columns, table, name)
-            history = history[end - L :]
+            if self.target_transform == "log":
+                _check_positive(grid[:end], history[:, :n_t], rows[:end], self.target_columns, table, name)
+            history = self._transformed(history[end - L :])
             if count:
                 filled[raw.id] = count
             ahead = pd.date_range(grid[end - 1], periods=H + 1, freq=offset)[1:]  # (H,)

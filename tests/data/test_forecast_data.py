@@ -1,5 +1,6 @@
 """The forecasting DataModule: windows that line up and leak nothing, splits by time, scaler from train only,
-missing-value policies, bad tables, fitted state and forecasting, real data."""
+short validation spans, the log transform, missing-value policies, bad tables, fitted state and forecasting,
+real data."""
 
 from __future__ import annotations
 
@@ -160,6 +161,157 @@ def test_calendar_and_known_covariates_come_over_the_past_and_the_horizon():
     np.testing.assert_allclose(hour, [[1.0, 0.0]], atol=1e-12)  # 6 o'clock: a quarter of the day
 
 
+# ----------------------------------------------------------------------------- short validation spans
+def test_short_validation_starts_a_window_at_every_validation_step_and_masks_the_steps_after_the_span():
+    data = data_of(ramp(60), horizon=8, val_size=3, test_size=10, scale="none", short_validation=True)
+    assert data.spans == [(47, 50, 60)]
+    n_train, n_val = 47, 50
+    val = data.windows["val"]
+    batch = val.batch()
+    assert batch.origin.tolist() == [47, 48, 49] and batch.target.shape == (3, 8, 1)
+    # Every value is its step index: a target step is that value while inside the span, NaN from n_val on.
+    steps = batch.origin[:, None] + torch.arange(8)  # (B, H)
+    inside = steps < n_val
+    torch.testing.assert_close(batch.target[..., 0][inside], steps[inside].float())
+    assert torch.isnan(batch.target[..., 0][~inside]).all() and inside.sum(1).tolist() == [3, 2, 1]
+    # The inputs end before the origin, so they never reach the test span either.
+    assert float(batch.past.max()) == n_val - 2 and float(batch.past.min()) == n_train - L
+    # An item masks the same steps as a batch, and masking never writes into the shared features.
+    for k in range(len(val)):
+        torch.testing.assert_close(val[k].target, batch.target[k], equal_nan=True)
+    assert not torch.isnan(val.features).any()
+    first = next(iter(data.val_dataloader()))
+    torch.testing.assert_close(first.target, batch.target, equal_nan=True)
+    # Training and test windows are whole, as without the flag.
+    plain = data_of(ramp(60), horizon=8, val_size=10, test_size=10, scale="none")
+    for split in ("train", "test"):
+        windows = data.windows[split].batch()
+        assert not torch.isnan(windows.target).any() and data.windows[split].ends is None
+    assert data.windows["test"].origins.tolist() == [50, 51, 52] and data.windows["train"].origins.tolist() == list(
+        range(L, n_train - 8 + 1))
+    assert plain.windows["val"].ends is None and plain.windows["val"].origins.tolist() == [40, 41, 42]
+
+
+def test_short_validation_shows_no_test_value_as_a_target_in_any_series():
+    table = long_table()  # a: 40 steps, values 0..39; b: 30 steps, values 1000..1029
+    data = data_of(table, id_column="id", val_size=2, test_size=5, short_validation=True)
+    assert data.spans == [(33, 35, 40), (23, 25, 30)]
+    batch = data.windows["val"].batch()
+    assert batch.series.tolist() == [0, 0, 1, 1] and batch.origin.tolist() == [33, 34, 23, 24]
+    offsets = torch.tensor([0.0, 1000.0])[batch.series]
+    for k, n_val in enumerate([35, 35, 25, 25]):
+        s, origin = int(batch.series[k]), int(batch.origin[k])
+        scored = n_val - origin  # target steps inside the validation span
+        true = (offsets[k] + torch.arange(origin, origin + H) - data.mean[s, 0]) / data.std[s, 0]  # scaled truth
+        torch.testing.assert_close(batch.target[k, :scored, 0], true[:scored].float())
+        assert torch.isnan(batch.target[k, scored:]).all()
+    # A span as long as the horizon or longer: windows to its last step, the later ones partly masked.
+    longer = data_of(ramp(60), val_size=5, test_size=5, short_validation=True)
+    assert longer.windows["val"].origins.tolist() == [50, 51, 52, 53, 54]
+    assert torch.isnan(longer.windows["val"].batch().target).sum(1).flatten().tolist() == [0, 0, 0, 1, 2]
+
+
+def test_short_validation_needs_the_masked_steps_on_the_timeline():
+    with pytest.raises(DataError, match=r"with --data.short_validation, the last validation window of the series "
+                                        r"reaches 7 steps past the validation span, but only 0 steps follow it; give a "
+                                        r"test span of at least 7 steps, or lower --data.horizon$"):
+        data_of(ramp(60), horizon=8, val_size=3, test_size=0, short_validation=True)
+
+
+# ----------------------------------------------------------------------------- the log transform
+def positive(steps: int = 60) -> pd.DataFrame:
+    """A growing positive series with an observed covariate that is zero or negative (never logged)."""
+    return ramp(steps, offset=1.0).assign(y=lambda f: f["y"] ** 1.5, temp=lambda f: -f["y"])
+
+
+def test_the_log_transform_scales_the_log_of_the_targets_and_inverts_to_the_original_scale():
+    frame = positive()
+    data = data_of(frame, target_transform="log", observed_columns=["temp"], val_size=10, test_size=10)
+    y, temp = frame["y"].to_numpy(), frame["temp"].to_numpy()
+    assert data.spans == [(40, 50, 60)]
+    np.testing.assert_allclose(data.mean[0], [np.log(y[:40]).mean(), temp[:40].mean()])  # covariates not logged
+    np.testing.assert_allclose(data.std[0], [np.log(y[:40]).std(), temp[:40].std()])
+    # MASE needs the original values, exactly as read.
+    np.testing.assert_array_equal(data.training_targets()[0][:, 0], y[:40])
+    for split, windows in data.windows.items():
+        batch = windows.batch()
+        expected = torch.tensor(y[batch.origin.numpy()[:, None] + np.arange(H)], dtype=torch.float32)  # (B, H)
+        back = data.inverse_transform(batch.target, batch.series)
+        assert isinstance(back, torch.Tensor) and back.dtype == torch.float32 and back.shape == batch.target.shape
+        torch.testing.assert_close(back[..., 0], expected, rtol=1e-5, atol=0)
+        numpy = data.inverse_transform(batch.target.numpy().astype(np.float64), batch.series.numpy())
+        assert isinstance(numpy, np.ndarray) and numpy.dtype == np.float64
+        np.testing.assert_allclose(numpy[..., 0], expected.numpy(), rtol=1e-5)
+    # With scale none the model sees the log values themselves; the covariate stays as it is.
+    unscaled = data_of(frame, target_transform="log", observed_columns=["temp"], scale="none").windows["train"][0]
+    origin = int(unscaled.origin)
+    torch.testing.assert_close(unscaled.past[:, 0], torch.tensor(np.log(y[origin - L : origin]), dtype=torch.float32))
+    torch.testing.assert_close(unscaled.past[:, 1], torch.tensor(temp[origin - L : origin], dtype=torch.float32))
+
+
+def test_the_log_transform_refuses_targets_at_or_below_zero_naming_the_series_and_rows(tmp_path):
+    rows = "".join(f"2021-01-{day:02d},{0 if day == 4 else -2.5 if day == 9 else day},a\n" for day in range(1, 31))
+    path = write(tmp_path / "zero.csv", "time,y,id\n" + rows)
+    data = ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=L, horizon=H,
+                        target_transform="log")
+    with pytest.raises(DataError, match=r"zero.csv: the series has 2 steps with a target value at or below 0 in "
+                                        r"\['y'\]: 2021-01-04, 2021-01-09 \(lines 5, 10\); the log transform "
+                                        r"\(--data.target_transform log\) needs positive values: fix those rows, or "
+                                        r"choose --data.target_transform none$") as error:
+        data.setup()
+    assert "\n" not in str(error.value)
+    table = long_table().assign(y=lambda f: f["y"] + 1.0)
+    table.loc[(table["id"] == "b") & (table["time"] == "2021-01-10"), "y"] = -1.0
+    with pytest.raises(DataError, match=r"the DataFrame: series 'b' has 1 step with a target value at or below 0 in "
+                                        r"\['y'\]: 2021-01-10 \(row 15\); the log transform"):
+        data_of(table, id_column="id", target_transform="log")
+    data_of(table, id_column="id")  # without the transform the same table is fine
+
+
+def test_forecast_inputs_take_the_log_of_a_new_history_and_the_forecast_comes_back_on_the_original_scale():
+    frame = positive()
+    data = data_of(frame, target_transform="log", val_size=10, test_size=10)
+    inputs = data.forecast_inputs(frame[["time", "y"]])
+    y = frame["y"].to_numpy()
+    expected = (np.log(y[-L:]) - data.mean[0, 0]) / data.std[0, 0]
+    torch.testing.assert_close(inputs.batch.past[0, :, 0], torch.from_numpy(expected).float())
+    last_test = data.windows["test"].batch()
+    torch.testing.assert_close(inputs.batch.past[0, :-H], last_test.past[-1, H:])
+    table = data.forecast_frame(inputs, torch.zeros(1, H, 1))
+    np.testing.assert_allclose(table["y"], np.exp(data.mean[0, 0]))  # a scaled 0 is the mean of the logs
+    bad = frame[["time", "y"]].copy()
+    bad.loc[57, "y"] = 0.0
+    with pytest.raises(DataError, match=r"the DataFrame: the series has 1 step with a target value at or below 0 in "
+                                        r"\['y'\]: 2021-02-27 \(row 57\); the log transform"):
+        data.forecast_inputs(bad)
+
+
+def test_the_target_transform_is_saved_restored_and_must_match(tmp_path):
+    data = data_of(positive(), target_transform="log")
+    state = data.state_dict()
+    assert state["target_transform"] == "log"
+    torch.save({"data": state}, tmp_path / "state.pt")
+    loaded = torch.load(tmp_path / "state.pt", weights_only=True)["data"]
+    again = ForecastData.from_state_dict(loaded)
+    assert again.target_transform == "log"
+    values, series = torch.randn(2, H, 1), torch.tensor([0, 0])
+    torch.testing.assert_close(again.inverse_transform(values, series), data.inverse_transform(values, series))
+    with pytest.raises(DataError, match=r"the fitted state does not match this data: it has target_transform 'log' "
+                                        r"\(here 'none'\); use the checkpoint's data settings"):
+        ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H).load_state_dict(state)
+    # A state saved before target_transform existed means none.
+    old = data_of(positive()).state_dict()
+    del old["target_transform"]
+    assert ForecastData.from_state_dict(old).target_transform == "none"
+    plain = ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H).use_dataframe(positive())
+    plain.load_state_dict(old)
+    plain.setup()
+    np.testing.assert_array_equal(plain.mean, np.asarray(old["mean"]))
+    with pytest.raises(DataError, match=r"it has target_transform 'none' \(here 'log'\)"):
+        ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H,
+                     target_transform="log").load_state_dict(old)
+
+
 # ----------------------------------------------------------------------------- missing values
 def gappy(tmp_path: Path) -> Path:
     rows = ["time,y"] + [f"2021-01-{day:02d},{day}" for day in range(1, 31) if day != 10]
@@ -240,8 +392,13 @@ def test_several_series_bad_rows_are_named_with_their_series(tmp_path):
     with pytest.raises(DataError, match=r"the training span of the series has 8 of its 30 steps, fewer than "
                                         r"input_length \+ horizon = 9"):
         data_of(ramp(30), val_size=11, test_size=11)
-    with pytest.raises(DataError, match=r"the validation span of the series has 2 steps, fewer than the horizon 3"):
+    with pytest.raises(DataError, match=r"the validation span of the series has 2 steps, fewer than the horizon 3, so "
+                                        r"no validation window fits; .*, or set --data.short_validation true"):
         data_of(ramp(30), val_size=2, test_size=5)
+    with pytest.raises(DataError, match=r"the test span of the series has 2 steps, fewer than the horizon 3, so no "
+                                        r"test window fits; change --data.train_size, --data.val_size or "
+                                        r"--data.test_size$"):
+        data_of(ramp(30), val_size=5, test_size=2, short_validation=True)  # test windows stay whole
     with pytest.raises(DataError, match=r"not on the D timeline that starts at 2021-01-01 \(row 3: 2021-01-04 12:00:00\)"):
         frame = ramp(20)
         frame.loc[3, "time"] = pd.Timestamp("2021-01-04 12:00")
@@ -279,6 +436,8 @@ def test_arguments_that_cannot_work_are_refused_before_any_file_is_read(tmp_path
         ({"dataset": "airline", "test_start": "1958-01"}, "--data.test_start needs --data.val_start"),
         ({"dataset": "airline", "val_start": "1958-13-01"}, "--data.val_start '1958-13-01' is not a date"),
         ({"dataset": "airline", "horizon": 0}, "--data.horizon must be at least 1"),
+        ({"dataset": "airline", "target_transform": "sqrt"},
+         r"--data.target_transform must be one of \['none', 'log'\]"),
     ]
     for options, message in cases:
         with pytest.raises(DataError, match=message):
@@ -292,6 +451,9 @@ def test_the_cli_accepts_one_target_or_a_list_and_counts_or_fractions():
     assert one.data.target_columns == "OT" and one.data.train_size == 8640 and one.data.val_size == 0.1
     many = parser.parse_args(["--data.target_columns", "[HUFL, OT]", "--data.calendar", "[hour]"])
     assert many.data.target_columns == ["HUFL", "OT"] and many.data.calendar == ["hour"]
+    assert (many.data.short_validation, many.data.target_transform) == (False, "none")
+    airline = parser.parse_args(["--data.short_validation", "true", "--data.target_transform", "log"])
+    assert airline.data.short_validation is True and airline.data.target_transform == "log"
 
 
 # ----------------------------------------------------------------------------- fitted state and forecasting
@@ -387,6 +549,20 @@ def test_airline_from_the_shared_folder(shared_data):
     assert data.freq == "MS" and len(data._times[0]) == 144 and data.spans == [(96, 108, 144)]
     assert data._times[0][0] == pd.Timestamp("1949-01-01") and data._values[0][[0, -1], 0].tolist() == [112.0, 432.0]
     assert data.state_dict()["train_end"] == ["1956-12-01 00:00:00"]
+
+
+def test_airline_with_the_log_transform_and_a_year_of_validation(shared_data):
+    data = ForecastData(dataset="airline", root=str(shared_data), input_length=36, horizon=36, val_start="1957-01-01",
+                        test_start="1958-01-01", short_validation=True, target_transform="log", scale="none")
+    data.setup()
+    assert data.spans == [(96, 108, 144)]
+    val, test = data.windows["val"].batch(), data.windows["test"].batch()
+    assert val.origin.tolist() == list(range(96, 108)) and test.origin.tolist() == [108]
+    assert torch.isnan(val.target).sum(1).flatten().tolist() == list(range(24, 36))  # 12 scored steps, then 11, ...
+    values = data._values[0][:, 0]
+    torch.testing.assert_close(val.target[0, :12, 0], torch.from_numpy(np.log(values[96:108])).float())
+    torch.testing.assert_close(data.inverse_transform(test.target, test.series)[0, :, 0],
+                               torch.from_numpy(values[108:144]).float())
 
 
 def test_etth1_from_the_shared_folder_with_the_standard_split(shared_data):
