@@ -15,6 +15,7 @@ columns, scaled or not):
 
 - `naive_forecast`: the last value, repeated.
 - `seasonal_naive_forecast`: the value one season earlier, `yhat_(T+h) = y_(T+h-m*ceil(h/m))`.
+- `seasonal_drift_forecast`: seasonal naive plus the window's mean growth per season.
 - `LinearBaseline`: one linear map from the L inputs to the H outputs (plus a bias),
   shared by all channels and applied to each channel on its own (channel-independent), fitted
   by least squares on the training windows only.
@@ -230,6 +231,36 @@ def seasonal_naive_forecast(past: Array, horizon: int, season: int) -> Array:
         raise ValueError(f"the season ({season}) must be between 1 and the input length ({length})")
     steps = length - season + torch.arange(horizon) % season
     forecast = window[:, steps, :]
+    return forecast.numpy() if was_numpy else forecast
+
+
+def seasonal_drift_forecast(past: Array, horizon: int, season: int) -> Array:
+    """Seasonal naive plus the window's average growth per season (a trend that repeats its season).
+
+    The growth per season is the mean of `y_t - y_(t-m)` over the input window; step h
+    (0-based) takes the value of the last season's matching step, `k = h // m + 1` seasons
+    earlier, and adds k seasons of growth:
+
+        yhat_(L+h) = y_(L-m+(h mod m)) + (h // m + 1) * mean_t (y_t - y_(t-m))
+
+    With `season=1` this is the naive forecast with drift (the last value plus the mean step).
+
+    Args:
+        past: `(B, L, C)` input windows, `L > season`.
+        horizon: H.
+        season: m, the season length in steps.
+
+    Returns:
+        `(B, H, C)`, of the type of `past`.
+    """
+    window, was_numpy = _tensor(past)
+    length = window.shape[1]
+    if not 1 <= season < length:
+        raise ValueError(f"the season ({season}) must be at least 1 and below the input length ({length})")
+    growth = (window[:, season:] - window[:, :-season]).mean(dim=1, keepdim=True)  # (B, 1, C)
+    h = torch.arange(horizon)
+    seasons = (h // season + 1).to(window.dtype).view(1, -1, 1)  # (1, H, 1)
+    forecast = window[:, length - season + h % season, :] + seasons * growth
     return forecast.numpy() if was_numpy else forecast
 
 

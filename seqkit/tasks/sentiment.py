@@ -12,12 +12,10 @@ of longer ones.
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -25,19 +23,13 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
 from seqkit.vectors import fill_embedding
 
 OPTIMIZERS = ("adamw", "sgd")
-
-
-@rank_zero_only
-def _say(message: str) -> None:
-    """A line for the person at the terminal (once, from the first process)."""
-    print(message, file=sys.stderr)
 
 
 class SentimentTask(pl.LightningModule):
@@ -104,7 +96,7 @@ class SentimentTask(pl.LightningModule):
             self._load_init_from()
         elif self.hparams.pretrained_embeddings:
             coverage = fill_embedding(self.embedding.weight.data, self.vocab, self.hparams.pretrained_embeddings)
-            _say(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
+            say(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
         self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
         if self.hparams.class_weights and datamodule is not None:
             counts = datamodule.class_counts.float().clamp(min=1)
@@ -158,11 +150,11 @@ class SentimentTask(pl.LightningModule):
         body = ("embedding.", "encoder.")
         loaded = checkpoints.load_weights(self, checkpoint["state_dict"], "--init_from checkpoint", only=None if same_labels else body)
         if same_labels:
-            _say("seqkit: --init_from: all weights loaded (same labels)")
+            say("seqkit: --init_from: all weights loaded (same labels)")
             return
         fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded]
         reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
-        _say(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
+        say(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
              f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
 
     @classmethod
@@ -266,7 +258,7 @@ class SentimentTask(pl.LightningModule):
             figure.savefig(folder / "confusion_matrix.png", dpi=100)
             plt.close(figure)
             written.append(folder / "confusion_matrix.png")
-        _say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
+        say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -1,0 +1,167 @@
+"""`seqkit forecast` and `seqkit backtest`: use a trained forecaster on a table of series.
+
+    seqkit forecast --ckpt CKPT --input series.csv --output forecast.csv [--plot forecast.png]
+    seqkit backtest --ckpt CKPT --input series.csv --test-size 36 [--output per_origin.csv]
+
+`forecast` forecasts what follows the last target value of each series in the file (with
+known covariates, the file also holds the horizon's rows with those filled). `backtest`
+scores a forecast from every origin of the file's last steps (a rolling-origin backtest)
+and prints the mean per metric beside the naive, seasonal-naive and linear baselines.
+Input files are never changed; an existing output is overwritten only with `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seqkit.errors import SeqkitError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True,
+                        help="a checkpoint written by `seqkit fit` with a forecasting recipe, or a run folder (its newest last.ckpt)")
+    parser.add_argument("--input", required=True, type=Path, help="a CSV (or .tsv) with the columns the model was trained on")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
+
+
+def forecast_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit forecast", description="Forecast the steps after each series of a "
+                                     "table with a checkpoint of the forecasting recipe, with quantiles when the model has them.")
+    _common(parser)
+    parser.add_argument("--output", type=Path, help="where to write the forecasts (CSV); printed when left out")
+    parser.add_argument("--horizon", type=int, help="steps to forecast, at most the trained horizon (default: all)")
+    parser.add_argument("--plot", type=Path, help="draw history, forecast and intervals into this PNG (needs matplotlib)")
+    parser.add_argument("--history", type=int, default=None,
+                        help="steps of history drawn by --plot (default: 3 x the horizon)")
+    return parser
+
+
+def backtest_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit backtest", description="Score a trained forecaster from every origin "
+                                     "of the last steps of a table (a rolling-origin backtest), beside the baselines.")
+    _common(parser)
+    span = parser.add_mutually_exclusive_group(required=True)
+    span.add_argument("--test-size", type=float, help="the test span per series: a count of steps, or a fraction below 1")
+    span.add_argument("--test-start", help="the test span from this date (ISO) to the end")
+    parser.add_argument("--scaler", choices=("checkpoint", "refit"), default="checkpoint",
+                        help="scale with the checkpoint's scaler (the series it was trained on) or refit one on the "
+                        "steps before the test span (new series); default checkpoint")
+    parser.add_argument("--output", type=Path, help="where to write one row of metrics per origin (CSV)")
+    return parser
+
+
+def _check_output(path: Path | None, source: Path, force: bool) -> None:
+    if path is None:
+        return
+    if path.resolve() == source.resolve():
+        raise SeqkitError(f"{path} is the input file; write the output elsewhere (the input is never changed)")
+    if path.exists() and not force:
+        raise SeqkitError(f"{path} exists; pass --force to overwrite it")
+
+
+def _load(args: argparse.Namespace):
+    from seqkit.commands.generate import newest_checkpoint
+    from seqkit.tasks.forecast import ForecastTask
+
+    return ForecastTask.from_checkpoint(newest_checkpoint(args.ckpt), map_location=args.device)
+
+
+def main(argv: list[str]) -> int:
+    """`seqkit forecast`."""
+    args = forecast_parser().parse_args(argv)
+    for path in (args.output, args.plot):
+        _check_output(path, args.input, args.force)
+    from seqkit.data.forecast import read_csv
+
+    model = _load(args)
+    history = read_csv(args.input).frame
+    result = model.forecast(history, horizon=args.horizon)
+    if args.output is None:
+        print(result.to_string(index=False))
+    else:
+        result.to_csv(args.output, index=False)
+        print(f"wrote {len(result)} forecast rows to {args.output}")
+    if args.plot is not None:
+        plot_forecast(model, history, result, args.plot, args.history)
+        print(f"drew {args.plot}")
+    return 0
+
+
+def plot_forecast(model, history, result, path: Path, steps: int | None = None) -> None:
+    """History, point forecast and (for a quantile model) the outermost interval, one panel per series and target."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+    except ImportError:
+        raise SeqkitError("--plot needs matplotlib: pip install 'seqkit[plot]'") from None
+    import pandas as pd
+
+    state = model.data_state
+    time, ident, targets = state["time_column"], state["id_column"], state["target_columns"]
+    steps = steps or 3 * model.shapes["horizon"]
+    frame = history.copy()  # the user's table stays as it was
+    frame[time] = pd.to_datetime(frame[time])
+    groups = list(result.groupby(ident, sort=False)) if ident else [("", result)]
+    panels = [(key, part, target) for key, part in groups for target in targets][:8]
+    figure, axes = plt.subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), squeeze=False)
+    levels = model.quantiles if len(model.quantiles) > 1 else []
+    for ax, (key, part, target) in zip(axes[:, 0], panels):
+        past = frame[frame[ident].astype(str) == str(key)] if ident else frame
+        past = past[pd.to_numeric(past[target], errors="coerce").notna()].tail(steps)
+        ax.plot(past[time], pd.to_numeric(past[target]), color="black", linewidth=1, label="history")
+        when = pd.to_datetime(part[time])
+        ax.plot(when, part[target], color="tab:blue", linewidth=1.5, label="forecast")
+        if levels:
+            low, high = f"{target}_q{round(levels[0] * 100)}", f"{target}_q{round(levels[-1] * 100)}"
+            ax.fill_between(when, part[low], part[high], color="tab:blue", alpha=0.2,
+                            label=f"{round(levels[0] * 100)}th to {round(levels[-1] * 100)}th percentile")
+        ax.set_title(f"{target}" + (f", {ident} {key}" if ident else ""))
+        ax.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def backtest(argv: list[str]) -> int:
+    """`seqkit backtest`."""
+    args = backtest_parser().parse_args(argv)
+    _check_output(args.output, args.input, args.force)
+    from seqkit.data.forecast import ForecastData
+    from seqkit.tasks.forecast import format_table
+
+    model = _load(args)
+    state = model.data_state
+    size = None
+    if args.test_size is not None:
+        size = int(args.test_size) if args.test_size >= 1 else args.test_size
+    span = {"test_size": size} if size is not None else {"val_start": None, "test_start": args.test_start}
+    horizon = state["horizon"]
+    if args.test_start is not None:
+        import pandas as pd
+        from pandas.tseries.frequencies import to_offset
+
+        span["val_start"] = str(pd.Timestamp(args.test_start) - to_offset(state["freq"]))
+    # Training is everything before the test span (less one step, a token validation span the
+    # DataModule needs): the linear baseline is fitted on it and MASE is scaled by it.
+    data = ForecastData(train_path=str(args.input), time_column=state["time_column"],
+                        target_columns=list(state["target_columns"]), id_column=state["id_column"],
+                        observed_columns=list(state["observed_columns"]), known_columns=list(state["known_columns"]),
+                        calendar=list(state["calendar"]), freq=state["freq"], missing=state["missing"],
+                        input_length=state["input_length"], horizon=horizon, scale=state["scale"],
+                        target_transform=state.get("target_transform", "none"),
+                        val_size=1, short_validation=True, **span)
+    if args.scaler == "checkpoint":
+        data.load_state_dict(state)
+    data.setup("test")
+    per_origin, table, notes = model.backtest(data)
+    print(f"rolling-origin backtest: {len(per_origin)} origins over the last steps of {args.input}, "
+          f"each forecasting {horizon} steps; metrics on the original scale")
+    print(format_table(table, notes))
+    if args.output is not None:
+        per_origin.to_csv(args.output, index=False)
+        print(f"wrote one row per origin to {args.output}")
+    return 0

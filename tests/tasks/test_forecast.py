@@ -1,0 +1,239 @@
+"""ForecastTask: the direct multi-step head, baselines as a starting point, per-window normalisation,
+the losses, metrics on the original scale beside the baselines, checkpoints, forecasting, fine-tuning."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqkit import forecast_metrics as fm
+from seqkit.data import ForecastData
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import LSTM, RNN
+from seqkit.tasks.forecast import ForecastTask, pinball_loss, score_windows
+
+L, H = 24, 6
+
+
+def seasonal(steps: int = 240, start: str = "2000-01-01", level: float = 50.0, seed: int = 0) -> pd.DataFrame:
+    """A monthly-like series: level, trend, a 12-step season and a little noise."""
+    t = np.arange(steps)
+    noise = np.random.default_rng(seed).normal(0, 0.3, steps)
+    y = level + 0.05 * t + 5 * np.sin(2 * np.pi * t / 12) + noise
+    return pd.DataFrame({"time": pd.date_range(start, periods=steps, freq="D"), "y": y})
+
+
+def two_series() -> pd.DataFrame:
+    return pd.concat([seasonal().assign(id="a"), seasonal(level=200.0, seed=1).assign(id="b")], ignore_index=True)
+
+
+def data_of(frame: pd.DataFrame, **options) -> ForecastData:
+    settings = {"time_column": "time", "target_columns": "y", "input_length": L, "horizon": H, "batch_size": 32,
+                **options}
+    return ForecastData(**settings).use_dataframe(frame)
+
+
+def trainer(root: Path, **options) -> pl.Trainer:
+    return pl.Trainer(default_root_dir=root, accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                      logger=False, **options)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small quantile LSTM trained on two seasonal series, tested, with its checkpoint."""
+    root = tmp_path_factory.mktemp("forecast")
+    data = data_of(two_series(), id_column="id")
+    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, lr=0.01)
+    run = trainer(root, max_epochs=8)
+    run.fit(task, data)
+    results = run.test(task, data, verbose=False)[0]
+    return task, data, results, next(root.rglob("last.ckpt")), root
+
+
+# ----------------------------------------------------------------------------- the model
+def test_the_head_emits_the_whole_horizon_and_the_encoder_reads_every_input_feature(tmp_path):
+    frame = seasonal().assign(x=lambda f: np.arange(len(f)) % 5, k=lambda f: np.arange(len(f)) % 3)
+    data = data_of(frame, observed_columns=["x"], known_columns=["k"], calendar=["weekday"])
+    task = ForecastTask(RNN(1, 8), loss="quantile", quantiles=[0.9, 0.5, 0.1])
+    trainer(tmp_path, max_steps=2, limit_val_batches=1).fit(task, data)
+    assert task.encoder.input_size == data.input_size == 1 + 1 + 1 + 2  # target, observed, known, weekday sin/cos
+    batch = data.windows["val"].batch([0, 1, 2])
+    output = task(batch.past, batch.future)
+    assert output.shape == (3, H, 1, 3) and task.quantiles == [0.1, 0.5, 0.9]
+    assert task.point(output).shape == (3, H, 1)
+    assert task.head.in_features == 8 + H * data.future_size  # the last state and the known future
+
+
+def test_with_a_baseline_the_untrained_model_is_that_baseline(tmp_path):
+    data = data_of(seasonal())
+    data.setup("fit")
+    batch = data.windows["test"].batch()
+    for kind, expected in (("naive", fm.naive_forecast(batch.past, H)),
+                           ("seasonal", fm.seasonal_naive_forecast(batch.past, H, 12)),
+                           ("seasonal_drift", fm.seasonal_drift_forecast(batch.past, H, 12))):
+        task = ForecastTask(LSTM(1, 8), baseline=kind, season=12)
+        task.shapes = {name: getattr(data, name) for name in ("input_size", "future_size", "n_targets", "input_length",
+                                                                "horizon")}
+        task._build_layers()
+        torch.testing.assert_close(task.point(task(batch.past, batch.future)), expected)
+
+
+def test_per_window_normalisation_makes_the_forecast_follow_the_window_level_and_scale():
+    task = ForecastTask(LSTM(1, 8), revin=True)
+    task.shapes = {"input_size": 1, "future_size": 0, "n_targets": 1, "input_length": L, "horizon": H}
+    task._build_layers()
+    past, future = torch.randn(4, L, 1), torch.zeros(4, H, 0)
+    base = task(past, future)
+    torch.testing.assert_close(task(past + 7.0, future), base + 7.0)  # a shifted window, a shifted forecast
+    torch.testing.assert_close(task(past * 3.0, future), base * 3.0, atol=1e-4, rtol=1e-4)
+    plain = ForecastTask(LSTM(1, 8))
+    plain.shapes, plain.head = task.shapes, None
+    plain._build_layers()
+    assert not torch.allclose(plain(past + 7.0, future), plain(past, future) + 7.0)  # without it, no such thing
+
+
+def test_the_pinball_loss_weighs_under_and_over_forecasts_by_the_quantile():
+    quantiles = torch.tensor([0.1, 0.9])
+    target = torch.tensor([10.0])
+    under = torch.tensor([[8.0, 8.0]])  # both forecasts 2 below the truth
+    # q 0.1: 0.1 * 2 = 0.2; q 0.9: 0.9 * 2 = 1.8; mean 1.0
+    assert pinball_loss(under, target, quantiles).item() == pytest.approx(1.0)
+    over = torch.tensor([[12.0, 12.0]])  # 2 above: (1 - 0.1) * 2 = 1.8, (1 - 0.9) * 2 = 0.2
+    assert pinball_loss(over, target, quantiles).item() == pytest.approx(1.0)
+    assert pinball_loss(torch.tensor([[10.0, 10.0]]), target, quantiles).item() == 0.0
+
+
+def test_masked_steps_are_left_out_of_the_loss():
+    task = ForecastTask(LSTM(1, 4), loss="mae")
+    forecast = torch.zeros(1, 3, 1, 1)
+    target = torch.tensor([[[1.0], [float("nan")], [3.0]]])
+    assert task._loss(forecast, target).item() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"loss": "huber"}, "loss must be one of"),
+    ({"baseline": "drift"}, "baseline must be one of"),
+    ({"loss": "quantile", "quantiles": [0.1, 0.9]}, "include 0.5"),
+    ({"loss": "quantile", "quantiles": [0.5, 1.5]}, "between 0 and 1"),
+    ({"quantiles": [0.1, 0.5, 0.9]}, "quantiles belong to loss: quantile"),
+    ({"season": 0}, "season must be at least 1"),
+    ({"init_scaler": "maybe"}, "init_scaler"),
+])
+def test_arguments_that_cannot_work_are_refused(arguments, message):
+    with pytest.raises(SeqkitError, match=message):
+        ForecastTask(LSTM(1, 4), **arguments)
+
+
+def test_a_season_longer_than_the_input_window_is_refused_when_the_model_is_built(tmp_path):
+    with pytest.raises(SeqkitError, match="season 30 does not fit in the input window of 24 steps"):
+        trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), baseline="seasonal", season=30), data_of(seasonal()))
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_scores_leave_out_masked_steps_and_scale_mase_per_series():
+    true = np.array([[[10.0], [np.nan]], [[100.0], [110.0]]])
+    pred = np.array([[[12.0], [0.0]], [[90.0], [110.0]]])
+    scales = np.array([[2.0], [10.0]])  # series 0's naive error 2, series 1's 10
+    metrics, notes = score_windows(true, pred, np.array([0, 1]), scales, true / 10, pred / 10)
+    assert metrics["mae"] == pytest.approx((2 + 10 + 0) / 3)
+    assert metrics["rmse"] == pytest.approx(math.sqrt((4 + 100 + 0) / 3))
+    assert metrics["mape"] == pytest.approx(100 * (0.2 + 0.1 + 0) / 3)
+    assert metrics["mase"] == pytest.approx((2 / 2 + 10 / 10 + 0) / 3)
+    assert metrics["scaled_mse"] == pytest.approx((0.04 + 1.0 + 0) / 3)
+    assert notes == []
+
+
+def test_training_learns_and_the_test_table_puts_the_model_beside_the_baselines(trained):
+    task, data, results, _, root = trained
+    assert {"test/mae", "test/rmse", "test/mape", "test/smape", "test/mase", "test/scaled_mse"} <= set(results)
+    table = pd.read_csv(next(root.rglob("test_metrics.csv")), index_col="forecaster")
+    assert list(table.index) == ["seqkit", "naive", "seasonal naive (m=12)", "seasonal naive + drift", "linear"]
+    assert table.loc["seqkit", "mae"] == pytest.approx(results["test/mae"], rel=1e-5)
+    # The series are seasonal with noise 0.3: the trained model beats the naive forecast by far.
+    assert table.loc["seqkit", "mae"] < 0.5 * table.loc["naive", "mae"]
+    # On the original scale: series b lies near 200, so the MAE is in the series' units, not z-scores.
+    assert table.loc["naive", "mae"] > 3 * table.loc["naive", "scaled_mae"]
+
+
+def test_the_test_run_scores_every_origin_of_the_test_span(trained):
+    _, data, results, _, root = trained
+    backtest = pd.read_csv(next(root.rglob("backtest.csv")))
+    assert len(backtest) == len(data.windows["test"])
+    assert set(backtest["series"]) == {"a", "b"}
+    # Every window has the same number of steps, so the mean over origins is the overall MAE.
+    assert backtest["mae"].mean() == pytest.approx(results["test/mae"], rel=1e-4)
+    first = data.windows["test"].batch([0])
+    expected = data.window_timestamps(int(first.series[0]), int(first.origin[0]))[0]
+    assert pd.Timestamp(backtest["origin"][0]) == expected
+
+
+# ----------------------------------------------------------------------------- checkpoints and forecasting
+def test_a_checkpoint_loads_as_plain_data_and_forecasts_each_series_with_quantiles(trained):
+    task, data, _, checkpoint, _ = trained
+    raw = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    assert raw["seqkit"]["task"] == "forecast" and raw["seqkit"]["data"]["series"] == ["a", "b"]
+    model = ForecastTask.from_checkpoint(checkpoint)
+    history = two_series()
+    before = history.copy()
+    result = model.forecast(history)
+    pd.testing.assert_frame_equal(history, before)  # the user's table is not changed
+    assert list(result.columns) == ["id", "time", "y", "y_q10", "y_q50", "y_q90"]
+    assert len(result) == 2 * H
+    for key, part in result.groupby("id"):
+        last = history[history["id"] == key]["time"].max()
+        assert list(part["time"]) == list(pd.date_range(last, periods=H + 1, freq="D")[1:])
+    assert (result["y_q10"] <= result["y"]).all() and (result["y"] <= result["y_q90"]).all()
+    assert (result["y"] == result["y_q50"]).all()
+    # Series b lies near 200 + trend, a near 50 + trend: forecasts are on each series' own scale.
+    means = result.groupby("id")["y"].mean()
+    assert 50 < means["a"] < 75 and 200 < means["b"] < 225
+    # The same model object, the same forecast.
+    point = model.forecast(history, horizon=2)
+    assert len(point) == 4 and point.groupby("id").size().tolist() == [2, 2]
+    with pytest.raises(SeqkitError, match="horizon must be between 1 and 6"):
+        model.forecast(history, horizon=7)
+
+
+def test_another_tasks_checkpoint_is_refused(tmp_path):
+    from seqkit.data.next_word import NextWordData
+    from seqkit.tasks.next_word import NextWordTask
+
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat\n" * 200)
+    run = trainer(tmp_path, max_steps=1, limit_val_batches=1)
+    run.fit(NextWordTask(LSTM(8, 8)), NextWordData(train_path=str(text), batch_size=2, eval_batch_size=2, bptt=5))
+    with pytest.raises(CheckpointError, match="'next_word' task"):
+        ForecastTask.from_checkpoint(next(tmp_path.rglob("last.ckpt")))
+
+
+def test_fine_tuning_keeps_the_model_and_refuses_other_columns(trained, tmp_path):
+    task, _, _, checkpoint, _ = trained
+    new = seasonal(level=120.0, seed=5).assign(id="c")
+    fresh = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, lr=0.001)
+    data = data_of(new, id_column="id")
+    fresh.init_from_checkpoint(checkpoint, data)
+    run = trainer(tmp_path, max_steps=1, limit_val_batches=1)
+    run.fit(fresh, data)
+    assert fresh.data_state["series"] == ["c"]  # refit: the new series' own scaler
+    other = data_of(new.rename(columns={"y": "load"}).assign(id="c"), target_columns="load", id_column="id")
+    with pytest.raises(CheckpointError, match=r"target_columns \['y'\] \(the data has \['load'\]\)"):
+        ForecastTask(LSTM(1, 16)).init_from_checkpoint(checkpoint, other)
+    longer = data_of(new, id_column="id", input_length=36)
+    with pytest.raises(CheckpointError, match="input_length 24 \\(the data has 36\\)"):
+        ForecastTask(LSTM(1, 16)).init_from_checkpoint(checkpoint, longer)
+
+
+def test_keeping_the_scaler_needs_the_series_it_was_fitted_on(trained, tmp_path):
+    _, _, _, checkpoint, _ = trained
+    same = data_of(two_series(), id_column="id")
+    keep = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, init_scaler="keep")
+    keep.init_from_checkpoint(checkpoint, same)
+    same.setup("fit")
+    saved = torch.load(checkpoint, weights_only=True)["seqkit"]["data"]
+    np.testing.assert_allclose(same.mean, np.asarray(saved["mean"]))
