@@ -83,3 +83,17 @@ def test_linear_baseline_recovers_a_linear_rule_shared_by_the_channels():
     torch.testing.assert_close(model.predict(fresh)[0, :, 0], torch.tensor([16.0, 17.0, 18.0, 19.0]), atol=1e-3, rtol=0)
     plain = LinearBaseline(6, 4, ridge=0.0).fit(past.numpy(), target.numpy())
     assert isinstance(plain.predict(past.numpy()), np.ndarray)
+
+
+def test_seasonal_drift_repeats_the_last_season_and_adds_the_growth_per_season():
+    from seqkit.forecast_metrics import seasonal_drift_forecast
+
+    line = np.arange(1.0, 7.0).reshape(1, 6, 1)  # 1..6: growth 2 per season of 2 steps
+    assert seasonal_drift_forecast(line, 4, 2)[0, :, 0].tolist() == [7.0, 8.0, 9.0, 10.0]  # a line goes on as a line
+    # A pure season (period 3, no growth) repeats exactly: the seasonal-naive forecast.
+    season = np.tile([5.0, 1.0, 3.0], 3).reshape(1, 9, 1)
+    np.testing.assert_allclose(seasonal_drift_forecast(season, 5, 3), seasonal_naive_forecast(season, 5, 3))
+    growing = torch.tensor([[10.0, 20.0, 12.0, 22.0]]).unsqueeze(-1)  # each season 2 higher than the last
+    assert seasonal_drift_forecast(growing, 4, 2)[0, :, 0].tolist() == [14.0, 24.0, 16.0, 26.0]
+    with pytest.raises(ValueError, match="below the input length"):
+        seasonal_drift_forecast(line, 2, 6)

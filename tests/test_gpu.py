@@ -75,3 +75,27 @@ def test_language_model_trained_on_gpu_loads_on_cpu(tmp_path):
     loaded = NextWordTask.from_checkpoint(trainer.checkpoint_callback.last_model_path, map_location="cpu")
     assert loaded.device.type == "cpu"
     assert len(loaded.predict_next("the cat", k=2)) == 2
+
+
+def test_forecaster_trained_on_gpu_tests_there_and_forecasts_on_cpu(tmp_path):
+    import lightning.pytorch as pl
+    import numpy as np
+    import pandas as pd
+
+    from seqkit.data import ForecastData
+    from seqkit.tasks import ForecastTask
+
+    steps = np.arange(300)
+    frame = pd.DataFrame({"time": pd.date_range("2020-01-01", periods=300, freq="h"),
+                          "y": 10 + np.sin(2 * np.pi * steps / 24) + 0.01 * steps})
+    data = ForecastData(time_column="time", target_columns="y", input_length=48, horizon=12).use_dataframe(frame)
+    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=24)
+    trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=2, default_root_dir=tmp_path, logger=False,
+                         enable_progress_bar=False)
+    trainer.fit(task, datamodule=data)
+    assert task.device.type == "cuda"
+    result = trainer.test(task, datamodule=data, verbose=False)[0]
+    assert np.isfinite(result["test/mae"])
+    loaded = ForecastTask.from_checkpoint(next(tmp_path.rglob("last.ckpt")), map_location="cpu")
+    forecast = loaded.forecast(frame)
+    assert len(forecast) == 12 and (forecast["y_q10"] <= forecast["y_q90"]).all()

@@ -76,8 +76,9 @@ def main(argv: list[str]) -> int:
     from seqkit.data.forecast import read_csv
 
     model = _load(args)
-    history = read_csv(args.input).frame
-    result = model.forecast(history, horizon=args.horizon)
+    table = read_csv(args.input)  # messages about it name the file and its lines
+    history = table.frame
+    result = model.forecast(table, horizon=args.horizon)
     if args.output is None:
         print(result.to_string(index=False))
     else:

@@ -1163,7 +1163,7 @@ class ForecastData(pl.LightningDataModule):
         return data
 
     # ------------------------------------------------------------------------- forecasting a new table
-    def forecast_inputs(self, frame: pd.DataFrame) -> ForecastInputs:
+    def forecast_inputs(self, frame: pd.DataFrame | _Table) -> ForecastInputs:
         """The last input window of every series of `frame`, scaled with the fitted state, to forecast what follows.
 
         Each series' history ends at its last row with a target value; missing steps in it
@@ -1174,7 +1174,8 @@ class ForecastData(pl.LightningDataModule):
         `frame` is not changed.
 
         Args:
-            frame: a table with the columns the data was fitted on (and the id column, if any).
+            frame: a table with the columns the data was fitted on (and the id column, if any);
+                or a file as `read_csv` returns it, so that messages name the file and its lines.
 
         Returns:
             `ForecastInputs(batch, timestamps, series_ids)`; `batch.origin` is the index of
@@ -1187,7 +1188,7 @@ class ForecastData(pl.LightningDataModule):
         """
         if self.mean is None:
             raise DataError("the data has no fitted state: call setup() or load_state_dict() first")
-        table = _Table(frame, "the DataFrame", None)
+        table = frame if isinstance(frame, _Table) else _Table(frame, "the DataFrame", None)
         columns = {"target_columns": self.target_columns, "observed_columns": self.observed_columns,
                    "known_columns": self.known_columns}
         raws = parse_table(table, self.time_column, self.id_column, columns)
@@ -1203,16 +1204,16 @@ class ForecastData(pl.LightningDataModule):
             elif raw.id in index:
                 s = index[raw.id]
             else:
-                raise DataError(f"the DataFrame: {name} is not among the series the model was trained on "
+                raise DataError(f"{table.source}: {name} is not among the series the model was trained on "
                                 f"({self.series_ids[:SHOWN]}{' ...' if len(self.series_ids) > SHOWN else ''})")
             grid, values, rows = _on_grid(raw, offset, table, name, self.freq)
             has_target = np.flatnonzero(~np.isnan(values[:, :n_t]).all(axis=1))
             if len(has_target) == 0:
-                raise DataError(f"the DataFrame: {name} has no target values in {self.target_columns}; "
+                raise DataError(f"{table.source}: {name} has no target values in {self.target_columns}; "
                                 "give its history")
             end = int(has_target[-1]) + 1  # the history: every step up to the last with a target value
             if end < L:
-                raise DataError(f"the DataFrame: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
+                raise DataError(f"{table.source}: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
                                 f"fewer than input_length {L}; give at least {L} steps")
             # The whole history is filled (and transformed), as the training data was, then its last L steps
             # are the input.
@@ -1232,7 +1233,7 @@ class ForecastData(pl.LightningDataModule):
                 if absent.any():
                     column = self.known_columns[int(np.flatnonzero(absent.any(axis=0))[0])]
                     steps = np.flatnonzero(absent.any(axis=1))
-                    raise DataError(f"the DataFrame: the known covariate {column!r} of {name} is missing over the "
+                    raise DataError(f"{table.source}: the known covariate {column!r} of {name} is missing over the "
                                     f"horizon at {_stamps(ahead[steps])}; the forecast after {_stamp(grid[end - 1])} "
                                     f"needs rows for the next {H} steps with the known columns "
                                     f"{self.known_columns} filled (and the targets empty)")

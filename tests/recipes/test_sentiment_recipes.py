@@ -18,13 +18,13 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 
 def test_every_recipe_opens_with_its_command():
     names = sorted(p.name for p in RECIPES.glob("*.yaml"))
-    assert names == ["lstm.yaml", "lstm_imdb.yaml", "rnn.yaml"]
+    assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
         assert text.startswith("# ") and f"seqkit fit -c recipes/sentiment/{name}" in text
 
 
-@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml"])
+@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml"])
 def test_print_config(recipe, capsys):
     with pytest.raises(SystemExit) as done:
         main(["fit", "-c", str(RECIPES / recipe), "--print_config"])
@@ -77,3 +77,18 @@ def test_fine_tune_on_the_sample_reviews(sst2_checkpoint, tmp_path, capsys):
                  "--data.batch_size", "8", "--trainer.default_root_dir", str(tmp_path), *QUICK]) == 0
     captured = capsys.readouterr()
     assert "the classification head starts afresh" in captured.out + captured.err
+
+
+def test_the_transfer_recipe_fits_the_language_model_it_starts_from():
+    import yaml
+
+    language_model = yaml.safe_load((ROOT / "recipes" / "next_word" / "lstm_wikitext2_encoder.yaml").read_text())
+    classifier = yaml.safe_load((RECIPES / "lstm_transfer.yaml").read_text())
+    lm_encoder = language_model["model"]["init_args"]["encoder"]
+    encoder = classifier["model"]["init_args"]["encoder"]
+    assert lm_encoder["class_path"] == encoder["class_path"]
+    for size in ("input_size", "hidden_size", "num_layers"):
+        assert lm_encoder["init_args"][size] == encoder["init_args"][size], size
+    assert not encoder["init_args"].get("bidirectional", False)  # a language model reads one way
+    # The classifier reads text as the language model's vocabulary was built: lowercased basic_english.
+    assert language_model["data"]["init_args"]["tokenizer"] == "basic_english"
