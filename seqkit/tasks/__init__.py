@@ -1,7 +1,8 @@
 """Tasks: LightningModules that own the loss, the metrics and the optimizer of one job."""
 
 from seqkit.tasks.forecast import ForecastTask
+from seqkit.tasks.memory import MemoryTask
 from seqkit.tasks.next_word import NextWordTask
 from seqkit.tasks.sentiment import SentimentTask
 
-__all__ = ["ForecastTask", "NextWordTask", "SentimentTask"]
+__all__ = ["ForecastTask", "MemoryTask", "NextWordTask", "SentimentTask"]

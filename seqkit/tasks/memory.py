@@ -1,0 +1,184 @@
+"""Long-range memory: one answer at the end of a synthetic sequence, from a recurrent encoder.
+
+    inputs (B, T, F) -> encoder RNN/LSTM/GRU -> output (B, T, D*H)
+        -> the last step's output (B, D*H) -> one linear layer
+        -> regression: one number (B,), MSE loss     (AddingData: the sum of the marked numbers)
+        -> classification: logits (B, C), cross entropy (RecallData: the first symbol)
+
+Everything the answer needs was seen long before the last step, so the model has to
+carry it in its state: the task that shows a vanilla RNN forgetting what an LSTM
+remembers. Which head and loss to build comes from the DataModule (`kind`,
+`input_size`, `n_classes`); validation and test log the trivial baseline beside the
+model (`val/baseline_mse`: always answering the training targets' mean;
+`val/baseline_acc`: guessing), so a table can show how far below it the model got.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torchmetrics import MeanSquaredError
+from torchmetrics.classification import MulticlassAccuracy
+
+from seqkit import checkpoints
+from seqkit.data.memory import MemoryBatch
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import ClassifierHead, Recurrent
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+KINDS = ("regression", "classification")
+
+
+class MemoryTask(pl.LightningModule):
+    """A recurrent model that answers once, at the last step, on a synthetic memory task.
+
+    Args:
+        encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=2, hidden_size=128)`;
+            chosen in a recipe by `class_path`. Its `input_size` is replaced by the data's.
+        optimizer: `"adam"`, `"rmsprop"` (as in Le et al. 2015 and Arjovsky et al. 2016) or
+            `"sgd"`; `lr` and `weight_decay` as usual.
+
+    Gradient clipping, which keeps a vanilla RNN's exploding gradients from wrecking a
+    step, is the Trainer's: `gradient_clip_val` in the recipes.
+    """
+
+    task_name = "memory"
+
+    def __init__(self, encoder: Recurrent, optimizer: str = "adam", lr: float = 1e-3,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__()
+        if not isinstance(encoder, Recurrent):
+            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
+                              f"got {type(encoder).__name__}")
+        if optimizer not in OPTIMIZERS:
+            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if lr <= 0:
+            raise SeqkitError(f"lr must be positive, got {lr}")
+        self.save_hyperparameters(ignore=["encoder"])
+        self.encoder = encoder
+        self.head: ClassifierHead | None = None  # sized by the data, built in configure_model
+        self.shapes: dict | None = None  # {"kind", "input_size", "n_outputs"}, from the data or a checkpoint
+        self.target_mean: float | None = None  # regression: the training targets' mean, the trivial answer
+        self.data_spec: dict | None = None  # the data it was trained on: class, length, seed (for tables)
+
+    # ------------------------------------------------------------------ building
+
+    def configure_model(self) -> None:
+        if self.head is not None:
+            return
+        if self.shapes is None:
+            datamodule = attached_datamodule(self)
+            kind = getattr(datamodule, "kind", None)
+            if kind not in KINDS:
+                raise SeqkitError("MemoryTask needs its data to size itself: train it with AddingData or RecallData "
+                                  "(seqkit.data) or load a checkpoint")
+            n_outputs = 1 if kind == "regression" else int(datamodule.n_classes)
+            self.shapes = {"kind": kind, "input_size": int(datamodule.input_size), "n_outputs": n_outputs}
+            if kind == "regression":
+                self.target_mean = float(datamodule.target_mean)
+            cls = type(datamodule)
+            self.data_spec = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "length": int(datamodule.length),
+                              "seed": int(datamodule.seed)}
+        self._build_layers()
+
+    def _build_layers(self) -> None:
+        shapes = self.shapes
+        if self.encoder.input_size != shapes["input_size"]:
+            # The encoder reads every input feature; the data, not the recipe, knows how many.
+            self.encoder = type(self.encoder)(**{**self.encoder.init_args(), "input_size": shapes["input_size"]})
+        # The last step's output (for a bidirectional encoder, each direction's last step).
+        self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, shapes["n_outputs"],
+                                   pooling="last", bidirectional=self.encoder.bidirectional)
+        regression = shapes["kind"] == "regression"
+        self.metrics = nn.ModuleDict({
+            stage: MeanSquaredError() if regression else MulticlassAccuracy(shapes["n_outputs"], average="micro")
+            for stage in ("val", "test")
+        })
+
+    @property
+    def metric_name(self) -> str:
+        """`"mse"` for regression, `"acc"` for classification."""
+        return "mse" if self.shapes["kind"] == "regression" else "acc"
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "MemoryTask":
+        """A trained model, in eval mode on `map_location`."""
+        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+        section = checkpoint["seqkit"]
+        task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
+        task.shapes = dict(section["shapes"])
+        task.target_mean, task.data_spec = section.get("target_mean"), section.get("data")
+        task._build_layers()
+        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
+        return task.to(map_location).eval()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["seqkit"] = {"format": checkpoints.FORMAT, "task": self.task_name,
+                                "encoder": checkpoints.encoder_spec(self.encoder), "shapes": dict(self.shapes),
+                                "target_mean": self.target_mean, "data": self.data_spec}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        section = checkpoint.get("seqkit") or {}
+        if section.get("task") != self.task_name:
+            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into "
+                                  f"{self.task_name!r}")
+        if self.shapes is None:  # built outside a Trainer: the checkpoint sizes the model
+            self.shapes = dict(section["shapes"])
+            self._build_layers()
+        elif self.shapes != section["shapes"]:
+            raise CheckpointError(f"the checkpoint was trained on {section['shapes']}, this data is {self.shapes}; "
+                                  "use the data (AddingData or RecallData, --data.n_symbols) that trained it")
+        self.target_mean, self.data_spec = section.get("target_mean"), section.get("data")
+
+    # ------------------------------------------------------------------ the model
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """`inputs (B, T, F)` -> the answer: `(B,)` for regression, logits `(B, C)` for classification."""
+        output, _ = self.encoder(inputs)  # (B, T, D*H)
+        answer = self.head(output)        # (B, n_outputs), read from the last step only
+        return answer.squeeze(-1) if self.shapes["kind"] == "regression" else answer
+
+    def _step(self, batch: MemoryBatch, stage: str) -> Tensor:
+        answer = self(batch.inputs)
+        regression = self.shapes["kind"] == "regression"
+        loss = F.mse_loss(answer, batch.target) if regression else F.cross_entropy(answer, batch.target)
+        size = len(batch.target)
+        if stage == "train":
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            return loss
+        self.log(f"{stage}/loss", loss, batch_size=size)
+        name = self.metric_name
+        metric = self.metrics[stage]
+        metric.update(answer, batch.target)
+        self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
+        if regression:  # always answering the training targets' mean, on the same sequences
+            baseline = F.mse_loss(torch.full_like(batch.target, self.target_mean), batch.target)
+        else:  # guessing
+            baseline = 1 / self.shapes["n_outputs"]
+        self.log(f"{stage}/baseline_{name}", baseline, batch_size=size)
+        return loss
+
+    def training_step(self, batch: MemoryBatch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: MemoryBatch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: MemoryBatch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            return torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.optimizer == "rmsprop":
+            return torch.optim.RMSprop(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+
+    def configure_callbacks(self):
+        return best_and_last_checkpoints(self, "val/loss", "min", ".4f")
