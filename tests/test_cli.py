@@ -107,3 +107,51 @@ def test_fit_help_lists_trainer_options():
     done = _seqkit("fit", "--help")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--trainer.max_epochs" in done.stdout and "--print_config" in done.stdout
+
+
+def test_gradients_draws_writes_numbers_and_never_overwrites(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    png, csv = tmp_path / "x.png", tmp_path / "x.csv"
+    assert main(["gradients", "--length", "40", "--hidden-size", "16", "--output", str(png), "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "t=0" in out and "t=20" in out and "t=39" in out and "first/last" in out
+    assert out.count("e-") >= 2 and "rnn " in out and "lstm " in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["t", "rnn", "lstm"] and len(table) == 40
+    assert table.rnn.iloc[0] < 1e-3 * table.rnn.iloc[-1]  # vanished
+    before = png.read_bytes()
+    assert main(["gradients", "--output", str(png)]) == 2
+    assert "pass --force" in capsys.readouterr().err and png.read_bytes() == before
+    assert main(["gradients", "--output", str(tmp_path / "y.png"), "--csv", str(csv)]) == 2
+    assert not (tmp_path / "y.png").exists()
+    assert main(["gradients", "--cells", "rnn,transformer", "--output", str(tmp_path / "y.png")]) == 2
+    assert "--cells" in capsys.readouterr().err
+
+
+def test_gradients_exploding_prints_both_loss_curves(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "e.png"
+    png.write_bytes(b"old")
+    assert main(["gradients", "--cells", "rnn", "--length", "30", "--hidden-size", "16", "--radius", "1.5",
+                 "--exploding", "--output", str(png), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "rnn (radius 1.5)" in out and "spectral radius 1.5" in out
+    plain = next(line for line in out.splitlines() if line.strip().startswith("no clipping"))
+    clipped = next(line for line in out.splitlines() if line.strip().startswith("clip norm 1"))
+    assert "at step" in plain or "e+" in plain  # inf/NaN, or orders of magnitude up
+    assert "at step" not in clipped and "nan" not in clipped
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trace_heatmap(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    heatmap = tmp_path / "h.png"
+    assert main(["trace", "--cell", "lstm", "--hidden-size", "4", "--x", "1,0.5,-1,2", "--heatmap", str(heatmap)]) == 0
+    assert f"wrote {heatmap}" in capsys.readouterr().out
+    assert heatmap.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit):
+        main(["trace", "--x", "1,2", "--heatmap", str(heatmap)])
+    assert "pass --force" in capsys.readouterr().err

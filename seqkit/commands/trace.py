@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
     parser.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
     parser.add_argument("--csv", type=Path, help="also write the full table to this CSV file (vectors as JSON lists)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
+    parser.add_argument("--heatmap", type=Path, help="also draw h_t as a heatmap, time across and units down, into this PNG "
+                        "(the last layer of the first sample; needs matplotlib)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv or --heatmap file")
     return parser
 
 
@@ -164,6 +166,8 @@ def main(argv: list[str]) -> int:
         _fail(f"cell must be one of {sorted(GATES)}, got {cell!r}")
     if args.csv and args.csv.exists() and not args.force:
         _fail(f"{args.csv} exists; pass --force to overwrite it or choose another --csv")
+    if args.heatmap and args.heatmap.exists() and not args.force:
+        _fail(f"{args.heatmap} exists; pass --force to overwrite it or choose another --heatmap")
 
     import torch
 
@@ -209,4 +213,15 @@ def main(argv: list[str]) -> int:
                 out[column] = out[column].map(lambda v: json.dumps([round(float(a), 8) for a in v]))
         out.to_csv(args.csv, index=False)
         print(f"\nwrote {args.csv}")
+    if args.heatmap:
+        from seqkit.diagnostics import plot_hidden_states
+        from seqkit.errors import SeqkitError
+
+        # One feature per step: its value labels the column.
+        tokens = [f"{v:.3g}" for v in x[:, 0].tolist()] if module.input_size == 1 and x.dim() == 2 else None
+        try:
+            plot_hidden_states(table, args.heatmap, tokens=tokens, title=f"h_t, {cell}, layer {module.num_layers - 1}")
+        except SeqkitError as error:
+            _fail(str(error))
+        print(f"\nwrote {args.heatmap}")
     return 0
