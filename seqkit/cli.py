@@ -11,6 +11,7 @@ the `module:function` that receives the rest of the command line.
     seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
     seqkit generate ...                    next-word suggestions and generated text from a checkpoint
     seqkit classify ...                    labels and probabilities for texts or a CSV from a checkpoint
+    seqkit compare ...                     one recipe with each cell, same data and seed: table, CSV, plots
     seqkit forecast ...                    forecasts (and intervals, a plot) for the series of a CSV
     seqkit backtest ...                    a rolling-origin backtest of a forecaster beside the baselines
 """
@@ -36,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
     "generate": ("seqkit.commands.generate:main", "suggest the next word and continue a prompt with a trained language model"),
     "classify": ("seqkit.commands.classify:main", "label texts, or a whole CSV, with a trained sentiment model"),
+    "compare": ("seqkit.commands.compare:main", "train one recipe with each cell (rnn, lstm, gru) and compare: table, CSV, plots"),
     "forecast": ("seqkit.commands.forecast:main", "forecast the steps after each series of a CSV with a trained forecaster"),
     "backtest": ("seqkit.commands.forecast:backtest", "score a trained forecaster from every origin of a CSV's last steps"),
 }

@@ -1,0 +1,46 @@
+"""`seqkit compare`: every cell of a recipe on the same data and seed, a table, a CSV and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seqkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--", "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--data.train_size", "128",
+        "--data.val_size", "32", "--data.test_size", "32", "--data.batch_size", "32",
+        "--model.init_args.encoder.init_args.hidden_size", "8"]
+
+
+def test_compare_runs_each_cell_over_a_sweep_and_writes_the_table_and_plots(tmp_path, capsys):
+    out = tmp_path / "compare"
+    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--cells", "rnn,lstm",
+                 "--sweep", "data.length=5,10", "--out", str(out), *TINY]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(zip(results["cell"], results["value"])) == [("lstm", 5), ("lstm", 10), ("rnn", 5), ("rnn", 10)]
+    assert (results["epochs"] == 2).all() and (results["timesteps_per_s"] > 0).all()
+    # Same hidden size, different cells: the LSTM has four gates' worth of weights, the RNN one.
+    params = results.groupby("cell")["parameters"].first()
+    assert params["lstm"] > 3 * params["rnn"]
+    assert results["test/mse"].notna().all() and results["grad_ratio"].notna().all()
+    summary = (out / "summary.md").read_text()
+    assert "| rnn | 5 |" in summary and "| lstm | 10 |" in summary
+    assert (out / "learning_curves.png").stat().st_size > 5_000 and (out / "sweep.png").is_file()
+    assert "results in" in capsys.readouterr().out
+    # A second run into the same folder is refused unless --force.
+    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(out), *TINY]) == 2
+    assert "already holds results" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--cells", "lstm,transformer"], "unknown cell 'transformer'"),
+    (["--sweep", "data.length"], "write KEY=V1,V2"),
+    (["--seeds", "0"], "--seeds must be at least 1"),
+])
+def test_bad_options_get_one_line_errors(arguments, message, tmp_path, capsys):
+    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(tmp_path / "x"),
+                 *arguments]) == 2
+    assert message in capsys.readouterr().err
