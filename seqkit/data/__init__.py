@@ -1,9 +1,10 @@
 """DataModules and the dataset catalog."""
 
+from seqkit.data.dates import DatesData, Seq2SeqBatch
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.data.memory import AddingData, MemoryBatch, RecallData
 from seqkit.data.next_word import NextWordData
 from seqkit.data.sentiment import SentimentData, TextBatch
 
-__all__ = ["AddingData", "ForecastBatch", "ForecastData", "MemoryBatch", "NextWordData", "RecallData", "SentimentData",
-           "TextBatch"]
+__all__ = ["AddingData", "DatesData", "ForecastBatch", "ForecastData", "MemoryBatch", "NextWordData", "RecallData",
+           "SentimentData", "Seq2SeqBatch", "TextBatch"]

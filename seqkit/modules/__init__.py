@@ -5,11 +5,12 @@ from seqkit.modules.heads import ClassifierHead, LanguageModelHead
 from seqkit.modules.lstm import LSTM, lstm_step
 from seqkit.modules.recurrent import BACKENDS, CellStep, Recurrent
 from seqkit.modules.rnn import RNN, rnn_relu_step, rnn_tanh_step
+from seqkit.modules.seq2seq import Seq2Seq
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 """The cells by the short names the command line uses."""
 
 __all__ = [
     "BACKENDS", "CELLS", "CellStep", "ClassifierHead", "GRU", "LSTM", "LanguageModelHead", "RNN", "Recurrent",
-    "gru_step", "lstm_step", "rnn_relu_step", "rnn_tanh_step",
+    "Seq2Seq", "gru_step", "lstm_step", "rnn_relu_step", "rnn_tanh_step",
 ]

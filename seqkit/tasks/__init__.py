@@ -3,6 +3,7 @@
 from seqkit.tasks.forecast import ForecastTask
 from seqkit.tasks.memory import MemoryTask
 from seqkit.tasks.next_word import NextWordTask
+from seqkit.tasks.seq2seq import Seq2SeqTask
 from seqkit.tasks.sentiment import SentimentTask
 
-__all__ = ["ForecastTask", "MemoryTask", "NextWordTask", "SentimentTask"]
+__all__ = ["ForecastTask", "MemoryTask", "NextWordTask", "SentimentTask", "Seq2SeqTask"]

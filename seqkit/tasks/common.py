@@ -31,3 +31,27 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
         return []
     return [ModelCheckpoint(monitor=monitor, mode=mode, save_last=True,
                             filename="best-{epoch}-{" + monitor + ":" + score_format + "}", auto_insert_metric_name=False)]
+
+
+class StepDecay:
+    """Zaremba et al. (2014): the learning rate is multiplied by `factor` once per epoch after `start` epochs.
+
+    A class rather than a lambda so that the scheduler's state is plain data in a checkpoint.
+    """
+
+    def __init__(self, factor: float, start: int) -> None:
+        self.factor = factor
+        self.start = start
+
+    def __call__(self, epoch: int) -> float:
+        return self.factor ** max(0, epoch + 1 - self.start)
+
+
+def step_decay_schedule(optimizer, factor: float, start: int):
+    """`configure_optimizers`' return value: `optimizer` alone, or with `StepDecay` once per epoch when `factor` != 1."""
+    if factor == 1.0:
+        return optimizer
+    import torch
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, StepDecay(factor, start))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}

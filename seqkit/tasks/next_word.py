@@ -23,25 +23,11 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+from seqkit.tasks.common import StepDecay, attached_datamodule, best_and_last_checkpoints, step_decay_schedule
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer
 
 OPTIMIZERS = ("sgd", "adamw")
-
-
-class StepDecay:
-    """Zaremba et al. (2014): the learning rate is multiplied by `factor` once per epoch after `start` epochs.
-
-    A class rather than a lambda so that the scheduler's state is plain data in a checkpoint.
-    """
-
-    def __init__(self, factor: float, start: int) -> None:
-        self.factor = factor
-        self.start = start
-
-    def __call__(self, epoch: int) -> float:
-        return self.factor ** max(0, epoch + 1 - self.start)
 
 
 def _detach(state):
@@ -251,10 +237,7 @@ class NextWordTask(pl.LightningModule):
             optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         else:
             optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.lr_decay == 1.0:
-            return optimizer
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, StepDecay(hp.lr_decay, hp.lr_decay_start))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+        return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/ppl", "min", ".2f")

@@ -23,7 +23,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
@@ -43,6 +43,8 @@ class SentimentTask(pl.LightningModule):
         dropout: dropout on the embeddings and on the pooled features.
         class_weights: weight the loss by inverse label frequency (for imbalanced labels).
         optimizer: `"adamw"` or `"sgd"`; `lr`, `weight_decay` as usual.
+        lr_decay, lr_decay_start: multiply the learning rate by `lr_decay` once per epoch
+            after `lr_decay_start` epochs (1.0: a constant rate).
         pretrained_embeddings: a GloVe or word2vec text file whose vectors start the
             embedding rows of known words (the coverage is reported).
         freeze_embeddings: keep the embedding fixed during training.
@@ -59,6 +61,8 @@ class SentimentTask(pl.LightningModule):
         optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        lr_decay: float = 1.0,
+        lr_decay_start: int = 0,
         pretrained_embeddings: str | None = None,
         freeze_embeddings: bool = False,
     ) -> None:
@@ -264,8 +268,10 @@ class SentimentTask(pl.LightningModule):
         hp = self.hparams
         parameters = [p for p in self.parameters() if p.requires_grad]
         if hp.optimizer == "sgd":
-            return torch.optim.SGD(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.AdamW(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+            optimizer = torch.optim.SGD(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+        return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/acc", "max", ".4f")

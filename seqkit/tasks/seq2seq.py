@@ -1,0 +1,252 @@
+"""Translation: a `Seq2Seq` model trained with teacher forcing, scored by exact match of what it writes.
+
+    Seq2SeqBatch(source (B, S), source_lengths (B,), target_in (B, T), target_out (B, T))
+        -> Seq2Seq(source, source_lengths, target_in) -> logits (B, T, V)
+        -> cross entropy against target_out, padding ignored                    train/loss, val/loss
+        -> argmax == target_out at the real target steps                        val/char_acc (teacher forced)
+    source -> greedy decoding (beam search at test with beam_size > 1)
+        -> the whole output equals the target, <eos> included                   val/exact, test/exact
+
+`val/char_acc` still shows the gold previous characters to the decoder; `val/exact` does
+not: the model reads its own predictions, as it will in use, and one wrong character
+makes the whole output wrong. The vocabularies come from the DataModule (`DatesData`) and
+travel in the checkpoint as plain data, so `Seq2SeqTask.from_checkpoint(path).translate([...])`
+needs nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pad_sequence
+from torchmetrics import MeanMetric
+
+from seqkit import checkpoints
+from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import Recurrent, Seq2Seq
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+from seqkit.text import EOS, PAD, UNK, Vocab
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+class Seq2SeqTask(pl.LightningModule):
+    """An encoder-decoder that translates one sequence of characters into another.
+
+    Args:
+        encoder: the recurrent module that reads the source, e.g. `seqkit.modules.LSTM(64, 128)`;
+            chosen in a recipe by `class_path`. Its `input_size` is replaced by `embedding_size`.
+        decoder: the recurrent module that writes the target (unidirectional; the encoder's
+            `hidden_size` and `num_layers`). Its `input_size` is replaced by `embedding_size`.
+        embedding_size: features of each character's embedding (source and target).
+        attention: Luong dot attention over the encoder outputs (see `seqkit.modules.seq2seq`).
+        optimizer: `"adam"`, `"adamw"` or `"sgd"`; `lr` and `weight_decay` as usual.
+        beam_size: the beam of `test/exact` and of `translate` (1: greedy). Validation always
+            decodes greedily, which is faster and what the best checkpoint is chosen by.
+        max_length: the most tokens a decoded output may have, `<eos>` included.
+
+    Gradient clipping is the Trainer's (`gradient_clip_val` in the recipe).
+    """
+
+    task_name = "seq2seq"
+
+    def __init__(self, encoder: Recurrent, decoder: Recurrent, embedding_size: int = 64, attention: bool = True,
+                 optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, beam_size: int = 1,
+                 max_length: int = 40) -> None:
+        super().__init__()
+        for name, part in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(part, Recurrent):
+                raise SeqkitError(f"{name} must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
+                                  f"got {type(part).__name__}")
+        if optimizer not in OPTIMIZERS:
+            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        for name, value in (("embedding_size", embedding_size), ("beam_size", beam_size), ("max_length", max_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
+        if lr <= 0:
+            raise SeqkitError(f"lr must be positive, got {lr}")
+        self.save_hyperparameters(ignore=["encoder", "decoder"])
+        # The parts wait in a plain tuple (not registered as submodules) until configure_model
+        # builds the Seq2Seq around them: registered twice, every weight would be saved twice.
+        self._parts = (encoder, decoder)
+        self.model: Seq2Seq | None = None  # sized by the vocabularies, built in configure_model
+        self.source_vocab: Vocab | None = None
+        self.target_vocab: Vocab | None = None
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.model.encoder if self.model is not None else self._parts[0]
+
+    @property
+    def decoder(self) -> Recurrent:
+        return self.model.decoder if self.model is not None else self._parts[1]
+
+    # ------------------------------------------------------------------ building
+
+    def configure_model(self) -> None:
+        if self.model is not None:
+            return
+        datamodule = attached_datamodule(self)
+        if getattr(datamodule, "source_vocab", None) is None:
+            raise SeqkitError("Seq2SeqTask needs its vocabularies: train it with a DatesData DataModule "
+                              "(seqkit.data) or load a checkpoint")
+        self.source_vocab, self.target_vocab = datamodule.source_vocab, datamodule.target_vocab
+        self._build()
+
+    def _build(self) -> None:
+        size = self.hparams.embedding_size
+        # The recurrent parts read embeddings: the task, not the recipe, knows their size.
+        encoder, decoder = (part if part.input_size == size else type(part)(**{**part.init_args(), "input_size": size})
+                            for part in (self.encoder, self.decoder))
+        target = self.target_vocab
+        try:
+            self.model = Seq2Seq(encoder, decoder, len(self.source_vocab), len(target), size,
+                                 bos_index=target[BOS], eos_index=target[EOS], pad_index=target[PAD],
+                                 attention=self.hparams.attention)
+        except ValueError as error:
+            raise SeqkitError(str(error)) from None
+        if self.source_vocab[PAD] != target[PAD]:
+            raise SeqkitError("the source and target vocabularies must put <pad> at the same index")
+        self.metrics = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test")
+                                      for name in ("exact", "char_acc")})
+
+    def _adopt(self, section: dict) -> None:
+        self.source_vocab = Vocab.from_dict(section["source_vocab"], source="the checkpoint's source vocabulary")
+        self.target_vocab = Vocab.from_dict(section["target_vocab"], source="the checkpoint's target vocabulary")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Seq2SeqTask":
+        """A trained model, ready for `translate` (eval mode, on `map_location`)."""
+        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+        section = checkpoint["seqkit"]
+        arguments = {k: v for k, v in checkpoints.saved_arguments(cls, checkpoint).items() if k != "decoder"}
+        task = cls(checkpoints.build_encoder(section["encoder"]), checkpoints.build_encoder(section["decoder"]),
+                   **arguments)
+        task._adopt(section)
+        task._build()
+        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
+        return task.to(map_location).eval()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["seqkit"] = {
+            "format": checkpoints.FORMAT, "task": self.task_name,
+            "encoder": checkpoints.encoder_spec(self.encoder), "decoder": checkpoints.encoder_spec(self.decoder),
+            "source_vocab": self.source_vocab.to_dict(), "target_vocab": self.target_vocab.to_dict(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        section = checkpoint.get("seqkit") or {}
+        if section.get("task") != self.task_name:
+            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into "
+                                  f"{self.task_name!r}")
+        saved = [Vocab.from_dict(section[key]).get_itos() for key in ("source_vocab", "target_vocab")]
+        if self.model is None or saved != [self.source_vocab.get_itos(), self.target_vocab.get_itos()]:
+            # Other data built other vocabularies: the checkpoint's win, and the data encodes with them.
+            device = self.device
+            self._adopt(section)
+            self.model = None
+            self._build()
+            self.to(device)
+            datamodule = attached_datamodule(self)
+            if datamodule is not None and hasattr(datamodule, "use_vocabs"):
+                datamodule.use_vocabs(self.source_vocab, self.target_vocab)
+
+    # ------------------------------------------------------------------ training and evaluation
+
+    def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
+        """Teacher-forced logits `(B, T, V)`; see `Seq2Seq.forward`."""
+        return self.model(source, source_lengths, target_in)
+
+    def _step(self, batch: Seq2SeqBatch, stage: str) -> Tensor:
+        logits = self(batch.source, batch.source_lengths, batch.target_in)          # (B, T, V)
+        pad = self.model.pad_index
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=pad)
+        size = batch.source.size(0)
+        if stage == "train":
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            return loss
+        self.log(f"{stage}/loss", loss, batch_size=size)
+        real = batch.target_out != pad                                              # (B, T)
+        char_acc = self.metrics[f"{stage}_char_acc"]
+        char_acc.update((logits.argmax(-1) == batch.target_out)[real].float())
+        self.log(f"{stage}/char_acc", char_acc)
+        beam = 1 if stage == "val" else self.hparams.beam_size
+        predicted = self.decode(batch.source, batch.source_lengths, beam)           # (B, T')
+        exact = self.metrics[f"{stage}_exact"]
+        exact.update(same_outputs(predicted, batch.target_out, pad).float())
+        self.log(f"{stage}/exact", exact, prog_bar=stage == "val")
+        return loss
+
+    def training_step(self, batch: Seq2SeqBatch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Seq2SeqBatch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Seq2SeqBatch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[hp.optimizer]
+        return optimizer(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+
+    def configure_callbacks(self):
+        return best_and_last_checkpoints(self, "val/exact", "max", ".4f")
+
+    # ------------------------------------------------------------------ use
+
+    def decode(self, source: Tensor, source_lengths: Tensor, beam_size: int | None = None) -> Tensor:
+        """Token ids `(B, T)` of the outputs (greedy when the beam is 1), laid out as `Seq2Seq.greedy`'s."""
+        beam = beam_size or self.hparams.beam_size
+        if beam == 1:
+            return self.model.greedy(source, source_lengths, self.hparams.max_length)
+        return self.model.beam_search(source, source_lengths, beam, self.hparams.max_length)
+
+    def translate(self, texts: list[str], beam_size: int | None = None, batch_size: int = 256) -> list[str]:
+        """Translate each text (e.g. `["3 march 2021"]` -> `["2021-03-03"]`).
+
+        Args:
+            texts: the sources; characters the training data never showed become `<unk>`,
+                and an empty text is read as one `<unk>`.
+            beam_size: the beam (1: greedy); None uses the task's `beam_size`.
+            batch_size: texts decoded at once.
+
+        Returns:
+            One string per text: the output's characters before `<eos>`, specials left out.
+        """
+        unknown = self.source_vocab[UNK]
+        specials = {self.target_vocab[token] for token in SPECIALS}
+        eos = self.target_vocab[EOS]
+        was_training = self.training
+        self.eval()  # no dropout while translating
+        results = []
+        try:
+            for start in range(0, len(texts), batch_size):
+                chunk = texts[start:start + batch_size]
+                ids = [torch.tensor(self.source_vocab(list(text)) or [unknown]) for text in chunk]
+                lengths = torch.tensor([len(row) for row in ids])
+                source = pad_sequence(ids, batch_first=True, padding_value=self.source_vocab[PAD]).to(self.device)
+                for row in self.decode(source, lengths, beam_size).tolist():
+                    row = row[: row.index(eos)] if eos in row else row
+                    results.append("".join(self.target_vocab.lookup_token(i) for i in row if i not in specials))
+        finally:
+            self.train(was_training)
+        return results
+
+
+def same_outputs(predicted: Tensor, target: Tensor, pad_index: int) -> Tensor:
+    """`(B,)` bool: each predicted output equals its target exactly, `<eos>` included.
+
+    Both are `(B, T)` ids padded with `pad_index` after their `<eos>` (their widths may
+    differ); an output that never wrote `<eos>` differs from every target.
+    """
+    width = max(predicted.size(1), target.size(1))
+    predicted = F.pad(predicted, (0, width - predicted.size(1)), value=pad_index)
+    target = F.pad(target, (0, width - target.size(1)), value=pad_index)
+    return (predicted == target).all(dim=1)
