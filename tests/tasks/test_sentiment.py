@@ -149,3 +149,13 @@ def test_constructor_errors():
         SentimentTask(LSTM(4, 4), pooling="attention")
     with pytest.raises(SeqkitError, match="seqkit recurrent module"):
         SentimentTask(torch.nn.LSTM(4, 4))
+
+
+def test_the_learning_rate_can_decay_by_epoch():
+    task = SentimentTask(LSTM(8, 8), lr=0.01, lr_decay=0.5, lr_decay_start=1)
+    task.embedding = torch.nn.Embedding(5, 8)  # any parameters will do for the optimizer
+    configured = task.configure_optimizers()
+    schedule = configured["lr_scheduler"]["scheduler"]
+    assert configured["lr_scheduler"]["interval"] == "epoch"
+    assert [schedule.lr_lambdas[0](epoch) for epoch in range(3)] == [1.0, 0.5, 0.25]
+    assert isinstance(SentimentTask(LSTM(8, 8)).configure_optimizers(), torch.optim.AdamW)  # constant by default
