@@ -29,6 +29,7 @@ def test_compare_runs_each_cell_over_a_sweep_and_writes_the_table_and_plots(tmp_
     summary = (out / "summary.md").read_text()
     assert "| rnn | 5 |" in summary and "| lstm | 10 |" in summary
     assert (out / "learning_curves.png").stat().st_size > 5_000 and (out / "sweep.png").is_file()
+    assert (out / "gradients.png").stat().st_size > 5_000  # |dL/dh_t| at initialisation and after training
     assert "results in" in capsys.readouterr().out
     # A second run into the same folder is refused unless --force.
     assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(out), *TINY]) == 2

@@ -13,6 +13,7 @@ test split. Options after `--` go to every run unchanged. Results go to a folder
                        the gradient ratio |dL/dh_first| / |dL/dh_last| at the end of training
     summary.md         per cell (and swept value): mean and spread over seeds
     learning_curves.png   the validation score after each epoch, per cell
+    gradients.png      |dL/dh_t| against t per cell (seed 0), at initialisation and after training
     sweep.png          with --sweep: the test score against the swept value, per cell
     <cell>-<value>-seed<k>/   each run's checkpoints and metrics.csv
 """
@@ -133,9 +134,12 @@ def run_one(config: Path, class_path: str, seed: int, folder: Path, extra: list[
                 "timesteps_per_s": sum(e["timesteps"] for e in epochs) / seconds if seconds else math.nan,
                 "curve": [e["score"] for e in epochs]})
     row["grad_ratio"] = math.nan
+    row["grad_curves"] = {}
     if gradients.curves:
         curve = gradients.curves[-1][1]
         row["grad_ratio"] = float(curve[0] / curve[-1]) if curve[-1] > 0 else math.nan
+        # The first measured step is the network at initialisation; the last, after training.
+        row["grad_curves"] = {"at initialisation": gradients.curves[0][1], "after training": curve}
     try:
         cli.datamodule.setup("test")
         has_test = len(cli.datamodule.test_dataloader()) > 0
@@ -204,6 +208,13 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
     figure.savefig(out / "learning_curves.png", dpi=100)
     plt.close(figure)
     written.append(out / "learning_curves.png")
+    curves = {f"{r['cell']}" + (f" {key}={r['value']}" if key else "") + f", {when}": norms
+              for r in rows if r["seed"] == 0 for when, norms in r["grad_curves"].items()}
+    if curves:
+        from seqkit.diagnostics import plot_gradient_norms
+
+        written.append(plot_gradient_norms(curves, out / "gradients.png",
+                                           title="|dL/dh_t| of the top layer, at initialisation and after training"))
     test_metric = monitor.replace("val/", "test/", 1)
     if key and any(test_metric in r for r in rows):
         figure, axes = plt.subplots(figsize=(7, 4))
@@ -252,8 +263,8 @@ def main(argv: list[str]) -> int:
         print(f"compare: [{k}/{len(plan)}] {name}", file=sys.stderr, flush=True)
         row = run_one(args.config, cells[cell], seed, out / name, [*extra, *swept])
         rows.append({"cell": cell, "value": value, "seed": seed, **row})
-        pd.DataFrame([{k: v for k, v in r.items() if k != "curve"} for r in rows]).to_csv(out / "results.csv",
-                                                                                            index=False)
+        pd.DataFrame([{k: v for k, v in r.items() if k not in ("curve", "grad_curves")} for r in rows]).to_csv(
+            out / "results.csv", index=False)
     table = summarise(rows, key)
     (out / "summary.md").write_text(f"# seqkit compare: {args.config}\n\n{table}\n")
     written = plot(rows, key, out)
