@@ -144,3 +144,14 @@ def test_the_sample_series_train_with_covariates_and_forecast_with_the_known_fut
     lacking = tmp_path / "lacking.csv"
     history.to_csv(lacking, index=False)
     assert main(["forecast", "--ckpt", str(tmp_path / "run"), "--input", str(lacking)]) == 2
+
+
+def test_backtest_by_date_starts_its_origins_at_that_date(co2_run):
+    root, series = co2_run
+    output = root / "backtest_by_date.csv"
+    assert main(["backtest", "--ckpt", str(root / "run"), "--input", str(series), "--test-start", "2000-01-01",
+                 "--scaler", "refit", "--output", str(output)]) == 0
+    origins = pd.to_datetime(pd.read_csv(output)["origin"])
+    assert origins.min() >= pd.Timestamp("2000-01-01") and origins.is_monotonic_increasing
+    last = pd.to_datetime(pd.read_csv(series)["date"]).max()
+    assert origins.max() == last - pd.Timedelta(weeks=25)  # the last origin still has 26 weeks to forecast
