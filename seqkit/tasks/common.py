@@ -55,3 +55,15 @@ def step_decay_schedule(optimizer, factor: float, start: int):
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, StepDecay(factor, start))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+
+def with_input_size(module, input_size: int):
+    """`module` itself when it reads `input_size` features, else the same recurrent module built for that many.
+
+    Tasks size their encoders from the data (features, embedding size), which a recipe
+    cannot know; the module is rebuilt from its own `init_args()` with only `input_size`
+    changed, so a checkpoint's encoder spec records the real size.
+    """
+    if module.input_size == input_size:
+        return module
+    return type(module)(**{**module.init_args(), "input_size": input_size})

@@ -32,7 +32,7 @@ from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, with_input_size
 
 LOSSES = ("mse", "mae", "quantile")
 BASELINES = ("none", "naive", "seasonal", "seasonal_drift")
@@ -181,9 +181,7 @@ class ForecastTask(pl.LightningModule):
 
     def _build_layers(self) -> None:
         shapes = self.shapes
-        if self.encoder.input_size != shapes["input_size"]:
-            # The encoder reads every input feature; the recipe cannot know how many there are.
-            self.encoder = type(self.encoder)(**{**self.encoder.init_args(), "input_size": shapes["input_size"]})
+        self.encoder = with_input_size(self.encoder, shapes["input_size"])  # every input feature
         if self.hparams.season > shapes["input_length"] or (self.hparams.baseline == "seasonal_drift"
                                                             and self.hparams.season >= shapes["input_length"]):
             raise SeqkitError(f"season {self.hparams.season} does not fit in the input window of "
@@ -340,10 +338,13 @@ class ForecastTask(pl.LightningModule):
             if not math.isnan(value):
                 self.log(f"val/{name}", value, prog_bar=name == "mape")
 
-    def _score(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor) -> tuple[dict, list[str]]:
+    def _score(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
+               scales: np.ndarray | None = None) -> tuple[dict, list[str]]:
         true = np.asarray(data.inverse_transform(target.double().numpy(), series))
         forecast = np.asarray(data.inverse_transform(pred.double().numpy(), series))
-        return score_windows(true, forecast, series.numpy(), mase_scales(data.training_targets(), self.hparams.season),
+        if scales is None:
+            scales = mase_scales(data.training_targets(), self.hparams.season)
+        return score_windows(true, forecast, series.numpy(), scales,
                              target.double().numpy(), pred.double().numpy())
 
     def on_test_epoch_end(self) -> None:
@@ -378,17 +379,18 @@ class ForecastTask(pl.LightningModule):
         windows = data.windows[split].batch()
         history = windows.past[..., : data.n_targets]
         horizon, season = data.horizon, self.hparams.season
-        linear = fm.LinearBaseline(data.input_length, horizon).fit(
-            *(lambda w: (w.past[..., : data.n_targets], w.target))(data.windows["train"].batch()))
+        training = data.windows["train"].batch()
+        linear = fm.LinearBaseline(data.input_length, horizon).fit(training.past[..., : data.n_targets], training.target)
         forecasts = {"seqkit": pred, "naive": fm.naive_forecast(history, horizon)}
         if season > 1:
             forecasts[f"seasonal naive (m={season})"] = fm.seasonal_naive_forecast(history, horizon, season)
             if season < data.input_length:
                 forecasts["seasonal naive + drift"] = fm.seasonal_drift_forecast(history, horizon, season)
         forecasts["linear"] = linear.predict(history)
+        scales = mase_scales(data.training_targets(), season)  # once for every forecaster
         rows, notes = {}, []
         for name, forecast in forecasts.items():
-            rows[name], found = self._score(data, forecast.float(), target, series)
+            rows[name], found = self._score(data, forecast.float(), target, series, scales)
             notes = notes or found
         return pd.DataFrame.from_dict(rows, orient="index")[list(METRICS)], notes
 

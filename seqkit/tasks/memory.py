@@ -28,7 +28,7 @@ from seqkit import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import ClassifierHead, Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 KINDS = ("regression", "classification")
@@ -88,9 +88,7 @@ class MemoryTask(pl.LightningModule):
 
     def _build_layers(self) -> None:
         shapes = self.shapes
-        if self.encoder.input_size != shapes["input_size"]:
-            # The encoder reads every input feature; the data, not the recipe, knows how many.
-            self.encoder = type(self.encoder)(**{**self.encoder.init_args(), "input_size": shapes["input_size"]})
+        self.encoder = with_input_size(self.encoder, shapes["input_size"])  # the data knows the features
         # The last step's output (for a bidirectional encoder, each direction's last step).
         self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, shapes["n_outputs"],
                                    pooling="last", bidirectional=self.encoder.bidirectional)

@@ -29,7 +29,7 @@ from seqkit import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
 from seqkit.text import EOS, PAD, UNK, Vocab
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -101,8 +101,7 @@ class Seq2SeqTask(pl.LightningModule):
     def _build(self) -> None:
         size = self.hparams.embedding_size
         # The recurrent parts read embeddings: the task, not the recipe, knows their size.
-        encoder, decoder = (part if part.input_size == size else type(part)(**{**part.init_args(), "input_size": size})
-                            for part in (self.encoder, self.decoder))
+        encoder, decoder = (with_input_size(part, size) for part in (self.encoder, self.decoder))
         target = self.target_vocab
         try:
             self.model = Seq2Seq(encoder, decoder, len(self.source_vocab), len(target), size,
