@@ -45,3 +45,14 @@ def test_bad_options_get_one_line_errors(arguments, message, tmp_path, capsys):
     assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(tmp_path / "x"),
                  *arguments]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_summary_gives_the_mean_and_spread_over_seeds():
+    from seqkit.commands.compare import summarise
+
+    rows = [{"cell": "lstm", "value": "", "seed": seed, "monitor": "val/loss", "parameters": 100, "s_per_epoch": s,
+             "timesteps_per_s": 10.0, "best_val": best, "test/loss": best, "grad_ratio": 0.5}
+            for seed, (s, best) in enumerate([(1.0, 0.2), (3.0, 0.4)])]
+    table = summarise(rows, None)
+    assert "| cell | parameters | s per epoch | timesteps/s | best val/loss | test/loss |" in table
+    assert "| lstm | 100 | 2 ± 1.4 | 10 ± 0 | 0.3 ± 0.14 | 0.3 ± 0.14 | 0.5 ± 0 |" in table

@@ -155,3 +155,12 @@ def test_backtest_by_date_starts_its_origins_at_that_date(co2_run):
     assert origins.min() >= pd.Timestamp("2000-01-01") and origins.is_monotonic_increasing
     last = pd.to_datetime(pd.read_csv(series)["date"]).max()
     assert origins.max() == last - pd.Timedelta(weeks=25)  # the last origin still has 26 weeks to forecast
+
+
+def test_forecast_from_the_shell_can_return_fewer_steps_than_trained(co2_run, capsys):
+    root, series = co2_run
+    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--horizon", "4"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip() and not line.startswith("checkpoint:")]
+    assert printed[0].split()[:2] == ["date", "co2"] and len(printed) == 1 + 4  # the header and four weeks
+    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--horizon", "27"]) == 2
+    assert "horizon must be between 1 and 26" in capsys.readouterr().err

@@ -237,3 +237,11 @@ def test_keeping_the_scaler_needs_the_series_it_was_fitted_on(trained, tmp_path)
     same.setup("fit")
     saved = torch.load(checkpoint, weights_only=True)["seqkit"]["data"]
     np.testing.assert_allclose(same.mean, np.asarray(saved["mean"]))
+
+
+def test_testing_a_checkpoint_on_data_of_other_sizes_is_refused(trained, tmp_path):
+    _, _, _, checkpoint, _ = trained
+    longer = data_of(two_series(), id_column="id", input_length=36)
+    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12)
+    with pytest.raises(CheckpointError, match="the checkpoint's sizes"):
+        trainer(tmp_path).test(task, longer, ckpt_path=str(checkpoint), verbose=False)
