@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from seqkit import checkpoints
@@ -48,6 +49,11 @@ class SentimentTask(pl.LightningModule):
         pretrained_embeddings: a GloVe or word2vec text file whose vectors start the
             embedding rows of known words (the coverage is reported).
         freeze_embeddings: keep the embedding fixed during training.
+        body_lr_scale: the embedding and the encoder learn at `lr * body_lr_scale`, the
+            head at `lr` (ULMFiT's discriminative rates: gentler steps for pretrained layers).
+        freeze_body_epochs: keep the embedding and the encoder fixed for this many epochs,
+            so that a new head first learns to read them (ULMFiT's gradual unfreezing, in
+            two stages); then everything trains.
     """
 
     task_name = "sentiment"
@@ -65,6 +71,8 @@ class SentimentTask(pl.LightningModule):
         lr_decay_start: int = 0,
         pretrained_embeddings: str | None = None,
         freeze_embeddings: bool = False,
+        body_lr_scale: float = 1.0,
+        freeze_body_epochs: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(encoder, Recurrent):
@@ -73,6 +81,8 @@ class SentimentTask(pl.LightningModule):
             raise SeqkitError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if optimizer not in OPTIMIZERS:
             raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if body_lr_scale <= 0 or freeze_body_epochs < 0:
+            raise SeqkitError(f"body_lr_scale must be > 0 and freeze_body_epochs >= 0, got {body_lr_scale} and {freeze_body_epochs}")
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder
         self.drop = nn.Dropout(dropout)
@@ -115,7 +125,9 @@ class SentimentTask(pl.LightningModule):
         self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, classes,
                                    pooling=self.hparams.pooling, dropout=self.hparams.dropout,
                                    bidirectional=self.encoder.bidirectional)
-        metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"), "f1": lambda: MulticlassF1Score(classes, average="macro")}
+        # Counts, added up across processes before they are divided: exact on many devices too.
+        metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"), "f1": lambda: MulticlassF1Score(classes, average="macro"),
+                   "loss": MeanMetric}
         self.metrics = nn.ModuleDict({f"{stage}_{name}": make() for stage in ("val", "test") for name, make in metrics.items()})
         self.confusion = MulticlassConfusionMatrix(classes)
 
@@ -208,11 +220,12 @@ class SentimentTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True)
             return loss
-        self.log(f"{stage}/loss", loss, batch_size=batch.labels.numel())
-        for name in ("acc", "f1"):
+        self.metrics[f"{stage}_loss"].update(loss.detach(), batch.labels.numel())  # the mean over every text
+        for name in ("loss", "acc", "f1"):
             metric = self.metrics[f"{stage}_{name}"]
-            metric.update(logits, batch.labels)
-            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
+            if name != "loss":
+                metric.update(logits, batch.labels)
+            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val" and name != "loss")
         if stage == "test":
             self.confusion.update(logits, batch.labels)
         return loss
@@ -264,14 +277,30 @@ class SentimentTask(pl.LightningModule):
             written.append(folder / "confusion_matrix.png")
         say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
 
+    def _body(self) -> list[nn.Parameter]:
+        """The embedding's and the encoder's parameters that train at all (the pretrained part in transfer)."""
+        frozen = self.hparams.freeze_embeddings or self.embedding is None
+        embedding = [] if frozen else list(self.embedding.parameters())
+        return embedding + list(self.encoder.parameters())
+
     def configure_optimizers(self):
         hp = self.hparams
-        parameters = [p for p in self.parameters() if p.requires_grad]
+        body = {id(p) for p in self._body()}
+        head = [p for p in self.parameters() if p.requires_grad and id(p) not in body]
+        groups = [{"params": head, "lr": hp.lr}, {"params": self._body(), "lr": hp.lr * hp.body_lr_scale}]
         if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+            optimizer = torch.optim.SGD(groups, lr=hp.lr, weight_decay=hp.weight_decay)
         else:
-            optimizer = torch.optim.AdamW(parameters, lr=hp.lr, weight_decay=hp.weight_decay)
+            optimizer = torch.optim.AdamW(groups, lr=hp.lr, weight_decay=hp.weight_decay)
         return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
+
+    def on_train_epoch_start(self) -> None:
+        # A frozen parameter gets no gradient, and the optimizer skips parameters without one.
+        frozen = self.current_epoch < self.hparams.freeze_body_epochs
+        for parameter in self._body():
+            parameter.requires_grad_(not frozen)
+        if self.hparams.freeze_body_epochs and self.current_epoch == self.hparams.freeze_body_epochs:
+            say(f"seqkit: epoch {self.current_epoch}: the embedding and the encoder now train too")
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/acc", "max", ".4f")

@@ -159,3 +159,30 @@ def test_the_learning_rate_can_decay_by_epoch():
     assert configured["lr_scheduler"]["interval"] == "epoch"
     assert [schedule.lr_lambdas[0](epoch) for epoch in range(3)] == [1.0, 0.5, 0.25]
     assert isinstance(SentimentTask(LSTM(8, 8)).configure_optimizers(), torch.optim.AdamW)  # constant by default
+
+
+def test_the_pretrained_body_can_wait_and_learn_more_gently(reviews, tmp_path, capsys):
+    torch.manual_seed(0)
+    data = _data(reviews)
+    task = SentimentTask(LSTM(16, 12), lr=0.01, body_lr_scale=0.1, freeze_body_epochs=1)
+    class Snapshot(pl.Callback):
+        def __init__(self):
+            self.encoder, self.head = [], []
+
+        def on_train_epoch_end(self, trainer, module):
+            self.encoder.append(module.encoder.weight_hh_l0.detach().clone())
+            self.head.append(next(module.head.parameters()).detach().clone())
+
+    snapshot = Snapshot()
+    trainer = _trainer(tmp_path, max_epochs=2, limit_val_batches=0, callbacks=[snapshot])
+    start = task.encoder.weight_hh_l0.detach().clone()
+    trainer.fit(task, datamodule=data)
+    groups = trainer.optimizers[0].param_groups
+    assert [g["lr"] for g in groups] == pytest.approx([0.01, 0.001])
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in [*task.embedding.parameters(), *task.encoder.parameters()]}
+    assert torch.equal(snapshot.encoder[0], start)  # epoch 0: the encoder is frozen, the head learns ...
+    assert not torch.equal(snapshot.head[0], snapshot.head[1])
+    assert not torch.equal(snapshot.encoder[1], start)  # ... epoch 1: it learns
+    assert "epoch 1: the embedding and the encoder now train too" in capsys.readouterr().err
+    with pytest.raises(SeqkitError, match="body_lr_scale must be > 0"):
+        SentimentTask(LSTM(4, 4), body_lr_scale=0)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Everything seqkit checks on a CUDA machine, in one run of about 8 minutes:
+#   1. the module speeds (benchmarks/gpu.py), while the GPU is otherwise idle;
+#   2. in the background, the transfer experiment (benchmarks/transfer.py: a WikiText-2 +
+#      SST-2-text language model, then 9 SST-2 classifiers in parallel processes);
+#   3. meanwhile the `gpu` tests, and one short training of each recipe family on the GPU
+#      (with no code change: only --trainer.accelerator gpu), one of them in bf16-mixed.
+#
+#   SEQKIT_DATA=/path/to/data OUT=/tmp/gpu bash benchmarks/on_gpu.sh
+#
+# ACCELERATOR=cpu PRECISION=32 TRANSFER_ARGS=--smoke runs it here, to check the script.
+# Logs go to $OUT. Each stage has its own time limit, so one that fails or hangs does not
+# cost the others their output.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/seqkit-gpu}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+export SEQKIT_DATA=${SEQKIT_DATA:-$PWD/../shared/data}
+LOG=$OUT/gpu.log
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import torch, lightning, pandas; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'lightning', lightning.__version__, 'pandas', pandas.__version__, torch.cuda.get_device_name())"
+  echo "== 1. module speeds"
+  timeout 120 python3 benchmarks/gpu.py --steps 20
+} >"$LOG" 2>&1
+
+echo "== 2. transfer (background)" >>"$LOG"
+(timeout 420 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 9 --lm-batch-size 32 --lm-epochs 6 ${TRANSFER_ARGS:-} \
+   >"$OUT/transfer.log" 2>&1; echo "transfer exit $?" >>"$OUT/transfer.log") &
+TRANSFER=$!
+
+{
+  echo "== 3a. gpu tests"
+  timeout 180 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider 2>&1 | tail -15
+  echo "== 3b. one short training per recipe on the GPU"
+  short="--trainer.accelerator ${ACCELERATOR:-gpu} --trainer.devices 1 --trainer.max_epochs 1 --trainer.limit_train_batches 100 --trainer.limit_val_batches 20 --trainer.enable_progress_bar false"
+  for recipe in next_word/lstm.yaml sentiment/lstm.yaml forecasting/lstm_airline.yaml memory/adding.yaml seq2seq/dates.yaml; do
+    echo "-- $recipe"
+    start=$(date +%s.%N)
+    timeout 90 python3 -m seqkit.cli fit -c recipes/$recipe $short \
+      --trainer.default_root_dir /tmp/recipes/$recipe 2>&1 | grep -E "seqkit:|best|Error|error|GPU available|Traceback" | head -12
+    echo "   exit ${PIPESTATUS[0]}, $(python3 -c "import time; print(round(time.time() - $start, 1))") s"
+  done
+  echo "-- sentiment/lstm.yaml in bf16-mixed"
+  timeout 90 python3 -m seqkit.cli fit -c recipes/sentiment/lstm.yaml $short --trainer.precision ${PRECISION:-bf16-mixed} \
+    --trainer.default_root_dir /tmp/recipes/bf16 2>&1 | grep -E "seqkit:|best|Error|error|Traceback|precision" | head -12
+  echo "   exit ${PIPESTATUS[0]}"
+} >>"$LOG" 2>&1
+
+wait $TRANSFER
+(cd /tmp && find transfer -name metrics.csv -o -name log.txt | tar czf "$OUT/transfer_runs.tgz" -T -)
+echo "== done" >>"$LOG"
