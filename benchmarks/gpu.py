@@ -63,7 +63,11 @@ def main() -> int:
             ref = reference(256, 512, num_layers=2, batch_first=True).cuda()
             fused = ours(256, 512, num_layers=2, backend="fused").cuda()
             loop = ours(256, 512, num_layers=2, backend="loop").cuda()
-            times = [step_ms(m, x, args.steps, bf16) for m in (ref, fused, loop)]
+            try:
+                times = [step_ms(m, x, args.steps, bf16) for m in (ref, fused, loop)]
+            except RuntimeError as error:
+                print(f"| {name} | {'bf16 autocast' if bf16 else 'float32'} | failed: {str(error).splitlines()[0]} | | | | | |", flush=True)
+                continue
             print(f"| {name} | {'bf16 autocast' if bf16 else 'float32'} | {times[0]:.2f} | {times[1]:.2f} | {times[1] / times[0]:.2f} | "
                   f"{times[2]:.1f} | {times[2] / times[0]:.1f} | {tokens / times[0] * 1000:,.0f} |", flush=True)
     return 0

@@ -26,16 +26,17 @@ LOG=$OUT/gpu.log
 } >"$LOG" 2>&1
 
 echo "== 2. transfer (background)" >>"$LOG"
-(timeout 420 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 9 --lm-batch-size 32 --lm-epochs 6 ${TRANSFER_ARGS:-} \
+(timeout 430 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 12 --lm-batch-size 32 --lm-epochs 9 --settings random,lm,lm_lr2,lm_body_half ${TRANSFER_ARGS:-} \
    >"$OUT/transfer.log" 2>&1; echo "transfer exit $?" >>"$OUT/transfer.log") &
 TRANSFER=$!
 
 {
   echo "== 3a. gpu tests"
-  timeout 180 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider 2>&1 | tail -15
+  timeout 180 python3 -m pytest -q -rfE --tb=short -m gpu tests/test_gpu.py -p no:cacheprovider >"$OUT/tests.log" 2>&1
+  echo "   exit $?: $(tail -1 "$OUT/tests.log")"
   echo "== 3b. one short training per recipe on the GPU"
   short="--trainer.accelerator ${ACCELERATOR:-gpu} --trainer.devices 1 --trainer.max_epochs 1 --trainer.limit_train_batches 100 --trainer.limit_val_batches 20 --trainer.enable_progress_bar false"
-  for recipe in next_word/lstm.yaml sentiment/lstm.yaml forecasting/lstm_airline.yaml memory/adding.yaml seq2seq/dates.yaml; do
+  for recipe in next_word/lstm_ptb_small.yaml sentiment/lstm.yaml forecasting/lstm_airline.yaml memory/adding.yaml seq2seq/dates.yaml; do
     echo "-- $recipe"
     start=$(date +%s.%N)
     timeout 90 python3 -m seqkit.cli fit -c recipes/$recipe $short \

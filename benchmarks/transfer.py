@@ -19,6 +19,8 @@ pooling, a new head) on SST-2 three ways, each with every seed:
     ulmfit    --init_from, the head alone for the first epoch, then everything with the
               embedding and encoder at 0.3 x the head's rate (gradual unfreezing and
               discriminative rates, in two steps)
+    lm_lr2    --init_from, every layer at twice the recipe's rate
+    lm_body_half  --init_from, the embedding and encoder at half the head's rate
 
 The classifiers are independent, so they run as parallel processes (`--jobs`); on a GPU
 that costs little. Prints a Markdown table: mean, min and max over seeds of the best dev
@@ -40,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
     "random": [],
     "lm": ["--init_from", "{lm}"],
+    "lm_lr2": ["--init_from", "{lm}", "--model.init_args.lr", "0.002"],
+    "lm_body_half": ["--init_from", "{lm}", "--model.init_args.body_lr_scale", "0.5"],
     "ulmfit": ["--init_from", "{lm}", "--model.init_args.freeze_body_epochs", "1", "--model.init_args.body_lr_scale", "0.3"],
 }
 
@@ -89,7 +93,7 @@ def main() -> int:
     parser.add_argument("--lm-batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5, help="classifier epochs (default 5)")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--settings", default="random,lm,ulmfit")
+    parser.add_argument("--settings", default="random,lm,ulmfit", help=f"any of {', '.join(SETTINGS)}")
     parser.add_argument("--jobs", type=int, default=3, help="classifier runs at a time (default 3)")
     parser.add_argument("--smoke", action="store_true", help="a few batches of each stage: checks the script, measures nothing")
     args = parser.parse_args()

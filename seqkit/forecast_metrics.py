@@ -229,7 +229,7 @@ def seasonal_naive_forecast(past: Array, horizon: int, season: int) -> Array:
     length = window.shape[1]
     if not 1 <= season <= length:
         raise ValueError(f"the season ({season}) must be between 1 and the input length ({length})")
-    steps = length - season + torch.arange(horizon) % season
+    steps = length - season + torch.arange(horizon, device=window.device) % season
     forecast = window[:, steps, :]
     return forecast.numpy() if was_numpy else forecast
 
@@ -258,7 +258,7 @@ def seasonal_drift_forecast(past: Array, horizon: int, season: int) -> Array:
     if not 1 <= season < length:
         raise ValueError(f"the season ({season}) must be at least 1 and below the input length ({length})")
     growth = (window[:, season:] - window[:, :-season]).mean(dim=1, keepdim=True)  # (B, 1, C)
-    h = torch.arange(horizon)
+    h = torch.arange(horizon, device=window.device)
     seasons = (h // season + 1).to(window.dtype).view(1, -1, 1)  # (1, H, 1)
     forecast = window[:, length - season + h % season, :] + seasons * growth
     return forecast.numpy() if was_numpy else forecast

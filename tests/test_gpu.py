@@ -12,6 +12,19 @@ from seqkit.modules import GRU, LSTM, RNN
 pytestmark = pytest.mark.gpu
 
 
+def _trained_on_cuda():
+    """A callback that records the device the module trains on (Lightning moves it back to the CPU at teardown)."""
+    import lightning.pytorch as pl
+
+    class DeviceSeen(pl.Callback):
+        device = None
+
+        def on_train_batch_end(self, trainer, module, *args):
+            DeviceSeen.device = module.device.type
+
+    return DeviceSeen()
+
+
 @pytest.fixture(autouse=True)
 def exact_float32():
     # cuDNN may use TF32 for float32 RNNs, which rounds to ~1e-3; compare in full precision.
@@ -68,10 +81,11 @@ def test_language_model_trained_on_gpu_loads_on_cpu(tmp_path):
     corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 200)
     data = NextWordData(train_path=str(corpus), batch_size=4, eval_batch_size=2, bptt=6)
     task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, tie_weights=True)
+    seen = _trained_on_cuda()
     trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=1, limit_train_batches=5, limit_val_batches=2,
-                         default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+                         default_root_dir=tmp_path, logger=False, enable_progress_bar=False, callbacks=[seen])
     trainer.fit(task, datamodule=data)
-    assert task.device.type == "cuda"
+    assert seen.device == "cuda"
     loaded = NextWordTask.from_checkpoint(trainer.checkpoint_callback.last_model_path, map_location="cpu")
     assert loaded.device.type == "cpu"
     assert len(loaded.predict_next("the cat", k=2)) == 2
@@ -90,12 +104,24 @@ def test_forecaster_trained_on_gpu_tests_there_and_forecasts_on_cpu(tmp_path):
                           "y": 10 + np.sin(2 * np.pi * steps / 24) + 0.01 * steps})
     data = ForecastData(time_column="time", target_columns="y", input_length=48, horizon=12).use_dataframe(frame)
     task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=24)
+    seen = _trained_on_cuda()
     trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=2, default_root_dir=tmp_path, logger=False,
-                         enable_progress_bar=False)
+                         enable_progress_bar=False, callbacks=[seen])
     trainer.fit(task, datamodule=data)
-    assert task.device.type == "cuda"
+    assert seen.device == "cuda"
     result = trainer.test(task, datamodule=data, verbose=False)[0]
     assert np.isfinite(result["test/mae"])
     loaded = ForecastTask.from_checkpoint(next(tmp_path.rglob("last.ckpt")), map_location="cpu")
     forecast = loaded.forecast(frame)
     assert len(forecast) == 12 and (forecast["y_q10"] <= forecast["y_q90"]).all()
+
+
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_trains_under_bfloat16_autocast_on_cuda(cls, backend):
+    module = cls(16, 32, num_layers=2, bidirectional=True, backend=backend).cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out, _ = module(torch.randn(8, 20, 16, device="cuda"))
+    out.float().square().mean().backward()
+    for name, p in module.named_parameters():
+        assert p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name

@@ -475,6 +475,7 @@ class _RecurrentWeightGrad(torch.autograd.Function):
         # values only: a graph tensor kept here would close a reference cycle through the
         # autograd graph that Python's garbage collector cannot see.
         ctx.h_prev = h_prev
+        ctx.weight_dtype = weight_hh.dtype
         return x_proj.view_as(x_proj)
 
     @staticmethod
@@ -482,4 +483,7 @@ class _RecurrentWeightGrad(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         h_prev = torch.cat(ctx.h_prev)  # (T*B, H) or (N, H): rows match grad's
         grad_rows = grad.reshape(h_prev.shape[0], -1)  # (T*B, G*H)
-        return grad, grad_rows.t().mm(h_prev), None
+        # Under autocast the gates' gradient may be bfloat16 and h float32 (or the other way):
+        # sum in the weight's own precision, which is also the dtype its gradient must have.
+        dtype = ctx.weight_dtype
+        return grad, grad_rows.t().to(dtype).mm(h_prev.to(dtype)), None

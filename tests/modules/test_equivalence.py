@@ -99,3 +99,21 @@ def test_eval_mode_dropout_matches_and_training_dropout_changes_output(cls):
     torch.testing.assert_close(loop(x)[0], fused(x)[0], atol=1e-5, rtol=0)
     loop.train()
     assert not torch.allclose(loop(x)[0], fused(x)[0])  # dropout between the layers is active
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_loop_trains_under_bfloat16_autocast(cls):
+    # bf16-mixed training: the gates' gradient arrives in bfloat16 while h and W_hh are float32.
+    torch.manual_seed(0)
+    module = cls(8, 16, num_layers=2, bidirectional=True, backend="loop")
+    x = torch.randn(4, 10, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = module(x)
+    out.float().square().sum().backward()
+    exact = cls(8, 16, num_layers=2, bidirectional=True, backend="loop")
+    exact.load_state_dict(module.state_dict())
+    exact(x)[0].square().sum().backward()
+    for (name, p), q in zip(module.named_parameters(), exact.parameters()):
+        assert p.grad.dtype == torch.float32, name
+        # bfloat16 keeps 8 bits of mantissa: close to the float32 gradient, not equal.
+        assert torch.nn.functional.cosine_similarity(p.grad.flatten(), q.grad.flatten(), dim=0) > 0.99, name
