@@ -22,11 +22,11 @@ LOG=$OUT/gpu.log
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python3 -c "import torch, lightning, pandas; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'lightning', lightning.__version__, 'pandas', pandas.__version__, torch.cuda.get_device_name())"
   echo "== 1. module speeds"
-  timeout 120 python3 benchmarks/gpu.py --steps 20
+  timeout 80 python3 benchmarks/gpu.py --steps 15
 } >"$LOG" 2>&1
 
 echo "== 2. transfer (background)" >>"$LOG"
-(timeout 430 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 12 --lm-batch-size 32 --lm-epochs 9 --settings random,lm,lm_lr2,lm_body_half ${TRANSFER_ARGS:-} \
+(timeout 370 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 12 --lm-batch-size 32 --lm-epochs 8 --settings random,lm,lm_lr2,lm_body_half ${TRANSFER_ARGS:-} \
    >"$OUT/transfer.log" 2>&1; echo "transfer exit $?" >>"$OUT/transfer.log") &
 TRANSFER=$!
 
