@@ -13,14 +13,26 @@ import importlib
 import inspect
 import pickle
 import sys
-import zipfile
 from pathlib import Path
 
 import torch
 
-from seqkit.errors import CheckpointError
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.text import Vocab
 
 FORMAT = 1
+
+# What each task reads from its section when it loads: checked in `load`, so that a section
+# edited by hand or written by other code gets an error naming the file and the key, not a
+# KeyError inside a task. Keys ending in "vocab" must hold what `Vocab.to_dict` writes,
+# "encoder" and "decoder" what `encoder_spec` writes.
+SECTION_KEYS = {
+    "next_word": ("encoder", "vocab"),
+    "sentiment": ("encoder", "vocab", "labels"),
+    "forecast": ("encoder", "shapes", "data"),
+    "memory": ("encoder", "shapes"),
+    "seq2seq": ("encoder", "decoder", "source_vocab", "target_vocab"),
+}
 
 
 def load(path: str | Path, task: str | None = None, map_location: str | torch.device = "cpu") -> dict:
@@ -32,11 +44,14 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
 
     Raises:
         CheckpointError: missing, truncated or corrupt file; content other than tensors
-            and plain data; not written by seqkit; written by another task.
+            and plain data; not written by seqkit (or by a newer seqkit); written by
+            another task; a section or state_dict that is not what seqkit writes.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): the file is empty")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -45,8 +60,12 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
             f"refusing to load {path}: it does not load as plain data ({detail}). It is corrupt, or it holds "
             f"pickled objects, which seqkit never unpickles since that can run code"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {str(error).splitlines()[0]}") from None
+    except Exception as error:  # noqa: BLE001
+        # Corrupt bytes make torch's reader fail in many ways (RuntimeError, EOFError, a zip error,
+        # even IndexError or KeyError from a garbled pickle); with weights_only none of them ran code
+        # from the file, and every one means the same to the user: the file is not a checkpoint.
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]  # an EOFError may say nothing
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {detail}") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("seqkit"), dict):
         raise CheckpointError(f"{path} is not a seqkit checkpoint (it has no 'seqkit' section); train it with `seqkit fit`")
     found = checkpoint["seqkit"].get("task")
@@ -54,7 +73,57 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
         raise CheckpointError(f"{path} is a checkpoint of the {found!r} task; this needs a {task!r} checkpoint")
     if "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} has no state_dict")
+    _check_contents(path, checkpoint)
     return checkpoint
+
+
+def _check_contents(path: Path, checkpoint: dict) -> None:
+    """Refuse a seqkit section or state_dict that is not what seqkit writes, naming the file and the key."""
+    section = checkpoint["seqkit"]
+    version = section.get("format", FORMAT)
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT:
+        raise CheckpointError(f"{path}: its seqkit section has format {version!r}; this seqkit reads format {FORMAT} "
+                              "and older (a newer seqkit wrote it?)")
+    task = section.get("task")
+    missing = [key for key in SECTION_KEYS.get(task, ()) if key not in section] if isinstance(task, str) else []
+    if missing:
+        raise CheckpointError(f"{path}: its seqkit section lacks {', '.join(map(repr, missing))}, which a "
+                              f"{task!r} checkpoint holds; it was not written by seqkit (or was edited)")
+    for key, value in section.items():
+        if not isinstance(key, str):
+            continue
+        if key.endswith("vocab"):
+            try:
+                Vocab.from_dict(value, source=f"{path}: the checkpoint's {key!r}")
+            except SeqkitError as error:
+                raise CheckpointError(str(error)) from None
+        elif key in ("encoder", "decoder"):
+            where = f"{path}: the checkpoint's {key}"
+            cls = _encoder_class(value, where)
+            try:  # the arguments must fit the class; their values are checked when it is built
+                inspect.signature(cls).bind(**value.get("init_args", {}))
+            except TypeError as error:
+                raise CheckpointError(f"{where} {value['class_path']} cannot be built from its init_args: "
+                                      f"{error}") from None
+        elif key in ("shapes", "data") and not isinstance(value, dict) and value is not None:
+            raise CheckpointError(f"{path}: the checkpoint's {key!r} is {_short(value)}, not a mapping")
+        elif key == "labels" and not (isinstance(value, list) and all(isinstance(label, str) for label in value)):
+            raise CheckpointError(f"{path}: the checkpoint's 'labels' is {_short(value)}, not a list of label strings")
+    state_dict = checkpoint["state_dict"]
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{path}: its state_dict is {_short(state_dict)}, not a mapping of names to tensors")
+    odd = [name for name, value in state_dict.items() if not isinstance(name, str) or not isinstance(value, torch.Tensor)]
+    if odd:
+        raise CheckpointError(f"{path}: its state_dict holds {len(odd)} entries that are not named tensors "
+                              f"({', '.join(map(repr, odd[:3]))}); it was not written by seqkit (or was edited)")
+    if not isinstance(checkpoint.get("hyper_parameters", {}), dict):
+        raise CheckpointError(f"{path}: its hyper_parameters are {_short(checkpoint['hyper_parameters'])}, not a mapping")
+
+
+def _short(value: object) -> str:
+    """A value for a message: its type and at most 40 characters of it."""
+    text = repr(value)
+    return f"a {type(value).__name__} ({text[:40]}{'...' if len(text) > 40 else ''})"
 
 
 def _unpickling_detail(text: str) -> str:
@@ -89,22 +158,38 @@ def build_encoder(spec: dict) -> torch.nn.Module:
     Only classes from seqkit itself or from modules the program has already imported are
     accepted: importing a module named in a file would run that module's code.
     """
+    cls = _encoder_class(spec, "the checkpoint's encoder")
+    try:
+        return cls(**spec.get("init_args", {}))
+    except (TypeError, ValueError) as error:  # arguments the class does not take, or values it refuses
+        raise CheckpointError(f"the checkpoint's encoder {spec['class_path']} cannot be built from its init_args: "
+                              f"{error}") from None
+
+
+def _encoder_class(spec: object, where: str) -> type:
+    """The seqkit recurrent class that an `encoder_spec` names; `where` names the spec in messages.
+
+    Raises:
+        CheckpointError: not a spec, a module the program has not imported, a class that
+            does not exist or is not a seqkit recurrent module.
+    """
     from seqkit.modules import Recurrent
 
-    class_path = spec.get("class_path", "")
+    if not (isinstance(spec, dict) and isinstance(spec.get("class_path"), str)
+            and isinstance(spec.get("init_args", {}), dict)):
+        raise CheckpointError(f"{where} is {_short(spec)}, not a class_path with init_args as seqkit writes it")
+    class_path = spec["class_path"]
     module_name, _, name = class_path.rpartition(".")
     if not module_name.startswith("seqkit.") and module_name not in sys.modules:
-        raise CheckpointError(
-            f"the checkpoint's encoder is {class_path}; import {module_name} before loading it "
-            f"(seqkit does not import modules named in a checkpoint)"
-        )
+        raise CheckpointError(f"{where} is {class_path}; import {module_name or 'its module'} before loading it "
+                              "(seqkit does not import modules named in a checkpoint)")
     try:
         cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        raise CheckpointError(f"the checkpoint's encoder class {class_path} cannot be found") from None
+    except (ImportError, AttributeError, ValueError, TypeError):
+        raise CheckpointError(f"{where} class {class_path} cannot be found") from None
     if not (isinstance(cls, type) and issubclass(cls, Recurrent)):
-        raise CheckpointError(f"the checkpoint's encoder {class_path} is not a seqkit recurrent module")
-    return cls(**spec.get("init_args", {}))
+        raise CheckpointError(f"{where} {class_path} is not a seqkit recurrent module")
+    return cls
 
 
 def load_weights(module: torch.nn.Module, state_dict: dict, source: str, only: tuple[str, ...] | None = None) -> list[str]:

@@ -326,7 +326,8 @@ class Vocab:
 
         Raises:
             DataError: `data` is not what `to_dict` writes: another format or version,
-                missing keys, tokens that are not strings or appear twice.
+                missing keys, tokens that are not strings or appear twice, a default
+                index that is not one of the tokens.
         """
         if not isinstance(data, dict) or data.get("format") != VOCAB_FORMAT:
             found = f'"format": {json.dumps(data.get("format"))}' if isinstance(data, dict) else f"a {type(data).__name__}"
@@ -352,6 +353,10 @@ class Vocab:
             first_seen[token] = i
         if default_index is not None and (isinstance(default_index, bool) or not isinstance(default_index, int)):
             raise DataError(f'{source}: "default_index" must be an integer or null, got {default_index!r}')
+        if default_index is not None and not 0 <= default_index < len(itos):
+            # Unknown words would get this id, and an embedding lookup would fail far from the file.
+            raise DataError(f'{source}: "default_index" {default_index} is outside the vocabulary\'s {len(itos)} tokens '
+                            f"(0 to {len(itos) - 1}); it must be the index of a token such as <unk>")
         return cls(itos, default_index)
 
     def save(self, path: str | os.PathLike) -> None:

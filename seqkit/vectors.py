@@ -45,7 +45,8 @@ def fill_embedding(weight: torch.Tensor, vocab: Vocab, path: str | Path, lowerca
         The coverage: how many vocabulary words got a vector.
 
     Raises:
-        DataError: a missing file, or a line with the wrong number of values (named by line).
+        DataError: a missing file, or a line with the wrong number of values, or values that
+            are not finite numbers (named by line).
     """
     path = Path(path)
     if not path.is_file():
@@ -65,8 +66,12 @@ def fill_embedding(weight: torch.Tensor, vocab: Vocab, path: str | Path, lowerca
             if len(parts) - 1 != dim:
                 raise DataError(f"{path}, line {number}: {len(parts) - 1} numbers for {parts[0]!r}, but the embedding has {dim}; set the embedding size (the encoder's input_size) to the file's")
             try:
-                weight[index] = torch.tensor([float(v) for v in parts[1:]], dtype=weight.dtype)
+                vector = torch.tensor([float(v) for v in parts[1:]], dtype=weight.dtype)
             except ValueError:
                 raise DataError(f"{path}, line {number}: values for {parts[0]!r} are not all numbers") from None
+            if not bool(torch.isfinite(vector).all()):  # "nan" and "inf" are floats, but they would poison training
+                raise DataError(f"{path}, line {number}: the vector of {parts[0]!r} holds nan or inf; every value "
+                                "must be a finite number")
+            weight[index] = vector
             seen.add(index)
     return Coverage(len(seen), len(vocab))

@@ -26,19 +26,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_table(path: Path):
-    import pandas as pd
+    """The whole table of `--input` (every column, cells as strings), read as the sentiment recipe reads its files.
 
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=True, dtype=False)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text (byte {error.start}); re-save it as UTF-8") from None
-    except (ValueError, pd.errors.ParserError) as error:
-        raise DataError(f"{path} could not be read as {suffix.lstrip('.') or 'CSV'}: {str(error).splitlines()[0]}") from None
+    Raises:
+        DataError: a missing, empty, not UTF-8 or malformed file; the message names the file and the line.
+    """
+    from seqkit.data.sentiment import FORMATS, _read_delimited, _read_jsonl
+    from seqkit.text import _read_text
+
+    kind = FORMATS.get(path.suffix.lower(), "csv")  # any other extension is read as CSV
+    text = _read_text(path, what=f"{kind.upper()} file")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; point to the file that holds the texts")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    frame, _ = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
+    return frame
 
 
 def _write_table(table, path: Path) -> None:

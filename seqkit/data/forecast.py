@@ -353,7 +353,9 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     except (ValueError, TypeError) as error:  # e.g. timestamps in several time zones
         raise DataError(f"{source}: the timestamps in column {column!r} cannot be read together ({error}); "
                         "write them in one format and one time zone") from None
-    bad = np.flatnonzero(parsed.isna().to_numpy())
+    # A liberal parser reads "-0" or "-5" as the years 0 and -5: not what anyone means, so not parsed.
+    years = parsed.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(parsed.isna().to_numpy() | (years < 1) | (years > 9999))
     if len(bad):
         shown = ", ".join(repr(str(raw.iloc[p])) for p in bad[:SHOWN])
         raise DataError(f"{source}: {len(bad)} timestamps in column {column!r} do not parse ({table.rows(bad)}: "
