@@ -3,6 +3,7 @@
     python benchmarks/sentiment.py                       # BiLSTM and BiRNN recipes, then predict speed
     python benchmarks/sentiment.py --cells lstm --epochs 2
     python benchmarks/sentiment.py --cells lstm_transfer --transfer LM.ckpt   # from a WikiText-2 language model, and from random weights
+    python benchmarks/sentiment.py --cells lstm --seed_everything 1 --model.init_args.lr 0.002   # other flags go to `seqkit fit`
 
 Trains `recipes/sentiment/lstm.yaml` and `rnn.yaml` through `seqkit fit` (SeqkitCLI, in
 this process, one after the other), logging dev accuracy after every epoch, and prints
@@ -29,7 +30,7 @@ def _data_root() -> Path:
     return root
 
 
-def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None) -> dict:
+def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None, extra: list[str] = ()) -> dict:
     import lightning.pytorch as pl
     from lightning.pytorch import LightningDataModule, LightningModule
 
@@ -55,6 +56,7 @@ def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None
         args += ["--init_from", init_from]
     if epochs:
         args += ["--trainer.max_epochs", str(epochs)]
+    args += list(extra)
     cli = SeqkitCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                     args=args, trainer_defaults={"callbacks": [clock]})
     best = max(clock.rows, key=lambda r: r[2])
@@ -86,14 +88,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/sentiment"))
     parser.add_argument("--transfer", metavar="CKPT", help="a next-word checkpoint: each cell is also trained from it "
                         "(--init_from), beside its random start")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
     import torch
 
     rows = []
     for cell in args.cells.split(","):
-        rows.append(train(cell, args.epochs, args.out))
+        rows.append(train(cell, args.epochs, args.out, extra=extra))
         if args.transfer:
-            rows.append(train(cell, args.epochs, args.out, init_from=args.transfer))
+            rows.append(train(cell, args.epochs, args.out, init_from=args.transfer, extra=extra))
     print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print("## SST-2 dev accuracy\n")
     print("| recipe | best dev acc | at epoch | epochs | s per epoch | dev acc by epoch |\n|---|---|---|---|---|---|")
