@@ -46,6 +46,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import EOS, PAD, UNK, Vocab, build_vocab_from_iterator
 
@@ -278,7 +279,9 @@ class DatesData(pl.LightningDataModule):
             generator = torch.Generator().manual_seed(self.seed)  # the shuffle order, without the global RNG
             return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=True, generator=generator,
                               collate_fn=encode)
-        return DataLoader(self.splits[split], batch_size=self.eval_batch_size, collate_fn=encode)
+        # On many processes, each scores one contiguous share of the pairs, none twice (seqkit.distributed).
+        return DataLoader(self.splits[split], batch_size=self.eval_batch_size, collate_fn=encode,
+                          sampler=eval_sampler(self, self.splits[split]))
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -59,6 +59,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data import catalog
 from seqkit.data.embedded import co2_frame
 from seqkit.data.sentiment import _row_lines
+from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import _read_text
 
@@ -1013,7 +1014,8 @@ class ForecastData(pl.LightningDataModule):
         if split == "train":
             generator = torch.Generator().manual_seed(self.seed)
             return DataLoader(windows, batch_size=self.batch_size, shuffle=True, generator=generator)
-        return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False)
+        # On many processes, each scores one contiguous share of the windows, none twice (seqkit.distributed).
+        return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False, sampler=eval_sampler(self, windows))
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

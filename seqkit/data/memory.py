@@ -25,8 +25,9 @@ from typing import Callable, NamedTuple
 import lightning.pytorch as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -128,9 +129,12 @@ def generate_splits(generate: Callable[..., tuple[Tensor, Tensor]], sizes: dict[
             for split in SPLITS}
 
 
-def loader(sequences: MemorySequences, batch_size: int, shuffle: bool = False) -> DataLoader:
-    """Batches of `MemoryBatch(inputs (B, T, F), target (B,))`: the default collate keeps the NamedTuple."""
-    return DataLoader(sequences, batch_size=batch_size, shuffle=shuffle)
+def loader(sequences: MemorySequences, batch_size: int, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
+    """Batches of `MemoryBatch(inputs (B, T, F), target (B,))`: the default collate keeps the NamedTuple.
+
+    `sampler`: an evaluation split's share on many processes (`seqkit.distributed.eval_sampler`).
+    """
+    return DataLoader(sequences, batch_size=batch_size, shuffle=shuffle, sampler=sampler)
 
 
 class AddingData(pl.LightningDataModule):
@@ -188,10 +192,10 @@ class AddingData(pl.LightningDataModule):
         return loader(self.splits["train"], self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return loader(self.splits["val"], self.eval_batch_size)
+        return loader(self.splits["val"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["val"]))
 
     def test_dataloader(self) -> DataLoader:
-        return loader(self.splits["test"], self.eval_batch_size)
+        return loader(self.splits["test"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["test"]))
 
 
 class RecallData(pl.LightningDataModule):
@@ -255,7 +259,7 @@ class RecallData(pl.LightningDataModule):
         return loader(self.splits["train"], self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return loader(self.splits["val"], self.eval_batch_size)
+        return loader(self.splits["val"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["val"]))
 
     def test_dataloader(self) -> DataLoader:
-        return loader(self.splits["test"], self.eval_batch_size)
+        return loader(self.splits["test"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["test"]))

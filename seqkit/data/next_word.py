@@ -10,6 +10,13 @@ targets shifted by one token. Batch k+1 therefore continues batch k row by row, 
 what lets the task carry the hidden state from one batch to the next (truncated
 backpropagation through time). The tokens that do not fill the last column (fewer than
 B) are dropped, as in pytorch/examples.
+
+On W processes (DDP) the stream is cut into W * B rows and process r takes rows
+`[r * B, (r + 1) * B)`: every process sees all windows of its own streams, in order, so
+the carried state stays right, and the W processes together compute exactly the batch of
+W * B streams that one process would (`batch_size` is per process, as in Lightning).
+Cutting the windows among processes instead (Lightning's default sampler) would hand a
+process windows 0, 2, 4, ..., each wrongly continuing the one before.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
+from seqkit.distributed import ShardSampler, shard_of
 from seqkit.errors import DataError
 from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
 
@@ -76,7 +84,8 @@ class NextWordData(pl.LightningDataModule):
             (`whitespace` for the pre-tokenized catalog corpora, `basic_english` otherwise).
         min_freq, max_tokens: vocabulary limits (words outside become `<unk>`); the
             vocabulary is built from the training split only.
-        batch_size: parallel streams in training; `eval_batch_size` in evaluation.
+        batch_size: parallel streams in training; `eval_batch_size` in evaluation. Both
+            per process: W processes read W times as many streams.
         bptt: tokens per window (the truncation length of backpropagation through time).
         val_fraction: share of the training lines held out for validation when there is
             no `val_path`. For the embedded corpus, the last `val_fraction` of the lines
@@ -165,12 +174,14 @@ class NextWordData(pl.LightningDataModule):
             self.tokens[split] = encode(split_lines, tokenizer, vocab)
         train = self.tokens["train"]
         self.oov_rate = (train == vocab[UNK]).float().mean().item() if UNK in vocab else 0.0
+        _, processes = shard_of(self)
         for split, tokens in self.tokens.items():
-            batch = self.batch_size if split == "train" else self.eval_batch_size
+            batch = (self.batch_size if split == "train" else self.eval_batch_size) * processes
             if tokens.numel() // batch < 2:
+                on = f" ({processes} processes)" if processes > 1 else ""
                 raise DataError(
                     f"the {split} split of {self.source} has {tokens.numel()} tokens: too short for "
-                    f"{batch} parallel streams (needs at least {2 * batch}); lower "
+                    f"{batch} parallel streams{on} (needs at least {2 * batch}); lower "
                     f"--data.{'batch_size' if split == 'train' else 'eval_batch_size'} or give more text"
                 )
 
@@ -200,9 +211,14 @@ class NextWordData(pl.LightningDataModule):
         if split not in self.tokens:
             raise DataError(f"there is no {split} split: give --data.{split}_path")
         batch = self.batch_size if split == "train" else self.eval_batch_size
-        windows = StreamWindows(batchify(self.tokens[split], batch), self.bptt)
-        # batch_size=None: each item already is a batch; shuffle=False keeps windows in order.
-        return DataLoader(windows, batch_size=None, shuffle=False)
+        rank, processes = shard_of(self)
+        streams = batchify(self.tokens[split], batch * processes)[rank * batch : (rank + 1) * batch]  # (B, L): this process's rows
+        windows = StreamWindows(streams, self.bptt)
+        # batch_size=None: each item already is a batch; windows stay in order. On many processes the
+        # rows are already this process's share: ShardSampler(..., 1, 0) is every window, in order, and
+        # stops Lightning from sharing out the windows again.
+        sampler = ShardSampler(windows, num_replicas=1, rank=0) if processes > 1 else None
+        return DataLoader(windows, batch_size=None, shuffle=False, sampler=sampler)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -42,6 +42,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data import catalog
+from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_from_iterator, get_tokenizer
 
@@ -688,7 +689,9 @@ class SentimentData(pl.LightningDataModule):
         texts = self.data[split]
         pad = partial(collate, pad_index=self.pad_index)  # a partial of a module function pickles into workers
         if split != "train":
-            return DataLoader(texts, batch_size=self.eval_batch_size, shuffle=False, collate_fn=pad)
+            # On many processes, each scores one contiguous share of the texts, none twice (seqkit.distributed).
+            return DataLoader(texts, batch_size=self.eval_batch_size, shuffle=False, collate_fn=pad,
+                              sampler=eval_sampler(self, texts))
         if self.bucketing:
             sampler = BucketSampler(texts.lengths, self.batch_size, seed=self.seed)
             return DataLoader(texts, batch_size=self.batch_size, sampler=sampler, collate_fn=pad)

@@ -13,6 +13,11 @@ Q is 1 for the MSE and MAE losses and the number of quantiles for the quantile
 (pinball) loss; the point forecast is then the median. The model works on the data's
 scaled values; metrics are computed after `ForecastData.inverse_transform`, on the
 original scale, and beside them the baselines seqkit computes on the same windows.
+
+On many processes (DDP) each one forecasts its share of the evaluation windows; the
+forecasts are gathered to every process and put back in the split's order before they are
+scored, so the metrics are those of one process over all windows, and only the first
+process writes `test_metrics.csv` and `backtest.csv`.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from seqkit import checkpoints
 from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastBatch, ForecastData
+from seqkit.distributed import gather_rows
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, with_input_size
@@ -161,6 +168,8 @@ class ForecastTask(pl.LightningModule):
         self.data_state: dict | None = None  # the fitted ForecastData state: columns, frequency, scaler
         self._init_from: dict | None = None
         self._outputs: list[tuple[Tensor, ...]] = []
+        # The mean loss over the windows of a split (sums and counts, added up across processes).
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
 
     # ------------------------------------------------------------------ building
 
@@ -304,8 +313,9 @@ class ForecastTask(pl.LightningModule):
 
     def _evaluate(self, batch: ForecastBatch, stage: str) -> None:
         forecast = self(batch.past, batch.future)
-        self.log(f"{stage}/loss", self._loss(forecast, batch.target), batch_size=len(batch.series),
-                 prog_bar=stage == "val")
+        mean_loss = getattr(self, f"{stage}_loss")
+        mean_loss.update(self._loss(forecast, batch.target).detach(), len(batch.series))
+        self.log(f"{stage}/loss", mean_loss, prog_bar=stage == "val")
         self._outputs.append((self.point(forecast).detach().cpu(), batch.target.cpu(), batch.series.cpu(),
                               batch.origin.cpu()))
 
@@ -321,9 +331,23 @@ class ForecastTask(pl.LightningModule):
     on_test_epoch_start = on_validation_epoch_start
 
     def _collected(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The point forecasts, targets, series and origins of the windows scored, from every process.
+
+        On many processes each holds the windows it scored; they are gathered, sorted back
+        into the split's order (by series, then origin, the order of `data.windows[split]`
+        that `comparison` expects), and a window seen twice (a sampler that pads its shares
+        by repeating windows) is kept once.
+        """
         pred, target, series, origin = (torch.cat(parts) for parts in zip(*self._outputs))
         self._outputs = []
-        return pred, target, series, origin
+        if self.trainer.world_size == 1:
+            return pred, target, series, origin
+        pred, target, series, origin = gather_rows(self, pred, target, series, origin)
+        key = series * (int(origin.max()) + 1) + origin  # (N,) one number per window, increasing in the split's order
+        order = torch.argsort(key, stable=True)
+        first = torch.ones(len(order), dtype=torch.bool)
+        first[1:] = key[order][1:] != key[order][:-1]  # drop repeats of a window
+        return tuple(t[order][first] for t in (pred, target, series, origin))
 
     def on_validation_epoch_end(self) -> None:
         datamodule = attached_datamodule(self)
@@ -336,7 +360,8 @@ class ForecastTask(pl.LightningModule):
         metrics, _ = self._score(datamodule, pred, target, series)
         for name, value in metrics.items():
             if not math.isnan(value):
-                self.log(f"val/{name}", value, prog_bar=name == "mape")
+                # The same number on every process (all windows were gathered): sync_dist averages equal values.
+                self.log(f"val/{name}", value, prog_bar=name == "mape", sync_dist=True)
 
     def _score(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
                scales: np.ndarray | None = None) -> tuple[dict, list[str]]:
@@ -355,10 +380,11 @@ class ForecastTask(pl.LightningModule):
         table, notes = self.comparison(datamodule, pred, target, series)
         for name, value in table.loc["seqkit"].items():
             if not math.isnan(value):
-                self.log(f"test/{name}", float(value))
+                self.log(f"test/{name}", float(value), sync_dist=True)
+        # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         if self.trainer.global_rank != 0:
             return
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / "test_metrics.csv", index_label="forecaster")
         backtest = self.per_origin(datamodule, pred, target, series, origin)

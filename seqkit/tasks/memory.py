@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchmetrics import MeanSquaredError
+from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqkit import checkpoints
@@ -97,6 +97,8 @@ class MemoryTask(pl.LightningModule):
             stage: MeanSquaredError() if regression else MulticlassAccuracy(shapes["n_outputs"], average="micro")
             for stage in ("val", "test")
         })
+        # Means over every sequence of a split (sums and counts, added up across processes).
+        self.means = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in ("loss", "baseline")})
 
     @property
     def metric_name(self) -> str:
@@ -149,7 +151,8 @@ class MemoryTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        self.log(f"{stage}/loss", loss, batch_size=size)
+        self.means[f"{stage}_loss"].update(loss.detach(), size)
+        self.log(f"{stage}/loss", self.means[f"{stage}_loss"])
         name = self.metric_name
         metric = self.metrics[stage]
         metric.update(answer, batch.target)
@@ -158,7 +161,8 @@ class MemoryTask(pl.LightningModule):
             baseline = F.mse_loss(torch.full_like(batch.target, self.target_mean), batch.target)
         else:  # guessing
             baseline = 1 / self.shapes["n_outputs"]
-        self.log(f"{stage}/baseline_{name}", baseline, batch_size=size)
+        self.means[f"{stage}_baseline"].update(baseline, size)
+        self.log(f"{stage}/baseline_{name}", self.means[f"{stage}_baseline"])
         return loss
 
     def training_step(self, batch: MemoryBatch, batch_idx: int) -> Tensor:

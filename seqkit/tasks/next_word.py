@@ -208,10 +208,14 @@ class NextWordTask(pl.LightningModule):
         getattr(self, f"{stage}_nll").reset()
 
     def _end(self, stage: str) -> None:
-        mean = getattr(self, f"{stage}_nll").compute()  # over all tokens of the split (and of all processes)
-        self.log(f"{stage}/ppl", torch.exp(mean), prog_bar=stage != "train")
+        # The mean over all tokens of the split and of every process (MeanMetric adds up sums and
+        # counts across processes), so the perplexity is exp(total loss / total tokens), never an
+        # average of per-process perplexities. Every process holds the same number: sync_dist
+        # averages equal values (and tells Lightning that they are the same everywhere).
+        mean = getattr(self, f"{stage}_nll").compute()
+        self.log(f"{stage}/ppl", torch.exp(mean), prog_bar=stage != "train", sync_dist=True)
         if stage != "train":
-            self.log(f"{stage}/loss", mean)
+            self.log(f"{stage}/loss", mean, sync_dist=True)
 
     def on_train_epoch_start(self) -> None:
         self._start("train")

@@ -244,9 +244,10 @@ class SentimentTask(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         matrix = self.confusion.compute().cpu()  # rows: true label, columns: predicted
+        # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         if self.trainer.global_rank != 0:
             return
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "confusion_matrix.csv"
         with open(path, "w", newline="") as handle:

@@ -112,7 +112,7 @@ class Seq2SeqTask(pl.LightningModule):
         if self.source_vocab[PAD] != target[PAD]:
             raise SeqkitError("the source and target vocabularies must put <pad> at the same index")
         self.metrics = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test")
-                                      for name in ("exact", "char_acc")})
+                                      for name in ("exact", "char_acc", "loss")})  # sums and counts: exact across processes
 
     def _adopt(self, section: dict) -> None:
         self.source_vocab = Vocab.from_dict(section["source_vocab"], source="the checkpoint's source vocabulary")
@@ -169,7 +169,8 @@ class Seq2SeqTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        self.log(f"{stage}/loss", loss, batch_size=size)
+        self.metrics[f"{stage}_loss"].update(loss.detach(), size)
+        self.log(f"{stage}/loss", self.metrics[f"{stage}_loss"])
         real = batch.target_out != pad                                              # (B, T)
         char_acc = self.metrics[f"{stage}_char_acc"]
         char_acc.update((logits.argmax(-1) == batch.target_out)[real].float())
