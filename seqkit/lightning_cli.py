@@ -8,28 +8,75 @@ to choose the task, the data and the recurrent cell, and every Trainer flag
   (and, in later recipes, its label map or scalers): fine-tuning on your own data. Each
   task says what it keeps in its `init_from_checkpoint`.
 - a summary when training ends: the best validation score and where its checkpoint is.
+- runs that survive being killed (`seqkit.faults`): checkpoints written atomically,
+  `last.ckpt` every `--checkpoint_every_n_steps` steps and after each validation,
+  `--ckpt_path last` to resume the newest run under `default_root_dir` in its own folder
+  (the same batches, in the same order, with the same random numbers as the lost run),
+  and a clear stop when the loss turns NaN or infinite.
+- one folder per run, `default_root_dir/lightning_logs/version_N`, with or without a logger:
+  a second run never writes into the first one's folder.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from seqkit import faults
 from seqkit.errors import SeqkitError
 
 
+class RunConfig(SaveConfigCallback):
+    """Lightning's config saver, writing into the run's folder (`folder`, set by SeqkitCLI before
+    fitting; a run without a logger has one too) and never over an earlier config (`config-1.yaml`).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+        self.folder: Path | None = None
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # Rank zero only (Lightning's rule for this hook): no trainer.log_dir, which waits for the other processes.
+        folder = self.folder or Path(trainer.loggers[0].log_dir if trainer.loggers else trainer.default_root_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path, n = folder / self.config_filename, 0
+        while path.exists():
+            n += 1
+            path = folder / f"{Path(self.config_filename).stem}-{n}{Path(self.config_filename).suffix}"
+        self.parser.save(self.config, str(path), skip_unset=False, multifile=self.multifile)
+
+
 class SeqkitCLI(LightningCLI):
-    """LightningCLI with `--init_from` and a closing summary."""
+    """LightningCLI with `--init_from`, resumable runs (`seqkit.faults`) and a closing summary."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
             "--init_from", type=Optional[str], default=None,
             help="fit only: start from the weights of this seqkit checkpoint and keep its vocabulary (fine-tuning)",
         )
+        parser.add_argument(
+            "--checkpoint_every_n_steps", type=int, default=500,
+            help="fit only: also write last.ckpt every N training steps, so that a killed run resumed with "
+                 "--ckpt_path last loses at most N steps (0: only after each validation)",
+        )
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a chosen one is kept
+            trainer.strategy.checkpoint_io = faults.AtomicCheckpointIO()
+        if self.subcommand in (None, "fit"):  # None: built for a caller's own trainer.fit (seqkit compare)
+            trainer.callbacks.append(faults.StopOnDivergence())
+            if trainer.checkpoint_callback is not None:  # not with enable_checkpointing=False
+                every = self._get(self.config, "checkpoint_every_n_steps")
+                trainer.callbacks.append(faults.LastCheckpoint(every_n_steps=every))
+        return trainer
 
     def before_fit(self) -> None:
         init_from = self._get(self.config, "init_from")
@@ -37,6 +84,36 @@ class SeqkitCLI(LightningCLI):
             if not hasattr(self.model, "init_from_checkpoint"):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from")
             self.model.init_from_checkpoint(init_from, self.datamodule)
+        self._choose_run_folder()
+
+    def _choose_run_folder(self) -> None:
+        """Resolve `--ckpt_path last`; put this run in a folder of its own, or in the one of the run it resumes."""
+        trainer, config = self.trainer, self.config_init[self.subcommand]
+        root = Path(trainer.default_root_dir)
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "last":
+            found = faults.newest_last_checkpoint(root)
+            if found is None:  # not an error, so that a job script can always pass --ckpt_path last
+                print(f"seqkit: no {faults.LAST} under {root} yet: starting a new run", file=sys.stderr)
+            ckpt_path = config["ckpt_path"] = str(found) if found else None
+        version = faults.run_version(ckpt_path, root) if ckpt_path else None
+        if version is None:
+            version = faults.next_version(root)
+        elif trainer.global_rank == 0:
+            print(f"seqkit: resuming {ckpt_path} in {faults.run_folder(root, version)}", file=sys.stderr)
+        folder = faults.run_folder(root, version)
+        # A resumed run adds its checkpoints to the run's own, and puts its config and logs in
+        # resume-K/: Lightning's CSVLogger would delete the metrics.csv of the part before the kill.
+        logs = faults.resume_folder(folder) if folder.is_dir() else folder
+        # Lightning's default logger picks its own next version; give it this run's folder.
+        default_logger = self._get(self.config, "trainer.logger") in (None, True)
+        if default_logger and isinstance(trainer.logger, (CSVLogger, TensorBoardLogger)):
+            trainer.logger = type(trainer.logger)(save_dir=str(logs.parent), name=logs.name, version="")
+        for callback in trainer.callbacks:
+            if isinstance(callback, faults.LastCheckpoint):
+                callback.dirpath = str(folder / "checkpoints")
+            elif isinstance(callback, RunConfig):
+                callback.folder = logs
 
     def _refuse_init_from(self) -> None:
         if self._get(self.config, "init_from"):
@@ -55,7 +132,8 @@ class SeqkitCLI(LightningCLI):
             lines.append(f"  fine-tuned from {self._get(self.config, 'init_from')}; {oov:.2%} of the training tokens were out of its vocabulary (<unk>)")
         if callback.best_model_score is not None:
             lines.append(f"  best {callback.monitor}: {callback.best_model_score.item():.4g}")
-        for label, path in (("best", callback.best_model_path), ("last", callback.last_model_path)):
+        last = next((c.path for c in self.trainer.callbacks if isinstance(c, faults.LastCheckpoint)), None)
+        for label, path in (("best", callback.best_model_path), ("last", last or callback.last_model_path)):
             if path and os.path.exists(path):  # fast_dev_run, for one, writes none
                 lines.append(f"  {label} checkpoint: {path}")
         print("\n".join(lines), file=sys.stderr)
@@ -68,6 +146,7 @@ def run(args: list[str]) -> int:
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        save_config_callback=RunConfig,
         # From the shell, LightningCLI reads sys.argv itself (and warns if given both).
         args=None if args == sys.argv[1:] else args,
     )

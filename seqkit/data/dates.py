@@ -46,6 +46,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import EOS, PAD, UNK, Vocab, build_vocab_from_iterator
@@ -276,9 +277,9 @@ class DatesData(pl.LightningDataModule):
         # A partial of a module function (not a lambda), so that it pickles into DataLoader workers.
         encode = partial(encode_pairs, source_vocab=self.source_vocab, target_vocab=self.target_vocab)
         if split == "train":
-            generator = torch.Generator().manual_seed(self.seed)  # the shuffle order, without the global RNG
-            return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=True, generator=generator,
-                              collate_fn=encode)
+            # The shuffle order from the seed and the epoch, never the global RNG, and resumable mid-epoch.
+            return ResumableDataLoader(self.splits[split], batch_size=self.batch_size,
+                                       sampler=EpochRandomSampler(self.splits[split], self.seed), collate_fn=encode)
         # On many processes, each scores one contiguous share of the pairs, none twice (seqkit.distributed).
         return DataLoader(self.splits[split], batch_size=self.eval_batch_size, collate_fn=encode,
                           sampler=eval_sampler(self, self.splits[split]))

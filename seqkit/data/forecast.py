@@ -58,6 +58,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data import catalog
 from seqkit.data.embedded import co2_frame
+from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.data.sentiment import _row_lines
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
@@ -1012,8 +1013,8 @@ class ForecastData(pl.LightningDataModule):
             raise DataError(f"there is no {split} span: set --data.test_size or --data.test_start (and call setup)")
         windows = self.windows[split]
         if split == "train":
-            generator = torch.Generator().manual_seed(self.seed)
-            return DataLoader(windows, batch_size=self.batch_size, shuffle=True, generator=generator)
+            # Resumable: a run killed mid-epoch goes on with the batch it would have trained next (seqkit.data.resumable).
+            return ResumableDataLoader(windows, batch_size=self.batch_size, sampler=EpochRandomSampler(windows, self.seed))
         # On many processes, each scores one contiguous share of the windows, none twice (seqkit.distributed).
         return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False, sampler=eval_sampler(self, windows))
 

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 
@@ -137,6 +138,11 @@ def loader(sequences: MemorySequences, batch_size: int, shuffle: bool = False, s
     return DataLoader(sequences, batch_size=batch_size, shuffle=shuffle, sampler=sampler)
 
 
+def train_loader(sequences: MemorySequences, batch_size: int, seed: int) -> ResumableDataLoader:
+    """Training batches, shuffled from `seed` and the epoch; a killed run resumes at the next batch (seqkit.data.resumable)."""
+    return ResumableDataLoader(sequences, batch_size=batch_size, sampler=EpochRandomSampler(sequences, seed))
+
+
 class AddingData(pl.LightningDataModule):
     """The adding problem (Hochreiter & Schmidhuber 1997, in the form of Le et al. 2015 and
     Arjovsky et al. 2016): find the two marked numbers in a sequence and answer their sum.
@@ -189,7 +195,7 @@ class AddingData(pl.LightningDataModule):
             self.splits = generate_splits(partial(adding_problem, length=self.length), self.sizes, self.seed)
 
     def train_dataloader(self) -> DataLoader:
-        return loader(self.splits["train"], self.batch_size, shuffle=True)
+        return train_loader(self.splits["train"], self.batch_size, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return loader(self.splits["val"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["val"]))
@@ -256,7 +262,7 @@ class RecallData(pl.LightningDataModule):
                                           self.sizes, self.seed)
 
     def train_dataloader(self) -> DataLoader:
-        return loader(self.splits["train"], self.batch_size, shuffle=True)
+        return train_loader(self.splits["train"], self.batch_size, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return loader(self.splits["val"], self.eval_batch_size, sampler=eval_sampler(self, self.splits["val"]))

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
+from seqkit.data.resumable import ResumableDataLoader
 from seqkit.distributed import ShardSampler, shard_of
 from seqkit.errors import DataError
 from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
@@ -218,7 +219,9 @@ class NextWordData(pl.LightningDataModule):
         # rows are already this process's share: ShardSampler(..., 1, 0) is every window, in order, and
         # stops Lightning from sharing out the windows again.
         sampler = ShardSampler(windows, num_replicas=1, rank=0) if processes > 1 else None
-        return DataLoader(windows, batch_size=None, shuffle=False, sampler=sampler)
+        # Training resumes mid-epoch at the window where it stopped (seqkit.data.resumable).
+        return (ResumableDataLoader if split == "train" else DataLoader)(windows, batch_size=None, shuffle=False,
+                                                                         sampler=sampler)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

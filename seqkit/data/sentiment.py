@@ -42,6 +42,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data import catalog
+from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_from_iterator, get_tokenizer
@@ -694,9 +695,10 @@ class SentimentData(pl.LightningDataModule):
                               sampler=eval_sampler(self, texts))
         if self.bucketing:
             sampler = BucketSampler(texts.lengths, self.batch_size, seed=self.seed)
-            return DataLoader(texts, batch_size=self.batch_size, sampler=sampler, collate_fn=pad)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(texts, batch_size=self.batch_size, shuffle=True, generator=generator, collate_fn=pad)
+        else:
+            sampler = EpochRandomSampler(texts, self.seed)
+        # Resumable: a run killed mid-epoch goes on with the batch it would have trained next (seqkit.data.resumable).
+        return ResumableDataLoader(texts, batch_size=self.batch_size, sampler=sampler, collate_fn=pad)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -8,6 +8,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
+from seqkit.faults import LastCheckpoint
+
 
 @rank_zero_only
 def say(message: str) -> None:
@@ -26,10 +28,15 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
     Replaces Lightning's default checkpoint callback; returns none when checkpointing is
     off (`enable_checkpointing=False`), where a ModelCheckpoint would be an error. The
     best file is named `best-<epoch>-<score>.ckpt`, the score written with `score_format`.
+    `last.ckpt` is `seqkit.faults.LastCheckpoint`'s when the Trainer has one (`seqkit fit`
+    adds it), else Lightning's. The best is chosen when validation ends, not at the end of
+    the training epoch: the `last.ckpt` written after the same validation then knows it.
     """
-    if not any(isinstance(c, ModelCheckpoint) for c in module.trainer.callbacks):
+    callbacks = module.trainer.callbacks
+    if not any(isinstance(c, ModelCheckpoint) for c in callbacks):
         return []
-    return [ModelCheckpoint(monitor=monitor, mode=mode, save_last=True,
+    save_last = not any(isinstance(c, LastCheckpoint) for c in callbacks)
+    return [ModelCheckpoint(monitor=monitor, mode=mode, save_last=save_last, save_on_train_epoch_end=False,
                             filename="best-{epoch}-{" + monitor + ":" + score_format + "}", auto_insert_metric_name=False)]
 
 

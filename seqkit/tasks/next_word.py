@@ -36,6 +36,12 @@ def _detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
+def _to(state, device):
+    if state is None:
+        return None
+    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
+
+
 class NextWordTask(pl.LightningModule):
     """A recurrent language model (the pytorch/examples word_language_model design).
 
@@ -157,6 +163,13 @@ class NextWordTask(pl.LightningModule):
             "vocab": self.vocab.to_dict(),
             "tokenizer": self.tokenizer_name,
         }
+        # Where the training streams are, for a run resumed mid-epoch: the hidden state carried
+        # into the next batch and the epoch's loss so far. Each process carries its own streams,
+        # which a checkpoint (written by process 0) cannot hold: on many processes the resumed
+        # streams start from zeros.
+        if getattr(self._trainer, "world_size", 1) == 1:
+            checkpoint["next_word_stream"] = {"state": self._carried.get("train"),
+                                              "nll": (self.train_nll.mean_value, self.train_nll.weight)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Resuming or testing: the checkpoint's vocabulary wins over the one built from the data."""
@@ -172,6 +185,10 @@ class NextWordTask(pl.LightningModule):
             datamodule = attached_datamodule(self)
             if datamodule is not None and hasattr(datamodule, "use_vocab"):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
+        stream = checkpoint.get("next_word_stream")
+        if stream is not None:  # on_train_epoch_start, which resets both, does not run on a resume mid-epoch
+            self._carried["train"] = stream["state"]
+            self.train_nll.mean_value, self.train_nll.weight = (t.to(self.train_nll.weight) for t in stream["nll"])
 
     # ------------------------------------------------------------------ the model
 
@@ -216,6 +233,10 @@ class NextWordTask(pl.LightningModule):
         self.log(f"{stage}/ppl", torch.exp(mean), prog_bar=stage != "train", sync_dist=True)
         if stage != "train":
             self.log(f"{stage}/loss", mean, sync_dist=True)
+
+    def on_train_start(self) -> None:
+        # A state carried over from a checkpoint was loaded where it was saved; bring it to this device.
+        self._carried["train"] = _to(self._carried.get("train"), self.device)
 
     def on_train_epoch_start(self) -> None:
         self._start("train")

@@ -295,11 +295,17 @@ class SentimentTask(pl.LightningModule):
             optimizer = torch.optim.AdamW(groups, lr=hp.lr, weight_decay=hp.weight_decay)
         return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
 
-    def on_train_epoch_start(self) -> None:
+    def on_train_start(self) -> None:
+        # A run resumed mid-epoch does not call on_train_epoch_start: freeze as the epoch it resumes in needs.
+        self._freeze_body(self.current_epoch < self.hparams.freeze_body_epochs)
+
+    def _freeze_body(self, frozen: bool) -> None:
         # A frozen parameter gets no gradient, and the optimizer skips parameters without one.
-        frozen = self.current_epoch < self.hparams.freeze_body_epochs
         for parameter in self._body():
             parameter.requires_grad_(not frozen)
+
+    def on_train_epoch_start(self) -> None:
+        self._freeze_body(self.current_epoch < self.hparams.freeze_body_epochs)
         if self.hparams.freeze_body_epochs and self.current_epoch == self.hparams.freeze_body_epochs:
             say(f"seqkit: epoch {self.current_epoch}: the embedding and the encoder now train too")
 
