@@ -3,7 +3,7 @@
     inputs (B, T, F) -> encoder RNN/LSTM/GRU -> output (B, T, D*H)
         -> the last step's output (B, D*H) -> one linear layer
         -> regression: one number (B,), MSE loss     (AddingData: the sum of the marked numbers)
-        -> classification: logits (B, C), cross entropy (RecallData: the first symbol)
+        -> classification: logits (B, C), cross entropy (RecallData: the marked symbol)
 
 Everything the answer needs was seen long before the last step, so the model has to
 carry it in its state: the task that shows a vanilla RNN forgetting what an LSTM
@@ -11,6 +11,11 @@ remembers. Which head and loss to build comes from the DataModule (`kind`,
 `input_size`, `n_classes`); validation and test log the trivial baseline beside the
 model (`val/baseline_mse`: always answering the training targets' mean;
 `val/baseline_acc`: guessing), so a table can show how far below it the model got.
+
+An LSTM can start with its gates set for memory (`forget_bias`, `input_bias`): a forget
+gate that keeps c_t and an input gate that writes little, so that a state carried over a
+hundred steps is neither washed out nor flooded; training then opens the input gate where
+the input says "remember this". A vanilla RNN has no gate to set.
 """
 
 from __future__ import annotations
@@ -27,11 +32,33 @@ from torchmetrics.classification import MulticlassAccuracy
 from seqkit import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.modules import ClassifierHead, Recurrent
+from seqkit.modules import LSTM, ClassifierHead, Recurrent
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 KINDS = ("regression", "classification")
+
+
+def shift_lstm_gate_biases(encoder: Recurrent, forget_bias: float = 0.0, input_bias: float = 0.0) -> None:
+    """Add `forget_bias` to every forget-gate bias b_f and `input_bias` to every input-gate bias b_i of an LSTM, in place.
+
+    torch's LSTM stacks the gates i, f, g, o, H rows each, and a gate's bias is
+    `bias_ih + bias_hh`: shifting the rows of `bias_ih` shifts the gate. At torch's
+    initialisation both gates sit near sigmoid(0) = 0.5, so c_t halves at every step and
+    takes in half of every input. A forget bias of 5 keeps sigmoid(5) = 99.3% of c_t per
+    step (half of it after 100 steps); an input bias of -3 writes sigmoid(-3) = 5% of an
+    input until training learns when to write more. Every layer and direction is shifted.
+    Other cells (RNN, GRU, an LSTM without biases) are left unchanged, so one recipe can
+    be run with each cell.
+    """
+    if not isinstance(encoder, LSTM) or not encoder.bias or (forget_bias == 0 and input_bias == 0):
+        return
+    hidden = encoder.hidden_size
+    with torch.no_grad():
+        for name, bias in encoder.named_parameters():
+            if name.startswith("bias_ih"):  # (4H,): [b_i, b_f, b_g, b_o]
+                bias[:hidden] += input_bias
+                bias[hidden : 2 * hidden] += forget_bias
 
 
 class MemoryTask(pl.LightningModule):
@@ -42,6 +69,9 @@ class MemoryTask(pl.LightningModule):
             chosen in a recipe by `class_path`. Its `input_size` is replaced by the data's.
         optimizer: `"adam"`, `"rmsprop"` (as in Le et al. 2015 and Arjovsky et al. 2016) or
             `"sgd"`; `lr` and `weight_decay` as usual.
+        forget_bias, input_bias: added to an LSTM's forget-gate and input-gate biases when
+            the model is first built (`shift_lstm_gate_biases`; 0: torch's initialisation).
+            Other cells ignore them, so `seqkit compare` can swap cells in one recipe.
 
     Gradient clipping, which keeps a vanilla RNN's exploding gradients from wrecking a
     step, is the Trainer's: `gradient_clip_val` in the recipes.
@@ -50,7 +80,7 @@ class MemoryTask(pl.LightningModule):
     task_name = "memory"
 
     def __init__(self, encoder: Recurrent, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, forget_bias: float = 0.0, input_bias: float = 0.0) -> None:
         super().__init__()
         if not isinstance(encoder, Recurrent):
             raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
@@ -85,6 +115,8 @@ class MemoryTask(pl.LightningModule):
             self.data_spec = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "length": int(datamodule.length),
                               "seed": int(datamodule.seed)}
         self._build_layers()
+        # Fresh weights only: a checkpoint's weights, loaded after this, replace them.
+        shift_lstm_gate_biases(self.encoder, self.hparams.forget_bias, self.hparams.input_bias)
 
     def _build_layers(self) -> None:
         shapes = self.shapes

@@ -1,4 +1,4 @@
-"""AddingData and RecallData: shapes, the markers and targets, determinism per seed, disjoint splits, bad arguments."""
+"""AddingData and RecallData: shapes, the markers and targets, one alphabet for recall, chance, determinism per seed, disjoint splits, bad arguments."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqkit.data import AddingData, MemoryBatch, RecallData
-from seqkit.data.memory import ADDING_TRIVIAL_MSE, adding_problem, recall_problem
+from seqkit.data.memory import ADDING_TRIVIAL_MSE, adding_problem, marked_window, recall_problem
 from seqkit.errors import DataError
 
 
@@ -66,30 +66,67 @@ def test_generation_never_touches_the_global_random_state():
 
 
 # ----------------------------------------------------------------------------- delayed recall
-def test_recall_shows_a_symbol_then_distractors_then_the_cue():
-    n_symbols, length = 5, 9
-    inputs, target = recall_problem(300, length, n_symbols, torch.Generator().manual_seed(2))
-    assert inputs.shape == (300, length + 1, 2 * n_symbols + 1) and inputs.dtype == torch.float32
-    assert target.dtype == torch.int64 and target.shape == (300,)
-    assert (inputs.sum(-1) == 1).all()  # one-hot at every step
-    tokens = inputs.argmax(-1)  # (N, T + 1)
-    assert torch.equal(tokens[:, 0], target)  # the target is the first symbol
-    assert ((tokens[:, 1:-1] >= n_symbols) & (tokens[:, 1:-1] < 2 * n_symbols)).all()  # distractors: their own set
-    assert (tokens[:, -1] == 2 * n_symbols).all()  # the cue, alone, at the last step
-    assert set(target.tolist()) == set(range(n_symbols))
+def parts(inputs, n_symbols):
+    """A recall batch taken apart: symbol ids (N, T), marker (N, T), cue (N, T + 1)."""
+    steps = inputs[:, :-1]
+    return steps[..., :n_symbols].argmax(-1), steps[..., n_symbols], inputs[..., n_symbols + 1]
 
 
-def test_recall_data_sizes_its_task_and_is_deterministic():
+@pytest.mark.parametrize("length", [2, 9, 19, 20, 100])
+def test_recall_marks_one_early_symbol_of_one_alphabet_and_asks_for_it_at_the_cue(length):
+    n_symbols = 5
+    inputs, target = recall_problem(2000, length, n_symbols, torch.Generator().manual_seed(2))
+    assert inputs.shape == (2000, length + 1, n_symbols + 2) and inputs.dtype == torch.float32
+    assert target.shape == (2000,) and target.dtype == torch.int64
+    symbols, marker, cue = parts(inputs, n_symbols)
+    # Every step before the cue shows exactly one symbol; the cue step shows nothing else.
+    assert (inputs[:, :-1, :n_symbols].sum(-1) == 1).all()
+    assert (inputs[:, -1, : n_symbols + 1] == 0).all() and (cue[:, -1] == 1).all() and (cue[:, :-1] == 0).all()
+    # One marker per sequence, in the first tenth (step 0 when T < 20), and the target is the marked symbol.
+    assert set(marker.unique().tolist()) <= {0.0, 1.0} and (marker.sum(1) == 1).all()
+    position = marker.argmax(1)
+    window = max(1, length // 10)
+    assert marked_window(length) == window
+    assert (position < window).all() and set(position.tolist()) == set(range(window))
+    assert torch.equal(target, symbols.gather(1, position.unsqueeze(1)).squeeze(1))
+    # The same alphabet everywhere: the symbols after the marked one are as varied as the target.
+    after = symbols[:, window:] if length > window else symbols
+    assert set(after.unique().tolist()) == set(target.unique().tolist()) == set(range(n_symbols))
+
+
+def test_the_marked_symbol_cannot_be_told_apart_by_identity():
+    # The symbol at the marked step is drawn like every other: each symbol about 1/S of the time, marked or not.
+    n_symbols, length = 4, 50
+    inputs, target = recall_problem(20000, length, n_symbols, torch.Generator().manual_seed(3))
+    symbols, marker, _ = parts(inputs, n_symbols)
+    marked_share = torch.bincount(target, minlength=n_symbols) / len(target)
+    other_share = torch.bincount(symbols[marker == 0], minlength=n_symbols) / (marker == 0).sum()
+    assert torch.allclose(marked_share, torch.full((n_symbols,), 1 / n_symbols), atol=0.015)
+    assert torch.allclose(other_share, torch.full((n_symbols,), 1 / n_symbols), atol=0.005)
+
+
+def test_recall_data_sizes_its_task_states_chance_and_is_deterministic():
     data = ready(RecallData(length=6, n_symbols=4, train_size=64, val_size=16, test_size=16, batch_size=8, seed=5))
-    assert data.kind == "classification" and data.input_size == 9 and data.n_classes == 4
+    assert data.kind == "classification" and data.input_size == 6 and data.n_classes == 4
     assert data.chance_accuracy == 0.25
     batch = next(iter(data.val_dataloader()))
-    assert batch.inputs.shape == (16, 7, 9) and batch.target.dtype == torch.int64
-    again = ready(RecallData(length=6, n_symbols=4, train_size=64, val_size=16, test_size=16, batch_size=8, seed=5))
-    assert all(torch.equal(data.splits[s].inputs, again.splits[s].inputs) for s in ("train", "val", "test"))
+    assert batch.inputs.shape == (16, 7, 6) and batch.target.dtype == torch.int64
+    again, other = (ready(RecallData(length=6, n_symbols=4, train_size=64, val_size=16, test_size=16, batch_size=8,
+                                     seed=s)) for s in (5, 6))
+    for split in ("train", "val", "test"):
+        assert torch.equal(data.splits[split].inputs, again.splits[split].inputs)
+        assert torch.equal(data.splits[split].target, again.splits[split].target)
+        assert not torch.equal(data.splits[split].inputs, other.splits[split].inputs)
     long = ready(RecallData(length=30, train_size=300, val_size=300, test_size=300))
-    rows = [tuple(x.argmax(-1).tolist()) for split in ("train", "val", "test") for x in long.splits[split].inputs]
+    rows = [tuple(x.flatten().tolist()) for split in ("train", "val", "test") for x in long.splits[split].inputs]
     assert len(set(rows)) == len(rows)
+
+
+def test_guessing_scores_the_stated_chance():
+    data = ready(RecallData(length=20, n_symbols=8, train_size=10, val_size=20000, test_size=10))
+    guesses = torch.randint(0, 8, (20000,), generator=torch.Generator().manual_seed(0))
+    accuracy = (guesses == data.splits["val"].target).float().mean().item()
+    assert data.chance_accuracy == 1 / 8 and accuracy == pytest.approx(data.chance_accuracy, abs=0.01)
 
 
 # ----------------------------------------------------------------------------- bad arguments

@@ -46,6 +46,15 @@ def test_the_rnn_swap_in_the_comments_keeps_the_sizes(capsys):
     assert config["data"]["init_args"]["length"] == 200
 
 
+def test_the_recall_recipe_starts_the_lstm_gates_set_for_memory_and_names_the_ablation(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "-c", str(RECIPES / "recall.yaml"), "--print_config"])
+    model = yaml.safe_load(capsys.readouterr().out)["model"]["init_args"]
+    assert model["forget_bias"] == 5.0 and model["input_bias"] == -3.0
+    assert model["encoder"]["class_path"] == "seqkit.modules.LSTM"
+    assert "--model.forget_bias 0 --model.input_bias 0" in (RECIPES / "recall.yaml").read_text()
+
+
 @pytest.mark.parametrize("recipe, metric", [("adding.yaml", "test/mse"), ("recall.yaml", "test/acc")])
 def test_each_recipe_fits_and_tests_short_sequences_from_the_shell(recipe, metric, tmp_path, capsys):
     assert main(["fit", "-c", str(RECIPES / recipe), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",

@@ -13,6 +13,7 @@ from seqkit.data.memory import ADDING_TRIVIAL_MSE
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import GRU, LSTM, RNN
 from seqkit.tasks import MemoryTask
+from seqkit.tasks.memory import shift_lstm_gate_biases
 
 
 def trainer(root: Path, **options) -> pl.Trainer:
@@ -75,7 +76,7 @@ def test_the_encoder_reads_the_data_width_and_recall_gets_one_logit_per_symbol(t
     task = MemoryTask(GRU(3, 8), optimizer="rmsprop")
     run = trainer(tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
     run.fit(task, data)
-    assert task.encoder.input_size == data.input_size == 11 and isinstance(task.encoder, GRU)
+    assert task.encoder.input_size == data.input_size == 7 and isinstance(task.encoder, GRU)
     assert task.encoder.hidden_size == 8
     assert task.head.proj.out_features == 5
     assert task(data.splits["val"].inputs[:4]).shape == (4, 5)
@@ -90,7 +91,7 @@ def test_the_encoder_reads_the_data_width_and_recall_gets_one_logit_per_symbol(t
 def test_a_recall_model_overfits_one_batch(tmp_path):
     pl.seed_everything(0, verbose=False)
     data = small(RecallData, n_symbols=4, train_size=32, batch_size=32)
-    task = MemoryTask(LSTM(9, 32), lr=0.01)
+    task = MemoryTask(LSTM(6, 32), lr=0.01)
     data.setup()
     batch = next(iter(data.train_dataloader()))
     task.shapes = {"kind": "classification", "input_size": data.input_size, "n_outputs": 4}
@@ -104,6 +105,43 @@ def test_a_recall_model_overfits_one_batch(tmp_path):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_gate_biases_shift_the_input_and_forget_rows_of_every_lstm_layer_only():
+    lstm = LSTM(3, 4, num_layers=2, bidirectional=True)
+    before = {name: p.detach().clone() for name, p in lstm.named_parameters()}
+    shift_lstm_gate_biases(lstm, forget_bias=5.0, input_bias=-3.0)
+    shift = torch.tensor([-3.0] * 4 + [5.0] * 4 + [0.0] * 8)  # rows i, f, g, o
+    for name, parameter in lstm.named_parameters():
+        expected = before[name] + shift if name.startswith("bias_ih") else before[name]
+        assert torch.allclose(parameter, expected), name
+    assert len([n for n in before if n.startswith("bias_ih")]) == 4  # both layers, both directions
+    for cell in (RNN(3, 4), GRU(3, 4), LSTM(3, 4, bias=False)):
+        state = {name: p.detach().clone() for name, p in cell.named_parameters()}
+        shift_lstm_gate_biases(cell, forget_bias=5.0, input_bias=-3.0)
+        assert all(torch.equal(p, state[name]) for name, p in cell.named_parameters())
+
+
+def test_the_task_shifts_fresh_lstm_gates_once_and_a_checkpoint_keeps_its_own(tmp_path):
+    data = small(RecallData, n_symbols=4)
+    encoder = LSTM(6, 8)  # already the data's width, so the task keeps this very module
+    b_ih = encoder.bias_ih_l0.detach().clone()
+    task = MemoryTask(encoder, forget_bias=5.0, input_bias=-3.0)
+    trainer(tmp_path / "validate", limit_val_batches=1).validate(task, data, verbose=False)
+    assert task.encoder is encoder
+    assert torch.allclose(encoder.bias_ih_l0[:16], b_ih[:16] + torch.tensor([-3.0] * 8 + [5.0] * 8))  # rows i, f
+    assert torch.equal(encoder.bias_ih_l0[16:], b_ih[16:])  # rows g, o
+    # The forget gate starts near sigmoid(5) = 0.993 (bias_hh adds at most 1/sqrt(8) either way).
+    forget = torch.sigmoid(encoder.bias_ih_l0[8:16] + encoder.bias_hh_l0[8:16])
+    assert (forget > 0.98).all()
+    fitted = MemoryTask(LSTM(6, 8), forget_bias=5.0, input_bias=-3.0)
+    trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1, enable_checkpointing=True).fit(fitted, data)
+    trained = fitted.encoder.bias_ih_l0.detach().clone()
+    path = next(tmp_path.rglob("last.ckpt"))
+    assert torch.equal(MemoryTask.from_checkpoint(path).encoder.bias_ih_l0, trained)
+    again = MemoryTask(LSTM(6, 8), forget_bias=5.0, input_bias=-3.0)
+    trainer(tmp_path / "again").validate(again, small(RecallData, n_symbols=4), ckpt_path=path, verbose=False)
+    assert torch.equal(again.encoder.bias_ih_l0, trained)  # loaded weights, not shifted a second time
 
 
 @pytest.mark.parametrize("encoder", [RNN(2, 8, bidirectional=True), LSTM(2, 8, num_layers=2)])
