@@ -6,7 +6,7 @@ Lightning. A new subcommand is one entry in `COMMANDS`: a name, a one-line help,
 the `module:function` that receives the rest of the command line.
 
     seqkit fit|validate|test|predict ...   Lightning's loops (LightningCLI): -c CONFIG, --print_config
-    seqkit trace ...                       the hidden state at each timestep of a tiny sequence
+    seqkit trace ...                       the hidden state at each timestep of a tiny sequence, or of a sentence
     seqkit gradients ...                   |dL/dh_t| against t for fresh RNN/LSTM/GRU: vanishing and exploding
     seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
     seqkit generate ...                    next-word suggestions and generated text from a checkpoint
@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("seqkit.lightning_cli:run", "evaluate a model on the validation split"),
     "test": ("seqkit.lightning_cli:run", "evaluate a model on the test split"),
     "predict": ("seqkit.lightning_cli:run", "run a model over the predict split"),
-    "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence"),
+    "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence, or of a sentence through a sentiment checkpoint"),
     "gradients": ("seqkit.commands.gradients:main", "draw how much of a loss reaches each earlier timestep, per cell: vanishing and exploding gradients"),
     "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
     "generate": ("seqkit.commands.generate:main", "suggest the next word and continue a prompt with a trained language model"),

@@ -562,7 +562,9 @@ def plot_hidden_states(
         per_direction = [np.stack(rows[rows.direction == d].sort_values("t").h.tolist())
                          for d in DIRECTIONS if (rows.direction == d).any()]
         states = np.concatenate(per_direction, axis=1)                    # (T, D*H)
+        boundary = per_direction[0].shape[1] if len(per_direction) == 2 else None
     else:
+        boundary = None
         states = np.asarray(frame_or_array, dtype=float)
         if states.ndim != 2:
             raise ValueError(f"expected an array (T, H), got shape {states.shape}")
@@ -573,7 +575,10 @@ def plot_hidden_states(
     ax = figure.subplots()
     scale = max(1.0, float(np.abs(states).max()))  # tanh-bounded states share one colour scale, -1 .. 1
     image = ax.imshow(states.T, aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
-    ax.set(xlabel="token" if tokens is not None else "timestep t", ylabel="unit", title=title)
+    ax.set(xlabel="token" if tokens is not None else "timestep t", title=title,
+           ylabel="unit" if boundary is None else "unit (forward, then reverse)")
+    if boundary is not None:  # a line between the two directions' units
+        ax.axhline(boundary - 0.5, color="black", linewidth=1.5)
     if tokens is not None:
         ax.set_xticks(range(steps), labels=list(tokens), rotation=90 if max(map(len, tokens), default=0) > 4 else 0)
     figure.colorbar(image, ax=ax, label="h_t")

@@ -30,7 +30,8 @@ def test_the_page_holds_the_commands_of_every_idea():
     commands = _commands()
     assert len(commands) >= 10
     for needed in ("seqkit trace --weights", "seqkit gradients", "--exploding", "seqkit compare", "carry_state false",
-                   "recipes/forecasting/lstm.yaml", "recipes/sentiment/"):
+                   "recipes/forecasting/lstm.yaml", "recipes/sentiment/", "recipes/memory/recall.yaml",
+                   "seqkit trace --ckpt"):
         assert any(needed in c for c in commands), needed
 
 
@@ -48,6 +49,10 @@ def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("SEQKIT_DATA", str(data_root()))
     if "recipes/forecasting/lstm.yaml" in command:
         pytest.importorskip("statsmodels")
+    if "--ckpt" in args:  # a command that reads a trained sentiment model: a tiny one where the page says
+        from tests.sentiment_checkpoint import train_tiny_sentiment
+
+        train_tiny_sentiment(tmp_path / args[args.index("--ckpt") + 1])
     if args[0] == "fit":
         args += QUICK_FIT
     elif args[0] == "compare":
@@ -56,6 +61,8 @@ def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     if command == "seqkit trace --weights exercise.yaml":
         assert "[-0.5260 0.7379]" in out
+    if "--ckpt" in args:
+        assert "prediction: " in out and "gripping" not in out.split("prediction: ")[1]  # <unk> to the tiny model
     if command.endswith("--x=-1,0.5,1"):
         assert "[-0.5260 0.7379]" not in out  # the same inputs in another order: another final state
     for word in shlex.split(command):

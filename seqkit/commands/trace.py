@@ -1,4 +1,4 @@
-"""`seqkit trace`: print the hidden state at every timestep of a tiny sequence.
+"""`seqkit trace`: print the hidden state at every timestep of a tiny sequence, or of a sentence.
 
 With `--weights FILE` (JSON or YAML, parameter names as in torch.nn) a textbook exercise
 can be checked by hand:
@@ -12,6 +12,13 @@ can be checked by hand:
     x: [1.0, 0.5, -1.0]
 
     seqkit trace --weights exercise.yaml
+
+With `--ckpt` (a sentiment checkpoint, or its run folder) and `--text`, a sentence goes
+through a trained model instead: it is tokenized with the checkpoint's vocabulary, its
+embeddings are traced through the encoder, the prediction is printed, and `--heatmap`
+draws the encoder's h_t with the words under the columns:
+
+    seqkit trace --ckpt runs/sentiment/lstm --text "not good, not good at all" --heatmap sentence.png
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqkit trace",
         description="Run a tiny sequence through an RNN, LSTM or GRU and print x_t, the pre-activation, "
-        "the gates and h_t at every timestep.",
-        epilog="Example: seqkit trace --cell lstm --input-size 1 --hidden-size 2 --x 1,0.5,-1",
+        "the gates and h_t at every timestep; or, with --ckpt and --text, a sentence through a trained sentiment "
+        "model's encoder (the prediction, and h_t at every word).",
+        epilog="Examples: seqkit trace --cell lstm --input-size 1 --hidden-size 2 --x 1,0.5,-1;  "
+        "seqkit trace --ckpt runs/sentiment/lstm --text \"not good at all\" --heatmap sentence.png",
     )
     parser.add_argument("--cell", choices=sorted(GATES), help="the recurrent cell (default: rnn, or the weights file's `cell`)")
     parser.add_argument("--nonlinearity", choices=["tanh", "relu"], help="RNN only (default tanh)")
@@ -54,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse pass, without --weights")
     parser.add_argument("--weights", type=Path, help="JSON or YAML file: parameters by torch.nn name, optionally `cell`, `nonlinearity`, `x`, `h0`, `c0`")
     parser.add_argument("--x", help="the input: '1,0.5,-1' (one feature per step) or JSON '[[1,0],[0,1]]' (T x input_size)")
+    parser.add_argument("--ckpt", help="a sentiment checkpoint (or a run folder: its newest last.ckpt): trace --text "
+                        "through its trained encoder instead of a tiny random or given cell")
+    parser.add_argument("--text", help="with --ckpt: the sentence to trace, tokenized with the checkpoint's vocabulary")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
     parser.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
     parser.add_argument("--csv", type=Path, help="also write the full table to this CSV file (vectors as JSON lists)")
@@ -158,16 +170,86 @@ def format_table(table, precision: int):
     return shown.to_string(index=False)
 
 
+def _write_csv(table, path: Path) -> None:
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object and column not in ("direction", "token"):
+            out[column] = out[column].map(lambda v: json.dumps([round(float(a), 8) for a in v]))
+    out.to_csv(path, index=False)
+    print(f"\nwrote {path}")
+
+
+def trace_sentence(args) -> int:
+    """`--ckpt` and `--text`: one sentence through a trained sentiment model's encoder."""
+    import numpy as np
+    import torch
+
+    from seqkit.commands.generate import newest_checkpoint
+    from seqkit.diagnostics import DIRECTIONS, plot_hidden_states, trace
+    from seqkit.modules import CELLS
+    from seqkit.tasks.sentiment import SentimentTask
+
+    model = SentimentTask.from_checkpoint(newest_checkpoint(args.ckpt))
+    ids = model.encode([args.text])[0]                             # (T,), unknown words as <unk>
+    tokens = model.vocab.lookup_tokens(ids.tolist())               # what the model reads
+    with torch.no_grad():
+        x = model.embedding(ids)                                   # (T, E): the encoder's input
+    table = trace(model.encoder, x)
+    result = model.predict([args.text])[0]
+    encoder = model.encoder
+    cell = next((name for name, cls in CELLS.items() if isinstance(encoder, cls)), type(encoder).__name__)
+    top = encoder.num_layers - 1
+    print(f"seqkit trace: {args.text!r} through the {'bidirectional ' if encoder.bidirectional else ''}{cell} "
+          f"encoder of {args.ckpt} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
+          f"{model.hparams.pooling} pooling)")
+    probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())
+    print(f"prediction: {result['label']}  ({probabilities})\n")
+    # One line per token: the size of h_t in the top layer and, for an LSTM, how far its
+    # gates open on average (the input gate: how much of this word is written).
+    rows = table[table.layer == top]
+    lines = {"t": list(range(len(tokens))), "token": tokens}
+    for direction in DIRECTIONS[: encoder.num_directions]:
+        part = rows[rows.direction == direction].sort_values("t")
+        suffix = "" if encoder.num_directions == 1 else {"forward": " fwd", "reverse": " rev"}[direction]
+        lines[f"|h_t|{suffix}"] = [f"{np.linalg.norm(h):.3f}" for h in part.h]
+        for gate in ("i", "f") if "f" in part.columns else ():
+            lines[f"mean {gate}{suffix}"] = [f"{v.mean():.3f}" for v in part[gate]]
+    import pandas as pd
+
+    print(pd.DataFrame(lines).to_string(index=False))
+    if args.csv:
+        words = dict(enumerate(tokens))
+        full = table.copy()
+        full.insert(4, "token", full.t.map(words))
+        _write_csv(full, args.csv)
+    if args.heatmap:
+        label, p = result["label"], result["probabilities"][result["label"]]
+        plot_hidden_states(table, args.heatmap, tokens=tokens,
+                           title=f"h_t of the {cell} encoder, layer {top}: {label} ({p:.2f})")
+        print(f"\nwrote {args.heatmap}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.ckpt is not None or args.text is not None:
+        if args.ckpt is None or args.text is None:
+            _fail("--ckpt and --text go together: a sentiment checkpoint and the sentence to trace through it")
+        given = [f"--{name.replace('_', '-')}" for name in ("weights", "x", "cell", "nonlinearity")
+                 if getattr(args, name) is not None]
+        if given:
+            _fail(f"{', '.join(given)} cannot be used with --ckpt: the checkpoint gives the cell, weights and input")
+        if not args.text.strip():
+            _fail("--text is empty; give the sentence to trace")
+    for path, flag in ((args.csv, "--csv"), (args.heatmap, "--heatmap")):
+        if path and path.exists() and not args.force:
+            _fail(f"{path} exists; pass --force to overwrite it or choose another {flag}")
+    if args.ckpt is not None:
+        return trace_sentence(args)
     spec = _read_spec(args.weights) if args.weights else {}
     cell = args.cell or spec.get("cell", "rnn")
     if cell not in GATES:
         _fail(f"cell must be one of {sorted(GATES)}, got {cell!r}")
-    if args.csv and args.csv.exists() and not args.force:
-        _fail(f"{args.csv} exists; pass --force to overwrite it or choose another --csv")
-    if args.heatmap and args.heatmap.exists() and not args.force:
-        _fail(f"{args.heatmap} exists; pass --force to overwrite it or choose another --heatmap")
 
     import torch
 
@@ -207,12 +289,7 @@ def main(argv: list[str]) -> int:
     print()
     print(format_table(table, args.precision))
     if args.csv:
-        out = table.copy()
-        for column in out.columns:
-            if out[column].dtype == object and column != "direction":
-                out[column] = out[column].map(lambda v: json.dumps([round(float(a), 8) for a in v]))
-        out.to_csv(args.csv, index=False)
-        print(f"\nwrote {args.csv}")
+        _write_csv(table, args.csv)
     if args.heatmap:
         from seqkit.diagnostics import plot_hidden_states
         from seqkit.errors import SeqkitError
