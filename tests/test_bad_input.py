@@ -449,23 +449,27 @@ def test_seqkit_fit_init_from_refuses_a_hostile_checkpoint(task, recipe, hostile
 
 
 def test_seqkit_test_ckpt_path_runs_nothing_from_a_hostile_checkpoint(made, hostiles, tmp_path, monkeypatch, capsys):
-    """`--ckpt_path` is Lightning's own load: torch's weights_only default refuses the pickle, and nothing runs."""
+    """`--ckpt_path` goes through seqkit's loader before Lightning's: a clear refusal, and nothing runs."""
     paths, sentinel = hostiles
-    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
     path = paths["next_word"][0]
-    argv = ["test", "-c", str(ROOT / "recipes/next_word/rnn.yaml"), "--ckpt_path", str(path),
-            "--data.dataset", "null", "--data.train_path", str(made["train.txt"]), "--data.test_path",
-            str(made["train.txt"]), "--data.batch_size", "2", "--data.eval_batch_size", "2",
-            "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"]
-    try:
+    for command in ("test", "fit"):
+        argv = [command, "-c", str(ROOT / "recipes/next_word/rnn.yaml"), "--ckpt_path", str(path),
+                "--data.dataset", "null", "--data.train_path", str(made["train.txt"]), "--data.test_path",
+                str(made["train.txt"]), "--data.batch_size", "2", "--data.eval_batch_size", "2",
+                "--trainer.default_root_dir", str(tmp_path / command), "--trainer.logger", "false"]
         code, message = seqkit(argv), capsys.readouterr().err
-    except pickle.UnpicklingError as error:
-        code, message = None, str(error)
-    if code is None:  # Lightning's own torch.load refused it (weights_only by torch's default), in torch's words
-        assert "Weights only load failed" in message and "posix.system" in message, message
-    else:  # seqkit checked the checkpoint first
         assert code == 2 and f"refusing to load {path}" in message, message
-    assert not sentinel.exists()
+        assert not sentinel.exists()
+
+
+def test_seqkit_test_ckpt_path_of_another_task_says_so(made, tmp_path, capsys):
+    argv = ["test", "-c", str(ROOT / "recipes/next_word/rnn.yaml"), "--ckpt_path", str(made["sentiment"]),
+            "--data.dataset", "null", "--data.train_path", str(made["train.txt"]), "--data.test_path",
+            str(made["train.txt"]), "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"]
+    before = digest(made["sentiment"])
+    code, message = seqkit(argv), capsys.readouterr().err
+    assert code == 2 and "is a checkpoint of the 'sentiment' task; this needs a 'next_word' checkpoint" in message, message
+    assert digest(made["sentiment"]) == before
 
 
 # A checkpoint that is broken or foreign (not hostile): how it is made from the real ones, what loads it.
