@@ -27,11 +27,22 @@ def _trained_on_cuda():
 
 @pytest.fixture(autouse=True)
 def exact_float32():
-    # cuDNN may use TF32 for float32 RNNs, which rounds to ~1e-3; compare in full precision.
-    previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    """cuDNN and cuBLAS may use TF32 for float32 (about 1e-3 relative); compare in full precision.
+
+    torch 2.9 added per-backend `fp32_precision` settings and deprecated `allow_tf32`; set both
+    kinds where both exist, so that neither the reference nor seqkit runs in TF32.
+    """
+    new_api = hasattr(torch.backends, "fp32_precision")
+    settings = [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+    if new_api:
+        settings += [(torch.backends, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee"),
+                     (torch.backends.cudnn, "fp32_precision", "ieee"), (torch.backends.cudnn.rnn, "fp32_precision", "ieee")]
+    previous = [(owner, name, getattr(owner, name)) for owner, name, _ in settings]
+    for owner, name, value in settings:
+        setattr(owner, name, value)
     yield
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = previous
+    for owner, name, value in reversed(previous):
+        setattr(owner, name, value)
 
 
 @pytest.mark.parametrize("backend", ["fused", "loop"])
