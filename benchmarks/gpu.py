@@ -4,7 +4,8 @@
     python benchmarks/gpu.py --steps 20      # quicker
 
 For each cell, a training step (forward, backward of a summed loss) on a batch of 64
-sequences of 128 steps, 256 inputs, 2 layers of 512 units, float32 (TF32 off) and under
+sequences of 128 steps, 256 inputs, 2 layers of 512 units, float32 (TF32 off, in cuBLAS
+and in cuDNN's RNN kernels) and under
 bf16 autocast. Times come from CUDA events, the median of `--steps` steps after warm-up.
 The `fused` backend hands the whole sequence to cuDNN, as torch.nn does; the `loop`
 backend steps through time in Python (the readable cell), one small kernel launch after
@@ -52,6 +53,8 @@ def main() -> int:
     if not torch.cuda.is_available():
         raise SystemExit("benchmarks/gpu.py needs a CUDA device")
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    if hasattr(torch.backends, "fp32_precision"):  # torch >= 2.9: cuDNN's RNNs have their own setting, "tf32" by default
+        torch.backends.cuda.matmul.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = "ieee"
     x = torch.randn(args.batch, args.length, 256, device="cuda")
     tokens = args.batch * args.length
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}; batch {args.batch} x {args.length} steps, 256 -> 2 x 512\n")
