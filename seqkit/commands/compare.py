@@ -198,9 +198,17 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
     written = []
     monitor = rows[0]["monitor"]
     figure, axes = plt.subplots(figsize=(7, 4))
+    # One colour per cell (and swept value), one line per seed; one legend entry per colour.
+    groups = list(dict.fromkeys((r["cell"], r["value"]) for r in rows))
+    seeds = {group: sum(1 for r in rows if (r["cell"], r["value"]) == group) for group in groups}
+    dots = max(len(r["curve"]) for r in rows) <= 30  # markers only where they can be told apart
     for row in rows:
-        label = f"{row['cell']}" + (f" {key}={row['value']}" if key else "") + f" seed {row['seed']}"
-        axes.plot(range(1, len(row["curve"]) + 1), row["curve"], marker="o", label=label)
+        group = (row["cell"], row["value"])
+        first = row is next(r for r in rows if (r["cell"], r["value"]) == group)
+        label = (f"{row['cell']}" + (f" {key}={row['value']}" if key else "")
+                 + (f" ({seeds[group]} seeds)" if seeds[group] > 1 else "")) if first else None
+        axes.plot(range(1, len(row["curve"]) + 1), row["curve"], color=f"C{groups.index(group) % 10}",
+                  marker="o" if dots else None, linewidth=1.2, alpha=0.8, label=label)
     axes.set_xlabel("epoch")
     axes.set_ylabel(monitor)
     axes.legend(fontsize="small")

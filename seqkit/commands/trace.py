@@ -225,7 +225,7 @@ def trace_sentence(args) -> int:
     if args.heatmap:
         label, p = result["label"], result["probabilities"][result["label"]]
         plot_hidden_states(table, args.heatmap, tokens=tokens,
-                           title=f"h_t of the {cell} encoder, layer {top}: {label} ({p:.2f})")
+                           title=f"h_t of the {cell} encoder, layer {top}; predicted {label} (p = {p:.2f})")
         print(f"\nwrote {args.heatmap}")
     return 0
 
