@@ -86,14 +86,15 @@ class SeqkitCLI(LightningCLI):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from")
             self.model.init_from_checkpoint(init_from, self.datamodule)
         self._choose_run_folder()
-        self._check_ckpt_path()
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 reads a --ckpt_path file here, right after parsing, for its hyperparameters
-        # (which it merges into the model's configuration): check it with seqkit's loader first.
+        # (which it merges into the model's configuration). Read it with seqkit's loader first, once:
+        # a missing, corrupt, foreign or hostile file then gets one clear line, not torch's traceback.
+        # ("last" is resolved to seqkit's own file later, in _choose_run_folder.)
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and Path(ckpt_path).is_file():
+        if ckpt_path and ckpt_path not in ("last", "best", "hpc") and not str(ckpt_path).startswith("registry"):
             checkpoints.load(ckpt_path, task=self._configured_task(subcommand))
         super()._parse_ckpt_path()
 
@@ -105,16 +106,6 @@ class SeqkitCLI(LightningCLI):
             return getattr(getattr(importlib.import_module(module_name), name), "task_name", None)
         except (ImportError, AttributeError, ValueError):
             return None
-
-    def _check_ckpt_path(self) -> None:
-        """Read a `--ckpt_path` file through seqkit's loader first: plain data only, of this task.
-
-        Lightning would load it too (with torch's `weights_only` default), but a corrupt, foreign or
-        hostile file would then end in a long traceback from inside torch; this says what is wrong.
-        """
-        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
-        if ckpt_path and ckpt_path not in ("last", "best", "hpc", "registry") and not str(ckpt_path).startswith("registry:"):
-            checkpoints.load(ckpt_path, task=getattr(self.model, "task_name", None))
 
     def _choose_run_folder(self) -> None:
         """Resolve `--ckpt_path last`; put this run in a folder of its own, or in the one of the run it resumes."""
@@ -148,7 +139,6 @@ class SeqkitCLI(LightningCLI):
     def _refuse_init_from(self) -> None:
         if self._get(self.config, "init_from"):
             raise SeqkitError("--init_from belongs to `seqkit fit`; to evaluate a checkpoint use --ckpt_path")
-        self._check_ckpt_path()
 
     before_validate = before_test = before_predict = _refuse_init_from
 

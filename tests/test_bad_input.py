@@ -472,6 +472,15 @@ def test_seqkit_test_ckpt_path_of_another_task_says_so(made, tmp_path, capsys):
     assert digest(made["sentiment"]) == before
 
 
+def test_seqkit_test_ckpt_path_that_does_not_exist_says_so(made, tmp_path, capsys):
+    missing = tmp_path / "nowhere.ckpt"
+    argv = ["test", "-c", str(ROOT / "recipes/next_word/rnn.yaml"), "--ckpt_path", str(missing),
+            "--data.dataset", "null", "--data.train_path", str(made["train.txt"]), "--data.test_path",
+            str(made["train.txt"]), "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"]
+    code, message = seqkit(argv), capsys.readouterr().err
+    assert code == 2 and f"checkpoint {missing} does not exist" in message, message
+
+
 # A checkpoint that is broken or foreign (not hostile): how it is made from the real ones, what loads it.
 @dataclass
 class Broken:
