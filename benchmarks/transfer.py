@@ -2,6 +2,7 @@
 
     python benchmarks/transfer.py                         # both stages; sized for a GPU
     python benchmarks/transfer.py --lm-ckpt LM.ckpt       # reuse a language model
+    python benchmarks/transfer.py --settings bi_random,bi_lm,bilm   # bidirectional, with a backward LM
     python benchmarks/transfer.py --smoke                 # a few batches of everything (tests the script)
 
 Stage 1, the language model (`recipes/next_word/lstm_wikitext2_encoder.yaml`: a 1 x 300
@@ -10,6 +11,11 @@ LSTM with a tied 300-wide embedding) reads WikiText-2's training text followed b
 task language-model fine-tuning", folded into one run). Its vocabulary is every word of
 that text: WikiText-2 alone leaves 9.2% of SST-2's training tokens unknown (17.6% with
 its 10,000 most frequent words). Validation is WikiText-2's.
+
+Stage 1b, only for the `bilm` setting: a backward language model (`--data.reverse true`: the
+same text read last word first, so it predicts the word before), started from the forward
+one with its embedding (and so its tied output weights) frozen, so that both read the same
+word vectors, and trained for the same epochs on the same text.
 
 Stage 2 trains `recipes/sentiment/lstm_transfer.yaml` (the same 1 x 300 LSTM, max
 pooling, a new head; AdamW at lr 0.002) on SST-2 in some of these ways, each with every seed:
@@ -21,6 +27,10 @@ pooling, a new head; AdamW at lr 0.002) on SST-2 in some of these ways, each wit
     ulmfit        --init_from, lr 0.001, the head alone for the first epoch, then
                   everything with the embedding and encoder at 0.3 x the head's rate
                   (gradual unfreezing and discriminative rates, in two steps)
+    bi_random     a bidirectional 2 x 300 classifier from random weights, lr 0.001
+    bi_lm         the same, --init_from the forward model (the reverse direction starts random)
+    bilm          the same, and --init_from_backward the backward model for the reverse
+                  direction (the pairing of ULMFiT's and ELMo's two language models)
 
 The classifiers are independent, so they run as parallel processes (`--jobs`); on a GPU
 that costs little. Prints a Markdown table: mean, min and max over seeds of the best dev
@@ -39,6 +49,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BIDIRECTIONAL = ["--model.init_args.encoder.init_args.bidirectional", "true"]
 SETTINGS = {  # the rates are spelled out where they differ from the recipe's (lr 0.002)
     "random": ["--model.init_args.lr", "0.001"],
     "lm": ["--init_from", "{lm}"],
@@ -46,6 +57,9 @@ SETTINGS = {  # the rates are spelled out where they differ from the recipe's (l
     "lm_body_half": ["--init_from", "{lm}", "--model.init_args.lr", "0.001", "--model.init_args.body_lr_scale", "0.5"],
     "ulmfit": ["--init_from", "{lm}", "--model.init_args.lr", "0.001", "--model.init_args.freeze_body_epochs", "1",
                "--model.init_args.body_lr_scale", "0.3"],
+    "bi_random": [*BIDIRECTIONAL, "--model.init_args.lr", "0.001"],
+    "bi_lm": [*BIDIRECTIONAL, "--init_from", "{lm}"],
+    "bilm": [*BIDIRECTIONAL, "--init_from", "{lm}", "--init_from_backward", "{lm_bwd}"],
 }
 
 
@@ -90,6 +104,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/transfer"))
     parser.add_argument("--lm-ckpt", help="a next-word checkpoint to start from (skips stage 1)")
+    parser.add_argument("--lm-bwd-ckpt", help="a backward next-word checkpoint, for bilm (skips stage 1b)")
     parser.add_argument("--lm-epochs", type=int, default=8)
     parser.add_argument("--lm-batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5, help="classifier epochs (default 5)")
@@ -102,29 +117,39 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
-    lm = args.lm_ckpt
-    if lm is None:
-        corpus = args.out / "lm_corpus.txt"
-        lines = write_corpus(root, corpus)
-        epochs = 1 if args.smoke else args.lm_epochs
-        extra = ["--data.dataset", "null", "--data.train_path", str(corpus), "--data.val_path", str(root / "wikitext-2" / "valid.txt"),
-                 "--data.max_tokens", "null", "--data.batch_size", str(args.lm_batch_size), "--trainer.max_epochs", str(epochs),
-                 "--model.init_args.lr_decay", "0.5", "--model.init_args.lr_decay_start", str(max(1, epochs // 2))]
-        folder = args.out / "lm"
-        print(f"stage 1: language model on WikiText-2 + {lines:,} SST-2 training sentences, {epochs} epochs", flush=True)
+    settings = args.settings.split(",")
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise SystemExit(f"unknown setting(s) {unknown}; choose from {', '.join(SETTINGS)}")
+    corpus = args.out / "lm_corpus.txt"
+    epochs = 1 if args.smoke else args.lm_epochs
+    lm_extra = ["--data.dataset", "null", "--data.train_path", str(corpus), "--data.val_path", str(root / "wikitext-2" / "valid.txt"),
+                "--data.max_tokens", "null", "--data.batch_size", str(args.lm_batch_size), "--trainer.max_epochs", str(epochs),
+                "--model.init_args.lr_decay", "0.5", "--model.init_args.lr_decay_start", str(max(1, epochs // 2))]
+
+    def language_model(name: str, what: str, extra: list[str]) -> str:
+        if not corpus.is_file():
+            write_corpus(root, corpus)
+        folder = args.out / name
+        print(f"stage {what}, {epochs} epochs", flush=True)
         start = time.perf_counter()
-        subprocess.run(fit_command("next_word/lstm_wikitext2_encoder.yaml", folder, extra, args.smoke), check=True, env=env)
-        lm_seconds = time.perf_counter() - start
-        lm = str(sorted(folder.glob("lightning_logs/version_*/checkpoints/last.ckpt"))[-1])
+        subprocess.run(fit_command("next_word/lstm_wikitext2_encoder.yaml", folder, lm_extra + extra, args.smoke), check=True, env=env)
         ppl = curve(folder, "val/ppl")
-        print(f"stage 1 done in {lm_seconds:.0f} s; WikiText-2 validation perplexity by epoch: "
+        print(f"  done in {time.perf_counter() - start:.0f} s; WikiText-2 validation perplexity by epoch: "
               + ", ".join(f"{p:.1f}" for p in ppl), flush=True)
+        return str(sorted(folder.glob("lightning_logs/version_*/checkpoints/last.ckpt"))[-1])
+
+    lm = args.lm_ckpt or language_model("lm", "1: the forward language model on WikiText-2 + SST-2's training sentences", [])
+    lm_bwd = args.lm_bwd_ckpt
+    if lm_bwd is None and any("{lm_bwd}" in a for s in settings for a in SETTINGS[s]):
+        lm_bwd = language_model("lm_bwd", "1b: the backward language model, from the forward one, its embedding frozen",
+                                ["--init_from", lm, "--data.reverse", "true", "--model.init_args.freeze_embeddings", "true"])
 
     runs = []
-    for setting in args.settings.split(","):
+    for setting in settings:
         for seed in args.seeds.split(","):
             folder = args.out / f"{setting}_seed{seed}"
-            extra = [a.format(lm=lm) for a in SETTINGS[setting]] + ["--seed_everything", seed, "--trainer.max_epochs", str(args.epochs),
+            extra = [a.format(lm=lm, lm_bwd=lm_bwd) for a in SETTINGS[setting]] + ["--seed_everything", seed, "--trainer.max_epochs", str(args.epochs),
                                                                    "--data.root", str(root)]
             runs.append((setting, seed, folder, fit_command("sentiment/lstm_transfer.yaml", folder, extra, args.smoke)))
     print(f"stage 2: {len(runs)} classifier runs, {args.jobs} at a time", flush=True)
@@ -141,9 +166,10 @@ def main() -> int:
             active.remove(entry)
             print(f"  {entry[1]} seed {entry[2]}: exit {entry[0].returncode} ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    print(f"\n## SST-2 dev accuracy, 1 x 300 LSTM (recipes/sentiment/lstm_transfer.yaml), language model {lm}\n")
+    print(f"\n## SST-2 dev accuracy, 300-unit LSTM (recipes/sentiment/lstm_transfer.yaml), language model {lm}"
+          + (f", backward {lm_bwd}" if lm_bwd else "") + "\n")
     print("| start | mean best dev acc | min | max | dev acc by epoch, each seed |\n|---|---|---|---|---|")
-    for setting in args.settings.split(","):
+    for setting in settings:
         curves = [curve(folder, "val/acc") for s, _, folder, _ in runs if s == setting]
         best = [max(c) for c in curves if c]
         if not best:

@@ -7,6 +7,9 @@ to choose the task, the data and the recurrent cell, and every Trainer flag
 - `--init_from CKPT` (fit): start from a trained model's weights and keep its vocabulary
   (and, in later recipes, its label map or scalers): fine-tuning on your own data. Each
   task says what it keeps in its `init_from_checkpoint`.
+- `--init_from_backward CKPT` (fit, sentiment): with `--init_from` a forward language
+  model, a backward one (`--data.reverse true`) for the reverse direction of a
+  bidirectional encoder.
 - a summary when training ends: the best validation score and where its checkpoint is.
 - runs that survive being killed (`seqkit.faults`): checkpoints written atomically,
   `last.ckpt` every `--checkpoint_every_n_steps` steps and after each validation,
@@ -63,6 +66,11 @@ class SeqkitCLI(LightningCLI):
             help="fit only: start from the weights of this seqkit checkpoint and keep its vocabulary (fine-tuning)",
         )
         parser.add_argument(
+            "--init_from_backward", type=Optional[str], default=None,
+            help="fit only, with --init_from a forward language model: a backward language model (trained with "
+                 "--data.reverse true) whose encoder starts the reverse direction of a bidirectional encoder",
+        )
+        parser.add_argument(
             "--checkpoint_every_n_steps", type=int, default=500,
             help="fit only: also write last.ckpt every N training steps, so that a killed run resumed with "
                  "--ckpt_path last loses at most N steps (0: only after each validation)",
@@ -85,6 +93,13 @@ class SeqkitCLI(LightningCLI):
             if not hasattr(self.model, "init_from_checkpoint"):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from")
             self.model.init_from_checkpoint(init_from, self.datamodule)
+        backward = self._get(self.config, "init_from_backward")
+        if backward:
+            if not init_from:
+                raise SeqkitError("--init_from_backward goes with --init_from: give the forward language model too")
+            if not hasattr(self.model, "init_backward_from_checkpoint"):
+                raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
+            self.model.init_backward_from_checkpoint(backward)
         self._choose_run_folder()
 
     def _parse_ckpt_path(self) -> None:
@@ -137,8 +152,9 @@ class SeqkitCLI(LightningCLI):
                 callback.folder = logs
 
     def _refuse_init_from(self) -> None:
-        if self._get(self.config, "init_from"):
-            raise SeqkitError("--init_from belongs to `seqkit fit`; to evaluate a checkpoint use --ckpt_path")
+        for option in ("init_from", "init_from_backward"):
+            if self._get(self.config, option):
+                raise SeqkitError(f"--{option} belongs to `seqkit fit`; to evaluate a checkpoint use --ckpt_path")
 
     before_validate = before_test = before_predict = _refuse_init_from
 

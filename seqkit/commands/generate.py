@@ -41,10 +41,11 @@ def main(argv: list[str]) -> int:
     from seqkit.tasks.next_word import NextWordTask
 
     model = NextWordTask.from_checkpoint(newest_checkpoint(args.ckpt), map_location=args.device)
-    print(f"next word after {args.prompt!r}:")
+    # A backward model (trained with --data.reverse true) suggests the word before and writes what precedes.
+    print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
     for word, probability in model.predict_next(args.prompt, k=args.k):
         print(f"  {word:20s} {probability:.3f}")
     if args.max_new_tokens > 0:
         text = model.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed)
-        print(f"\n{args.prompt} {text}")
+        print(f"\n{text} {args.prompt}" if model.reverse else f"\n{args.prompt} {text}")
     return 0

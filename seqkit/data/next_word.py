@@ -91,6 +91,11 @@ class NextWordData(pl.LightningDataModule):
         val_fraction: share of the training lines held out for validation when there is
             no `val_path`. For the embedded corpus, the last `val_fraction` of the lines
             is the test split and the same share before it the validation split.
+        reverse: read every split backwards, last word first. The model then learns to
+            predict the word *before*: a backward language model, the partner of a forward
+            one in ULMFiT and ELMo, whose encoder can start the reverse direction of a
+            bidirectional classifier (`seqkit fit ... --init_from_backward`). The
+            vocabulary is the same as reading forwards.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class NextWordData(pl.LightningDataModule):
         eval_batch_size: int = 10,
         bptt: int = 35,
         val_fraction: float = 0.05,
+        reverse: bool = False,
     ) -> None:
         super().__init__()
         if dataset is not None and train_path is not None:
@@ -134,6 +140,7 @@ class NextWordData(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.bptt = bptt
         self.val_fraction = val_fraction
+        self.reverse = reverse
         self.vocab: Vocab | None = None  # built in setup, or given (fine-tuning keeps a checkpoint's)
         self.tokens: dict[str, Tensor] = {}
         self.oov_rate: float | None = None
@@ -172,7 +179,9 @@ class NextWordData(pl.LightningDataModule):
     def encode_with(self, vocab: Vocab, lines: dict[str, list[str]]) -> None:
         tokenizer = get_tokenizer(self.tokenizer_name)
         for split, split_lines in lines.items():
-            self.tokens[split] = encode(split_lines, tokenizer, vocab)
+            tokens = encode(split_lines, tokenizer, vocab)
+            # Backwards: the stream read from its end, so each target is the word before its input.
+            self.tokens[split] = tokens.flip(0) if self.reverse else tokens
         train = self.tokens["train"]
         self.oov_rate = (train == vocab[UNK]).float().mean().item() if UNK in vocab else 0.0
         _, processes = shard_of(self)

@@ -23,7 +23,7 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.tasks.common import StepDecay, attached_datamodule, best_and_last_checkpoints, step_decay_schedule
+from seqkit.tasks.common import StepDecay, attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer
 
@@ -40,6 +40,11 @@ def _to(state, device):
     if state is None:
         return None
     return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
+
+
+def direction(reverse: bool) -> str:
+    """How a language model reads: "forward" (predicts the next word) or "backward" (the word before)."""
+    return "backward" if reverse else "forward"
 
 
 class NextWordTask(pl.LightningModule):
@@ -60,6 +65,13 @@ class NextWordTask(pl.LightningModule):
         lr_decay_start: ... after this many epochs (Zaremba small: 0.5 after 4).
         carry_state: carry the hidden state across batches (truncated BPTT). False
             starts every batch from zeros, which is worse; it is there to show why.
+        freeze_embeddings: keep the embedding fixed (with `tie_weights`, the output
+            layer's weights too; its bias still learns). A backward model trained with
+            `--init_from` a forward one and this set reads the forward one's word
+            vectors, so one classifier embedding can serve both directions.
+
+    The direction comes from the data: `NextWordData(reverse=True)` trains a backward model
+    (it predicts the word before), and the checkpoint records it.
 
     Gradient-norm clipping is the Trainer's: `trainer.gradient_clip_val` in the recipe.
     """
@@ -78,6 +90,7 @@ class NextWordTask(pl.LightningModule):
         lr_decay: float = 1.0,
         lr_decay_start: int = 0,
         carry_state: bool = True,
+        freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(encoder, Recurrent):
@@ -98,6 +111,7 @@ class NextWordTask(pl.LightningModule):
         self.head: LanguageModelHead | None = None
         self.vocab: Vocab | None = None
         self.tokenizer_name = "basic_english"
+        self.reverse = False  # a backward model: reads text last word first (set by the data)
         self._init_from: dict | None = None
         self._carried: dict[str, object] = {}
         # Mean negative log-likelihood per token, one metric per stage (synced across processes).
@@ -109,13 +123,18 @@ class NextWordTask(pl.LightningModule):
         """Build the vocabulary-sized layers once the data (or a checkpoint) has fixed the vocabulary."""
         if self.embedding is not None:
             return
+        datamodule = attached_datamodule(self)
         if self._init_from is not None:
             self._adopt(self._init_from["seqkit"])
         elif self.vocab is None:
-            datamodule = attached_datamodule(self)
             if datamodule is None or getattr(datamodule, "vocab", None) is None:
                 raise SeqkitError("NextWordTask needs its vocabulary: train it with a NextWordData DataModule or load a checkpoint")
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
+        if datamodule is not None and hasattr(datamodule, "reverse"):
+            if self._init_from is not None and bool(datamodule.reverse) != self.reverse:
+                say(f"seqkit: --init_from a {direction(self.reverse)} language model; this run reads the text "
+                    f"{'backwards' if datamodule.reverse else 'forwards'}: its weights are only a starting point")
+            self.reverse = bool(datamodule.reverse)
         self._build_layers(len(self.vocab))
         if self._init_from is not None:
             checkpoints.load_weights(self, self._init_from["state_dict"], "--init_from checkpoint")
@@ -123,6 +142,7 @@ class NextWordTask(pl.LightningModule):
         elif self.hparams.init_range is not None:
             for parameter in self.parameters():
                 nn.init.uniform_(parameter, -self.hparams.init_range, self.hparams.init_range)
+        self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
 
     def _build_layers(self, vocab_size: int) -> None:
         self.embedding = nn.Embedding(vocab_size, self.encoder.input_size)
@@ -131,6 +151,7 @@ class NextWordTask(pl.LightningModule):
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])
         self.tokenizer_name = section.get("tokenizer", self.tokenizer_name)
+        self.reverse = bool(section.get("reverse", False))
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
         """Start training from the weights of `path`, keeping its vocabulary (fine-tuning).
@@ -162,6 +183,7 @@ class NextWordTask(pl.LightningModule):
             "encoder": checkpoints.encoder_spec(self.encoder),
             "vocab": self.vocab.to_dict(),
             "tokenizer": self.tokenizer_name,
+            "reverse": self.reverse,
         }
         # Where the training streams are, for a run resumed mid-epoch: the hidden state carried
         # into the next batch and the epoch's loss so far. Each process carries its own streams,
@@ -273,11 +295,15 @@ class NextWordTask(pl.LightningModule):
         tokens = get_tokenizer(self.tokenizer_name)(text)
         if not tokens:
             raise SeqkitError("the prompt has no words; give some text to continue")
-        return torch.tensor([self.vocab.lookup_indices(tokens)], device=self.device)
+        ids = self.vocab.lookup_indices(tokens)
+        return torch.tensor([ids[::-1] if self.reverse else ids], device=self.device)  # a backward model reads from the end
 
     @torch.no_grad()
     def predict_next(self, text: str, k: int = 5, exclude: tuple[str, ...] = (UNK,)) -> list[tuple[str, float]]:
-        """The `k` most likely next words after `text`, with their probabilities."""
+        """The `k` most likely next words after `text`, with their probabilities.
+
+        A backward model (`reverse`) gives the most likely words *before* `text`.
+        """
         self.eval()
         logits, _ = self(self._ids(text))
         probs = torch.softmax(logits[0, -1], dim=-1)
@@ -291,6 +317,9 @@ class NextWordTask(pl.LightningModule):
     def generate(self, prompt: str, max_new_tokens: int = 30, temperature: float = 1.0,
                  top_k: int | None = None, seed: int | None = None) -> str:
         """Continue `prompt` by sampling one word at a time; `<eos>` becomes a line break.
+
+        A backward model (`reverse`) writes the text that comes *before* the prompt,
+        sampled from the prompt's first word backwards and returned in reading order.
 
         Args:
             temperature: divides the logits; below 1 is more conservative, above 1 more varied.
@@ -315,5 +344,5 @@ class NextWordTask(pl.LightningModule):
             token = torch.multinomial(torch.softmax(scores, -1), 1, generator=generator)  # softmax at sampling
             words.append(self.vocab.lookup_token(token.item()))
             logits, state = self(token.view(1, 1), state)
-        text = " ".join(words)
+        text = " ".join(words[::-1] if self.reverse else words)
         return text.replace(f" {EOS} ", "\n").replace(EOS, "\n")

@@ -93,6 +93,7 @@ class SentimentTask(pl.LightningModule):
         self.tokenizer_name = "basic_english"
         self.max_length: int | None = None
         self._init_from: dict | None = None
+        self._init_backward: dict | None = None
 
     # ------------------------------------------------------------------ building
 
@@ -151,10 +152,41 @@ class SentimentTask(pl.LightningModule):
         task = checkpoint["seqkit"].get("task")
         if task not in (self.task_name, "next_word"):
             raise CheckpointError(f"{path} is a {task!r} checkpoint; --init_from takes a sentiment or a next_word one")
+        if task == "next_word" and checkpoint["seqkit"].get("reverse"):
+            raise CheckpointError(f"{path} is a backward language model (it reads text last word first); give it as "
+                                  f"--init_from_backward, beside --init_from a forward one, with a bidirectional encoder")
         self._init_from = checkpoint
         section = checkpoint["seqkit"]
         if datamodule is not None and hasattr(datamodule, "use_vocab"):
             datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
+
+    def init_backward_from_checkpoint(self, path: str | Path) -> None:
+        """Start the reverse direction of a bidirectional encoder from a backward language model.
+
+        Goes with `init_from_checkpoint` of a forward language model (ULMFiT and ELMo pair
+        the two): the forward model fills the embedding and the forward direction, the
+        backward one (trained with `NextWordData(reverse=True)`, which reads text last word
+        first, as the reverse direction does) fills `*_reverse`. Both must share one
+        vocabulary; the classifier has one embedding, the forward model's, so the backward
+        model should have been trained from the forward one with its embedding frozen
+        (`--init_from FORWARD --data.reverse true --model.freeze_embeddings true`);
+        otherwise a warning says that its encoder reads other word vectors than it learned on.
+        """
+        forward = (self._init_from or {}).get("seqkit", {})
+        if forward.get("task") != "next_word":
+            raise SeqkitError("--init_from_backward goes with --init_from a forward language model (next_word checkpoint), "
+                              "which gives the classifier its vocabulary and embedding")
+        if not self.encoder.bidirectional:
+            raise SeqkitError("--init_from_backward fills the reverse direction of a bidirectional encoder; set "
+                              "--model.init_args.encoder.init_args.bidirectional true")
+        checkpoint = checkpoints.load(path, task="next_word")
+        if not checkpoint["seqkit"].get("reverse"):
+            raise CheckpointError(f"{path} is a forward language model; --init_from_backward needs a backward one "
+                                  f"(trained with --data.reverse true)")
+        if Vocab.from_dict(checkpoint["seqkit"]["vocab"]).get_itos() != Vocab.from_dict(forward["vocab"]).get_itos():
+            raise CheckpointError(f"{path} has another vocabulary than the --init_from language model; train the backward "
+                                  f"model with --init_from FORWARD.ckpt --data.reverse true, which keeps the forward one's")
+        self._init_backward = checkpoint
 
     def _load_init_from(self) -> None:
         checkpoint, self._init_from = self._init_from, None
@@ -168,10 +200,23 @@ class SentimentTask(pl.LightningModule):
         if same_labels:
             say("seqkit: --init_from: all weights loaded (same labels)")
             return
-        fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded]
+        backward = self._load_backward(checkpoint["state_dict"]["embedding.weight"]) if self._init_backward is not None else []
+        fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded + backward]
         reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
-        say(f"seqkit: --init_from {reason}: loaded {len(loaded)} embedding/encoder tensors; "
+        also = f" (the reverse direction's {len(backward)} from --init_from_backward)" if backward else ""
+        say(f"seqkit: --init_from {reason}: loaded {len(loaded) + len(backward)} embedding/encoder tensors{also}; "
              f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
+
+    def _load_backward(self, forward_embedding: Tensor) -> list[str]:
+        """The backward language model's encoder into the reverse direction: `weight_ih_l0` -> `weight_ih_l0_reverse`."""
+        checkpoint, self._init_backward = self._init_backward, None
+        state = checkpoint["state_dict"]
+        reverse = {f"{name}_reverse": value for name, value in state.items() if name.startswith("encoder.")}
+        loaded = checkpoints.load_weights(self, reverse, "--init_from_backward checkpoint", only=("encoder.",))
+        if not torch.equal(state["embedding.weight"].to(forward_embedding.device), forward_embedding):
+            say("seqkit: warning: the backward language model learned other word vectors than the forward one's, which "
+                "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
+        return loaded
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SentimentTask":

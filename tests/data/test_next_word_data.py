@@ -49,6 +49,24 @@ def test_user_file_split_at_the_end_and_vocab_from_train_only(corpus):
     assert batch.inputs.shape == (4, 5) and batch.inputs.dtype == torch.long
 
 
+
+def test_reverse_reads_every_split_backwards_with_the_same_vocabulary(corpus, tmp_path):
+    val = tmp_path / "val.txt"
+    val.write_text("the cat sat\non mat\n" * 20)
+    forward = NextWordData(train_path=str(corpus), val_path=str(val), batch_size=4, eval_batch_size=2, bptt=5)
+    backward = NextWordData(train_path=str(corpus), val_path=str(val), batch_size=4, eval_batch_size=2, bptt=5, reverse=True)
+    forward.setup("fit")
+    backward.setup("fit")
+    assert backward.vocab.get_itos() == forward.vocab.get_itos()
+    for split in ("train", "val"):
+        assert torch.equal(backward.tokens[split], forward.tokens[split].flip(0))
+    itos = backward.vocab.get_itos()
+    first = next(iter(backward.val_dataloader()))
+    # Row 0 starts at the end of the text: "... on mat <eos>" read backwards; each target is the word before.
+    assert [itos[i] for i in first.inputs[0, :4].tolist()] == [EOS, "mat", "on", EOS]
+    assert [itos[i] for i in first.targets[0, :3].tolist()] == ["mat", "on", EOS]
+    assert backward.oov_rate == forward.oov_rate
+
 def test_given_validation_and_test_files(corpus, tmp_path):
     val, test = tmp_path / "val.txt", tmp_path / "test.txt"
     val.write_text("the cat\n" * 30)

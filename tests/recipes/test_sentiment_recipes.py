@@ -92,3 +92,26 @@ def test_the_transfer_recipe_fits_the_language_model_it_starts_from():
     assert not encoder["init_args"].get("bidirectional", False)  # a language model reads one way
     # The classifier reads text as the language model's vocabulary was built: lowercased basic_english.
     assert language_model["data"]["init_args"]["tokenizer"] == "basic_english"
+
+
+def test_bidirectional_transfer_from_the_shell(tmp_path, capsys):
+    """Forward language model -> backward one from it (embedding frozen) -> a BiLSTM classifier from both."""
+    text = tmp_path / "text.txt"
+    text.write_text("".join(f"{review}\n" for review in pd.read_csv(REVIEWS)["review"]) * 3)
+    lm = ["fit", "-c", str(ROOT / "recipes" / "next_word" / "lstm_wikitext2_encoder.yaml"), "--data.dataset", "null",
+          "--data.train_path", str(text), "--data.max_tokens", "null", "--data.batch_size", "4", *QUICK]
+    assert main([*lm, "--trainer.default_root_dir", str(tmp_path / "fwd")]) == 0
+    forward = next((tmp_path / "fwd").rglob("last.ckpt"))
+    assert main([*lm, "--trainer.default_root_dir", str(tmp_path / "bwd"), "--init_from", str(forward),
+                 "--data.reverse", "true", "--model.init_args.freeze_embeddings", "true"]) == 0
+    backward = next((tmp_path / "bwd").rglob("last.ckpt"))
+    classifier = ["fit", "-c", str(RECIPES / "lstm_transfer.yaml"), "--data.dataset", "null", "--data.train_path", str(REVIEWS),
+                  "--data.text_column", "review", "--data.label_column", "stars", "--data.batch_size", "8",
+                  "--model.init_args.encoder.init_args.bidirectional", "true", *QUICK]
+    capsys.readouterr()
+    assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "clf"), "--init_from", str(forward),
+                 "--init_from_backward", str(backward)]) == 0
+    said = capsys.readouterr().err
+    assert "loaded 9 embedding/encoder tensors" in said and "warning" not in said
+    assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "clf2"), "--init_from_backward", str(backward)]) == 2
+    assert "--init_from_backward goes with --init_from: give the forward language model too" in capsys.readouterr().err

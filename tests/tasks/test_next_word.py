@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import pickle
@@ -135,6 +137,55 @@ def test_fine_tuning_keeps_the_vocabulary_and_reports_out_of_vocabulary(trained,
     assert "zebra" not in fresh.vocab
     assert data.oov_rate == pytest.approx(1 / 7, abs=0.01)  # one word in seven (with <eos>) is new
 
+
+
+@pytest.fixture(scope="module")
+def backward(trained, corpus, tmp_path_factory) -> tuple[NextWordTask, Path, str]:
+    """A backward model started from the forward one, its embedding (and tied output weights) frozen; what it said."""
+    forward, last, _ = trained
+    torch.manual_seed(0)
+    data = _data(corpus, reverse=True)
+    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.02, tie_weights=True, freeze_embeddings=True)
+    task.init_from_checkpoint(last, data)
+    trainer = _trainer(tmp_path_factory.mktemp("backward"), max_epochs=4)
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        trainer.fit(task, datamodule=data)
+    return task, Path(trainer.checkpoint_callback.last_model_path), said.getvalue()
+
+
+def test_a_backward_model_predicts_the_word_before_and_writes_what_precedes(trained, backward):
+    forward, last, _ = trained
+    task, path, said = backward
+    assert "--init_from a forward language model; this run reads the text backwards" in said
+    assert torch.load(path, weights_only=True)["seqkit"]["reverse"] is True
+    assert torch.load(last, weights_only=True)["seqkit"]["reverse"] is False
+    loaded = NextWordTask.from_checkpoint(path)
+    assert loaded.reverse and loaded.vocab.get_itos() == forward.vocab.get_itos()
+    assert loaded.predict_next("sat on the mat", k=1)[0][0] == "cat"  # only the cat sat on the mat
+    assert loaded.predict_next("sang in the tree", k=1)[0][0] == "bird"
+    assert NextWordTask.from_checkpoint(last).predict_next("the cat sat on the", k=1)[0][0] in {"mat", "log"}
+    text = loaded.generate("on the log", max_new_tokens=3, seed=0)
+    assert text.split()[-2:] == ["dog", "sat"]  # sampled backwards from the prompt, returned in reading order
+
+
+def test_frozen_embeddings_stay_while_the_rest_learns(trained, backward):
+    forward, _, _ = trained
+    task, _, _ = backward
+    assert torch.equal(task.embedding.weight, forward.embedding.weight)
+    assert task.head.proj.weight is task.embedding.weight  # tied: the output weights stay too
+    assert not torch.equal(task.head.proj.bias, forward.head.proj.bias)
+    assert not torch.equal(task.encoder.weight_hh_l0, forward.encoder.weight_hh_l0)
+
+
+def test_seqkit_generate_says_a_backward_model_writes_what_comes_before(backward, capsys):
+    from seqkit.commands import generate
+
+    _, path, _ = backward
+    assert generate.main(["--ckpt", str(path), "--prompt", "on the log", "--max-new-tokens", "2", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "word before 'on the log':" in out
+    assert out.rstrip().endswith("on the log")
 
 def test_refuses_a_checkpoint_whose_pickle_would_run_code(tmp_path):
     marker = tmp_path / "ran"

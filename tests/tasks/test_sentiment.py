@@ -123,6 +123,91 @@ def test_transfer_from_a_language_model(reviews, tmp_path):
     assert torch.equal(task.embedding.weight, lm.embedding.weight)
 
 
+
+class _RunsCode:
+    """Unpickling this runs a shell command: what a hostile checkpoint would do."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (self.command,)
+
+
+@pytest.fixture(scope="module")
+def language_models(tmp_path_factory) -> dict:
+    """A forward language model, a backward one trained from it with the embedding frozen, and one with its own."""
+    root = tmp_path_factory.mktemp("lms")
+    text = root / "lm.txt"
+    text.write_text("".join(f"{t}\n" for t in GOOD + BAD) * 30)
+    paths, models = {}, {}
+    for name, reverse, init_from, freeze in (("forward", False, None, False), ("backward", True, "forward", True),
+                                             ("own_vectors", True, "forward", False)):
+        torch.manual_seed(0)
+        data = NextWordData(train_path=str(text), batch_size=4, eval_batch_size=2, bptt=5, reverse=reverse)
+        lm = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, freeze_embeddings=freeze)
+        if init_from:
+            lm.init_from_checkpoint(paths[init_from], data)
+        trainer = _trainer(root / name, max_epochs=1, limit_train_batches=5, limit_val_batches=1)
+        trainer.fit(lm, datamodule=data)
+        paths[name], models[name] = trainer.checkpoint_callback.last_model_path, lm
+    return {"paths": paths, "models": models}
+
+
+def test_bidirectional_transfer_from_a_forward_and_a_backward_language_model(reviews, language_models, tmp_path, capsys):
+    paths, models = language_models["paths"], language_models["models"]
+    data = _data(reviews)
+    task = SentimentTask(LSTM(16, 16, bidirectional=True), lr=0.0)
+    task.init_from_checkpoint(paths["forward"], data)
+    task.init_backward_from_checkpoint(paths["backward"])
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(task, datamodule=data)
+    said = capsys.readouterr().err
+    assert "loaded 9 embedding/encoder tensors" in said and "also fresh" not in said and "warning" not in said
+    own = task.encoder.state_dict()
+    for name, value in models["forward"].encoder.state_dict().items():
+        assert torch.equal(own[name], value)
+    for name, value in models["backward"].encoder.state_dict().items():
+        assert torch.equal(own[f"{name}_reverse"], value)  # the backward model reads as the reverse direction does
+    assert not torch.equal(own["weight_hh_l0"], own["weight_hh_l0_reverse"])
+    assert torch.equal(task.embedding.weight, models["forward"].embedding.weight)
+
+
+def test_bidirectional_transfer_refuses_what_does_not_fit(reviews, language_models, tmp_path, capsys):
+    paths = language_models["paths"]
+    data = _data(reviews)
+    with pytest.raises(CheckpointError, match="is a backward language model .* give it as --init_from_backward"):
+        SentimentTask(LSTM(16, 16, bidirectional=True)).init_from_checkpoint(paths["backward"], data)
+    with pytest.raises(SeqkitError, match="goes with --init_from a forward language model"):
+        SentimentTask(LSTM(16, 16, bidirectional=True)).init_backward_from_checkpoint(paths["backward"])
+    one_way = SentimentTask(LSTM(16, 16))
+    one_way.init_from_checkpoint(paths["forward"], data)
+    with pytest.raises(SeqkitError, match="reverse direction of a bidirectional encoder; set --model.init_args.encoder.init_args.bidirectional true"):
+        one_way.init_backward_from_checkpoint(paths["backward"])
+    task = SentimentTask(LSTM(16, 16, bidirectional=True))
+    task.init_from_checkpoint(paths["forward"], data)
+    with pytest.raises(CheckpointError, match="is a forward language model; --init_from_backward needs a backward one"):
+        task.init_backward_from_checkpoint(paths["forward"])
+    other = tmp_path / "other.txt"
+    other.write_text("entirely different words here\n" * 60)
+    other_data = NextWordData(train_path=str(other), batch_size=4, eval_batch_size=2, bptt=5, reverse=True)
+    trainer = _trainer(tmp_path / "other", max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(NextWordTask(LSTM(16, 16)), datamodule=other_data)
+    with pytest.raises(CheckpointError, match="has another vocabulary than the --init_from language model"):
+        task.init_backward_from_checkpoint(trainer.checkpoint_callback.last_model_path)
+    sentinel = tmp_path / "ran"
+    hostile = tmp_path / "hostile.ckpt"
+    torch.save({"seqkit": {"task": "next_word"}, "state_dict": {}, "payload": _RunsCode(f"touch {sentinel}")}, hostile)
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        task.init_backward_from_checkpoint(hostile)
+    assert not sentinel.exists()
+    # A backward model with word vectors of its own still loads, with a warning that says how to do better.
+    task.init_backward_from_checkpoint(paths["own_vectors"])
+    capsys.readouterr()
+    _trainer(tmp_path / "clf", max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(task, datamodule=data)
+    assert "warning: the backward language model learned other word vectors" in capsys.readouterr().err
+
 def test_pretrained_embeddings_fill_known_rows(trained, tmp_path, capsys):
     _, _, _, data = trained
     vectors = tmp_path / "glove.txt"
