@@ -11,6 +11,9 @@
 #   SEQKIT_DATA=/path/to/data OUT=/tmp/gpu bash benchmarks/on_gpu.sh
 #
 # ACCELERATOR=cpu PRECISION=32 TRANSFER_ARGS=--smoke runs it here, to check the script.
+# $OUT gets gpu.log, transfer.log, transfer_runs.tgz and the two language models as compact
+# copies in 15 MiB parts (lm_forward.ckpt.part00, ...: join them with cat, then pass the file
+# to benchmarks/transfer.py --lm-ckpt to train classifiers on a CPU without stage 1).
 # Logs go to $OUT. Each stage has its own time limit, so one that fails or hangs does not
 # cost the others their output.
 set -u
@@ -28,7 +31,7 @@ LOG=$OUT/gpu.log
 } >"$LOG" 2>&1
 
 echo "== 2. transfer (background)" >>"$LOG"
-(timeout 480 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 12 --lm-batch-size 32 --lm-epochs 6 --settings lm,bi_random,bi_lm,bilm ${TRANSFER_ARGS:-} \
+(timeout 480 python3 benchmarks/transfer.py --out /tmp/transfer --jobs 12 --lm-batch-size 32 --lm-epochs 6 --settings lm,bi_random,bi_lm,bilm --export "$OUT" ${TRANSFER_ARGS:-} \
    >"$OUT/transfer.log" 2>&1; echo "transfer exit $?" >>"$OUT/transfer.log") &
 TRANSFER=$!
 
@@ -53,4 +56,6 @@ TRANSFER=$!
 
 wait $TRANSFER
 (cd /tmp && find transfer -name metrics.csv -o -name log.txt | tar czf "$OUT/transfer_runs.tgz" -T -)
+# At most 8 files come back from a lent machine: the tests' log joins the main one.
+{ echo "== the gpu tests' log"; cat "$OUT/tests.log"; } >>"$LOG" && rm "$OUT/tests.log"
 echo "== done" >>"$LOG"

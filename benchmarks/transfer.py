@@ -3,6 +3,13 @@
     python benchmarks/transfer.py                         # both stages; sized for a GPU
     python benchmarks/transfer.py --lm-ckpt LM.ckpt       # reuse a language model
     python benchmarks/transfer.py --settings bi_random,bi_lm,bilm   # bidirectional, with a backward LM
+    python benchmarks/transfer.py --export DIR            # also keep the language models, compact
+
+`--export DIR` writes each language model trained here as a compact copy (half-precision
+weights, no optimizer state: `seqkit.checkpoints.compact`) cut into parts of 15 MiB,
+`DIR/lm_forward.ckpt.part00`, ... (a lent GPU machine returns files of at most 16 MiB).
+Join them with `cat DIR/lm_forward.ckpt.part* > lm_forward.ckpt` and pass the file to
+`--lm-ckpt` (or `--lm-bwd-ckpt`) to train classifiers here without stage 1.
     python benchmarks/transfer.py --smoke                 # a few batches of everything (tests the script)
 
 Stage 1, the language model (`recipes/next_word/lstm_wikitext2_encoder.yaml`: a 1 x 300
@@ -91,6 +98,22 @@ def fit_command(recipe: str, folder: Path, extra: list[str], smoke: bool) -> lis
     return command + extra
 
 
+def export(path: Path, folder: Path, name: str, part_bytes: int = 15 * 2**20) -> str:
+    """A compact copy of the checkpoint at `path`, cut into `folder/NAME.ckpt.partNN` files."""
+    sys.path.insert(0, str(ROOT))
+    from seqkit.checkpoints import compact
+
+    whole = folder / f"{name}.ckpt"
+    whole.unlink(missing_ok=True)
+    compact(path, whole)
+    data = whole.read_bytes()
+    whole.unlink()
+    parts = [data[i : i + part_bytes] for i in range(0, len(data), part_bytes)]
+    for k, part in enumerate(parts):
+        (folder / f"{name}.ckpt.part{k:02d}").write_bytes(part)
+    return f"{len(data) / 2**20:.1f} MiB in {len(parts)} parts under {folder}"
+
+
 def curve(folder: Path, metric: str) -> list[float]:
     """`metric` after each epoch, from the run's CSVLogger file."""
     files = sorted(folder.glob("lightning_logs/version_*/metrics.csv"))
@@ -105,6 +128,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/transfer"))
     parser.add_argument("--lm-ckpt", help="a next-word checkpoint to start from (skips stage 1)")
     parser.add_argument("--lm-bwd-ckpt", help="a backward next-word checkpoint, for bilm (skips stage 1b)")
+    parser.add_argument("--export", type=Path, help="write compact copies of the language models trained here, in parts")
     parser.add_argument("--lm-epochs", type=int, default=8)
     parser.add_argument("--lm-batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5, help="classifier epochs (default 5)")
@@ -144,6 +168,12 @@ def main() -> int:
     if lm_bwd is None and any("{lm_bwd}" in a for s in settings for a in SETTINGS[s]):
         lm_bwd = language_model("lm_bwd", "1b: the backward language model, from the forward one, its embedding frozen",
                                 ["--init_from", lm, "--data.reverse", "true", "--model.init_args.freeze_embeddings", "true"])
+
+    if args.export:
+        args.export.mkdir(parents=True, exist_ok=True)
+        for name, path in (("lm_forward", lm if not args.lm_ckpt else None), ("lm_backward", lm_bwd if not args.lm_bwd_ckpt else None)):
+            if path:
+                print(f"  {name}: {export(Path(path), args.export, name)}", flush=True)
 
     runs = []
     for setting in settings:

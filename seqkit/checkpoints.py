@@ -109,6 +109,8 @@ def _check_contents(path: Path, checkpoint: dict) -> None:
             raise CheckpointError(f"{path}: the checkpoint's {key!r} is {_short(value)}, not a mapping")
         elif key == "labels" and not (isinstance(value, list) and all(isinstance(label, str) for label in value)):
             raise CheckpointError(f"{path}: the checkpoint's 'labels' is {_short(value)}, not a list of label strings")
+        elif key == "reverse" and not isinstance(value, bool):
+            raise CheckpointError(f"{path}: the checkpoint's 'reverse' is {_short(value)}, not true or false")
     state_dict = checkpoint["state_dict"]
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{path}: its state_dict is {_short(state_dict)}, not a mapping of names to tensors")
@@ -134,6 +136,31 @@ def _unpickling_detail(text: str) -> str:
         if line and not line.startswith(boilerplate):
             return line
     return text.splitlines()[0] if text else "unknown error"
+
+
+def compact(path: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> int:
+    """Write a smaller copy of a seqkit checkpoint, for sharing or for `--init_from`.
+
+    Keeps the seqkit section, the hyperparameters and the weights, with floating-point
+    weights stored as `dtype` (half precision by default: loading casts them back to the
+    model's dtype); drops the optimizer state and the training loops' state, so the copy
+    cannot resume a run. Weights shared in the model (a tied embedding and output layer)
+    stay shared in the file. Returns the size of the copy in bytes.
+    """
+    out = Path(out)
+    if out.exists():
+        raise CheckpointError(f"{out} already exists; choose a new name for the compact copy")
+    checkpoint = load(path)
+    converted: dict[tuple, torch.Tensor] = {}
+    state_dict = {}
+    for name, value in checkpoint["state_dict"].items():
+        key = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape), tuple(value.stride()))
+        if key not in converted:  # a tensor seen under another name is converted once and stays shared
+            converted[key] = value.to(dtype) if value.is_floating_point() else value
+        state_dict[name] = converted[key]
+    torch.save({"seqkit": checkpoint["seqkit"], "hyper_parameters": checkpoint.get("hyper_parameters", {}),
+                "state_dict": state_dict}, out)
+    return out.stat().st_size
 
 
 def saved_arguments(task_class: type, checkpoint: dict) -> dict:

@@ -555,6 +555,11 @@ BROKEN = [
     Broken("labels that are numbers", change("sentiment", lambda c: c["seqkit"].update(labels=[0, 1])),
            SentimentTask.from_checkpoint, r"{file}: the checkpoint's 'labels' is a list \(\[0, 1\]\), not a list of "
            r"label strings"),
+    Broken("a direction that is not true or false", change("next_word", lambda c: c["seqkit"].update(reverse="yes")),
+           NextWordTask.from_checkpoint, r"{file}: the checkpoint's 'reverse' is a str \('yes'\), not true or false"),
+    Broken("a backward language model given to --init_from", change("next_word", lambda c: c["seqkit"].update(reverse=True)),
+           lambda path: SentimentTask(LSTM(8, 8)).init_from_checkpoint(path),
+           r"{file} is a backward language model \(it reads text last word first\); give it as --init_from_backward"),
     Broken("an encoder that is a shell function",
            change("next_word", lambda c: c["seqkit"]["encoder"].update(class_path="os.system")),
            NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder os.system is not a seqkit recurrent module"),

@@ -213,7 +213,7 @@ class SentimentTask(pl.LightningModule):
         state = checkpoint["state_dict"]
         reverse = {f"{name}_reverse": value for name, value in state.items() if name.startswith("encoder.")}
         loaded = checkpoints.load_weights(self, reverse, "--init_from_backward checkpoint", only=("encoder.",))
-        if not torch.equal(state["embedding.weight"].to(forward_embedding.device), forward_embedding):
+        if not torch.equal(state["embedding.weight"].float().cpu(), forward_embedding.float().cpu()):
             say("seqkit: warning: the backward language model learned other word vectors than the forward one's, which "
                 "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
         return loaded

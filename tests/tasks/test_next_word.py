@@ -139,6 +139,26 @@ def test_fine_tuning_keeps_the_vocabulary_and_reports_out_of_vocabulary(trained,
 
 
 
+
+def test_a_compact_copy_keeps_the_model_in_half_the_space(trained, tmp_path):
+    task, last, _ = trained
+    copy = tmp_path / "compact.ckpt"
+    size = checkpoints.compact(last, copy)
+    raw = torch.load(copy, weights_only=True)
+    assert set(raw) == {"seqkit", "hyper_parameters", "state_dict"}  # no optimizer or loop state
+    weights = raw["state_dict"]
+    assert weights["embedding.weight"].dtype == torch.float16
+    assert weights["embedding.weight"].data_ptr() == weights["head.proj.weight"].data_ptr()  # tied stays tied
+    full = sum(v.numel() * 4 for k, v in task.state_dict().items() if k != "head.proj.weight")
+    assert size < 0.5 * full + 20_000  # half-precision weights, stored once, plus the vocabulary
+    loaded = NextWordTask.from_checkpoint(copy)
+    tokens = torch.tensor([[2, 3, 4, 5]])
+    task.eval()
+    torch.testing.assert_close(loaded(tokens)[0], task(tokens)[0], atol=2e-2, rtol=2e-2)
+    assert loaded.predict_next("the cat sat on the", k=1)[0][0] == task.predict_next("the cat sat on the", k=1)[0][0]
+    with pytest.raises(CheckpointError, match="already exists; choose a new name"):
+        checkpoints.compact(last, copy)
+
 @pytest.fixture(scope="module")
 def backward(trained, corpus, tmp_path_factory) -> tuple[NextWordTask, Path, str]:
     """A backward model started from the forward one, its embedding (and tied output weights) frozen; what it said."""
