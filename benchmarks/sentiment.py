@@ -4,6 +4,7 @@
     python benchmarks/sentiment.py --cells lstm --epochs 2
     python benchmarks/sentiment.py --cells lstm_transfer --transfer LM.ckpt   # from a WikiText-2 language model, and from random weights
     python benchmarks/sentiment.py --cells lstm --seed_everything 1 --model.init_args.lr 0.002   # other flags go to `seqkit fit`
+    python benchmarks/sentiment.py --predict-only CKPT   # only the inference speed of a trained classifier
 
 Trains `recipes/sentiment/lstm.yaml` and `rnn.yaml` through `seqkit fit` (SeqkitCLI, in
 this process, one after the other), logging dev accuracy after every epoch, and prints
@@ -88,8 +89,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/sentiment"))
     parser.add_argument("--transfer", metavar="CKPT", help="a next-word checkpoint: each cell is also trained from it "
                         "(--init_from), beside its random start")
+    parser.add_argument("--predict-only", metavar="CKPT", help="time SentimentTask.predict with this checkpoint; train nothing")
     args, extra = parser.parse_known_args()
     import torch
+
+    if args.predict_only:
+        speed = predict_speed(args.predict_only)
+        print(f"predict: {speed:,.0f} sentences/s on the dev set, {torch.get_num_threads()} threads, torch {torch.__version__} "
+              f"(goal at least 2,000: {'MET' if speed >= 2000 else 'MISSED'})")
+        return 0
 
     rows = []
     for cell in args.cells.split(","):
