@@ -221,7 +221,7 @@ CATALOG: dict[str, CatalogEntry] = {
 
 def cache_dir() -> Path:
     """Where downloads land: `$SEQKIT_CACHE`, else `~/.cache/seqkit`."""
-    return Path(os.environ.get("SEQKIT_CACHE", Path.home() / ".cache" / "seqkit"))
+    return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit")  # set but empty: unset
 
 
 def sha256_of(path: Path) -> str:
@@ -266,7 +266,7 @@ def locate(name: str, root: str | Path | None = None, download: bool = True) -> 
             sha256 is not the catalog's, or an archive cannot be extracted safely.
     """
     item = entry(name)
-    local = root if root is not None else os.environ.get("SEQKIT_DATA")
+    local = root if root is not None else (os.environ.get("SEQKIT_DATA") or None)  # `SEQKIT_DATA=` means unset
     if item.archive is not None:
         return _locate_archive(item, item.archive, local, "--data.root" if root is not None else "SEQKIT_DATA", download)
     if local is not None:

@@ -46,6 +46,13 @@ def test_downloads_once_into_the_cache_and_verifies(toy, tmp_path):
     assert not list((tmp_path / "cache" / "toy").glob("*.part"))
 
 
+
+def test_an_empty_seqkit_data_or_cache_counts_as_unset(toy, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_DATA", "")  # as `SEQKIT_DATA= seqkit fit ...` leaves it
+    assert catalog.locate("toy")["train"] == tmp_path / "cache" / "toy" / "train.txt"
+    monkeypatch.setenv("SEQKIT_CACHE", "")
+    assert catalog.cache_dir() == Path.home() / ".cache" / "seqkit"
+
 def test_a_download_with_the_wrong_checksum_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SEQKIT_DATA", raising=False)
