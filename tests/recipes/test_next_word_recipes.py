@@ -73,6 +73,9 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["test", "-c", str(RECIPES / "lstm.yaml"), "--init_from", "x.ckpt", "--trainer.default_root_dir", str(tmp_path)]) == 2
     assert "--init_from belongs to `seqkit fit`" in capsys.readouterr().err
+    assert main(["validate", "-c", str(RECIPES / "lstm.yaml"), "--init_from_backward", "x.ckpt",
+                 "--trainer.default_root_dir", str(tmp_path)]) == 2
+    assert "--init_from_backward belongs to `seqkit fit`" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("recipe", CATALOG)
