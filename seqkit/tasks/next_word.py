@@ -42,11 +42,6 @@ def _to(state, device):
     return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
 
 
-def direction(reverse: bool) -> str:
-    """How a language model reads: "forward" (predicts the next word) or "backward" (the word before)."""
-    return "backward" if reverse else "forward"
-
-
 class NextWordTask(pl.LightningModule):
     """A recurrent language model (the pytorch/examples word_language_model design).
 
@@ -132,7 +127,7 @@ class NextWordTask(pl.LightningModule):
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
         if datamodule is not None and hasattr(datamodule, "reverse"):
             if self._init_from is not None and bool(datamodule.reverse) != self.reverse:
-                say(f"seqkit: --init_from a {direction(self.reverse)} language model; this run reads the text "
+                say(f"seqkit: --init_from a {'backward' if self.reverse else 'forward'} language model; this run reads the text "
                     f"{'backwards' if datamodule.reverse else 'forwards'}: its weights are only a starting point")
             self.reverse = bool(datamodule.reverse)
         self._build_layers(len(self.vocab))
