@@ -5,7 +5,8 @@ runs, so `seqkit --help` and `seqkit --version` answer without loading torch or
 Lightning. A new subcommand is one entry in `COMMANDS`: a name, a one-line help, and
 the `module:function` that receives the rest of the command line.
 
-    seqkit fit|validate|test|predict ...   Lightning's loops (LightningCLI): -c CONFIG, --print_config
+    seqkit fit|validate|test|predict ...   Lightning's loops (LightningCLI): -c RECIPE, --print_config
+    seqkit recipes [show|copy NAME]        the recipes that ship with seqkit
     seqkit trace ...                       the hidden state at each timestep of a tiny sequence, or of a sentence
     seqkit gradients ...                   |dL/dh_t| against t for fresh RNN/LSTM/GRU: vanishing and exploding
     seqkit modules ...                     seqkit's RNN/LSTM/GRU next to torch.nn: equality and speed
@@ -28,10 +29,11 @@ from seqkit.errors import SeqkitError
 LIGHTNING = ("fit", "validate", "test", "predict")
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "fit": ("seqkit.lightning_cli:run", "train a model from a recipe (Lightning: seqkit fit -c recipes/...yaml)"),
+    "fit": ("seqkit.lightning_cli:run", "train a model from a recipe (Lightning: seqkit fit -c next_word/lstm, or -c my.yaml)"),
     "validate": ("seqkit.lightning_cli:run", "evaluate a model on the validation split"),
     "test": ("seqkit.lightning_cli:run", "evaluate a model on the test split"),
     "predict": ("seqkit.lightning_cli:run", "run a model over the predict split"),
+    "recipes": ("seqkit.commands.recipes:main", "list the recipes that ship with seqkit; show one, or copy it out to edit"),
     "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence, or of a sentence through a sentiment checkpoint"),
     "gradients": ("seqkit.commands.gradients:main", "draw how much of a loss reaches each earlier timestep, per cell: vanishing and exploding gradients"),
     "modules": ("seqkit.commands.modules:main", "compare seqkit's RNN, LSTM and GRU with torch.nn: equality and speed"),
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and Lightning recipes. Run `seqkit COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="after any command: show Lightning's and torch's "
+                        "notices too (a default run prints progress bars and seqkit's own lines only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         # Options belong to the command's own parser; they are passed on untouched.
@@ -66,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2 if args.command is None else 0
     name, rest = argv[0], argv[1:]
+    if "--verbose" in rest:  # every notice of Lightning's and torch's, as they print them
+        rest.remove("--verbose")
+    else:
+        from seqkit import console
+
+        console.quiet()
     target, _ = COMMANDS[name]
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)

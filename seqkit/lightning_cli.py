@@ -33,7 +33,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from seqkit import checkpoints, faults
+from seqkit import checkpoints, console, faults, packaged
 from seqkit.errors import SeqkitError
 
 
@@ -61,6 +61,8 @@ class SeqkitCLI(LightningCLI):
     """LightningCLI with `--init_from`, resumable runs (`seqkit.faults`) and a closing summary."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        if console.QUIET:  # Lightning's table of layers only when asked (--verbose, or this flag)
+            parser.set_defaults({"trainer.enable_model_summary": False})
         parser.add_argument(
             "--init_from", type=Optional[str], default=None,
             help="fit only: start from the weights of this seqkit checkpoint and keep its vocabulary (fine-tuning)",
@@ -167,6 +169,8 @@ class SeqkitCLI(LightningCLI):
         lines = ["", "seqkit: training finished"]
         if self._get(self.config, "init_from") and oov is not None:
             lines.append(f"  fine-tuned from {self._get(self.config, 'init_from')}; {oov:.2%} of the training tokens were out of its vocabulary (<unk>)")
+        parameters = sum(p.numel() for p in self.model.parameters())
+        lines.append(f"  model: {type(self.model).__name__}, {parameters:,} parameters")
         if callback.best_model_score is not None:
             lines.append(f"  best {callback.monitor}: {callback.best_model_score.item():.4g}")
         last = next((c.path for c in self.trainer.callbacks if isinstance(c, faults.LastCheckpoint)), None)
@@ -176,15 +180,39 @@ class SeqkitCLI(LightningCLI):
         print("\n".join(lines), file=sys.stderr)
 
 
+def resolve_configs(args: list[str]) -> list[str]:
+    """`args` with every `-c/--config` value that is a recipe name (`next_word/lstm`) replaced by its file.
+
+    An existing file is kept as it is; a value that is neither a file nor a recipe gets one line
+    naming the recipes (a SeqkitError), not LightningCLI's usage screen.
+    """
+    resolved, it = [], iter(args)
+    for arg in it:
+        option, eq, value = arg.partition("=")
+        if option in ("-c", "--config"):
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
+            resolved += [option, packaged.resolve_recipe(value)]
+        else:
+            resolved.append(arg)
+    return resolved
+
+
 def run(args: list[str]) -> int:
-    """Run the CLI with `args` (the subcommand first, e.g. `["fit", "-c", "x.yaml"]`)."""
-    SeqkitCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_callback=RunConfig,
-        # From the shell, LightningCLI reads sys.argv itself (and warns if given both).
-        args=None if args == sys.argv[1:] else args,
-    )
+    """Run the CLI with `args` (the subcommand first, e.g. `["fit", "-c", "next_word/lstm"]`)."""
+    args = resolve_configs(args)
+    # LightningCLI reads sys.argv itself when given no args (and warns when given both).
+    saved, sys.argv = sys.argv, [sys.argv[0], *args]
+    try:
+        SeqkitCLI(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=RunConfig,
+        )
+    finally:
+        sys.argv = saved
     return 0

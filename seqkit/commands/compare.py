@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from seqkit import packaged
 from seqkit.errors import SeqkitError
 
 CELLS = {"rnn": "seqkit.modules.RNN", "lstm": "seqkit.modules.LSTM", "gru": "seqkit.modules.GRU"}
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="seqkit compare", description="Train one recipe with each cell on the same data, seed and budget, and "
         "write a table (Markdown and CSV) and learning-curve plots. Options after `--` go to every run "
         "(e.g. -- --trainer.max_epochs 2).")
-    parser.add_argument("-c", "--config", required=True, type=Path, help="a recipe YAML")
+    parser.add_argument("-c", "--config", required=True, type=Path, help="a recipe: its name (memory/adding) or a YAML file")
     parser.add_argument("--cells", default="rnn,lstm", help="cells to compare, from rnn, lstm, gru, or class paths "
                         "(default rnn,lstm)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per cell, seeds 0..N-1 (default 1)")
@@ -249,8 +250,7 @@ def main(argv: list[str]) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
-    if not args.config.is_file():
-        raise SeqkitError(f"{args.config}: no such recipe")
+    args.config = Path(packaged.resolve_recipe(str(args.config)))  # a file, or a recipe name (next_word/lstm)
     cells = _cells(args.cells)
     key, values = _sweep(args.sweep)
     if args.seeds < 1:

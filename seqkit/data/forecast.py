@@ -6,7 +6,7 @@ measured temperature) or *known* (known over the forecast horizon too, such as a
 promotion); seqkit can add calendar features (hour, weekday, month as sin/cos pairs),
 which are known. A long table holds many series, told apart by an id column. The table
 comes from a CSV file, a DataFrame, a catalog dataset (`airline`, `etth1`) or the
-embedded weekly CO2 series (`co2`, from statsmodels; the default).
+weekly CO2 series shipped with seqkit (`co2`, `datasets/co2_weekly.csv`; the default).
 
     rows -> one series per id, on a regular timeline (the frequency inferred or given)
          -> missing steps and empty cells: refused (`error`) or filled (`interpolate`, `ffill`)
@@ -56,8 +56,10 @@ from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit import packaged
+from seqkit.console import say
 from seqkit.data import catalog
-from seqkit.data.embedded import co2_frame
+from seqkit.data.embedded import CO2_FILE, co2_frame
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.data.sentiment import _row_lines
 from seqkit.distributed import eval_sampler
@@ -550,10 +552,11 @@ class ForecastData(pl.LightningDataModule):
     Args:
         dataset: `"airline"` (monthly, 144 steps) or `"etth1"` (hourly, 7 variables),
             downloaded once or read from `root` / `$SEQKIT_DATA`; or `"co2"`, embedded
-            (weekly, from statsmodels, `pip install 'seqkit[forecast]'`), the default when
+            (weekly, shipped with seqkit as `datasets/co2_weekly.csv`), the default when
             no file is given.
         root: a folder that already holds the catalog dataset's file (`timeseries/<file>`).
         train_path: your own CSV file (a `.tsv` is read tab-separated), holding all spans.
+            It replaces `dataset` (the file you name wins).
         time_column: the column of the timestamps (a dataset's own by default).
         target_columns: the column(s) to forecast (a dataset's own by default; for
             `etth1` all 7, or e.g. `OT` alone with the others as `observed_columns`).
@@ -639,8 +642,10 @@ class ForecastData(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if dataset is not None and train_path is not None:
-            raise DataError("give either --data.dataset or --data.train_path, not both")
+        # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
+        self.replaced = dataset if train_path is not None else None
+        if train_path is not None:
+            dataset = None
         # Nothing named at all: the embedded series, which runs with no file and no network.
         implicit = dataset is None and train_path is None and time_column is None and target_columns is None
         if implicit:
@@ -823,7 +828,20 @@ class ForecastData(pl.LightningDataModule):
         self.windows = {}
         return self
 
+    def describe(self) -> str:
+        """Which series the run reads, in one line (the first thing `seqkit fit` prints)."""
+        columns = f"time {self.time_column!r}, targets {self.target_columns}"
+        if self._frame is not None:
+            return f"data: a DataFrame ({columns})"
+        if self.dataset in EMBEDDED:
+            return f"data: {self.dataset}, weekly CO2 at Mauna Loa, 1958-2001 (shipped with seqkit: {packaged.sample(CO2_FILE)})"
+        if self.dataset is not None:
+            return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
+        text = f"data: {self.train_path} ({columns})"
+        return text + (f" in place of the recipe's dataset {self.replaced}" if self.replaced else "")
+
     def prepare_data(self) -> None:
+        say(self.describe())
         if self.dataset in catalog.CATALOG:
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 

@@ -33,11 +33,13 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
 from seqkit.data.resumable import ResumableDataLoader
+from seqkit.console import say
 from seqkit.distributed import ShardSampler, shard_of
 from seqkit.errors import DataError
 from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
 
 EMBEDDED = {"kjv": kjv_lines}
+EMBEDDED_TITLES = {"kjv": "the King James Bible, one verse a line"}
 SPLITS = ("train", "val", "test")
 
 
@@ -78,7 +80,8 @@ class NextWordData(pl.LightningDataModule):
             `"ptb"` or `"wikitext2"` (catalog: downloaded once, or read from `root` /
             `$SEQKIT_DATA`).
         root: a folder that already holds the catalog dataset's files.
-        train_path, val_path, test_path: your own UTF-8 text files. Without `val_path`,
+        train_path, val_path, test_path: your own UTF-8 text files. A `train_path`
+            replaces `dataset` (the file you name wins). Without `val_path`,
             the last `val_fraction` of the training lines become the validation split
             (the same lines every run). Without `test_path` there is no test split.
         tokenizer: `basic_english`, `whitespace` or `char`; by default the dataset's own
@@ -115,8 +118,10 @@ class NextWordData(pl.LightningDataModule):
         reverse: bool = False,
     ) -> None:
         super().__init__()
-        if dataset is not None and train_path is not None:
-            raise DataError("give either --data.dataset or --data.train_path, not both")
+        # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
+        self.replaced = dataset if train_path is not None else None
+        if train_path is not None:
+            dataset = None
         if train_path is None and (val_path or test_path):
             raise DataError("--data.val_path and --data.test_path need a --data.train_path")
         if dataset is None and train_path is None:
@@ -150,7 +155,18 @@ class NextWordData(pl.LightningDataModule):
         """What the text is, in words: the dataset's name or the training file."""
         return self.dataset or str(self.paths["train"])
 
+    def describe(self) -> str:
+        """Which text the run reads, in one line (the first thing `seqkit fit` prints)."""
+        if self.dataset in EMBEDDED:
+            return f"data: {self.dataset}, {EMBEDDED_TITLES[self.dataset]} (shipped with seqkit)"
+        if self.dataset is not None:
+            return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
+        val = self.paths["val"] or f"the last {self.val_fraction:.0%} of its lines"
+        text = f"data: train {self.paths['train']}, validation {val}, test {self.paths['test'] or 'none'}"
+        return text + (f" (in place of the recipe's dataset {self.replaced})" if self.replaced else "")
+
     def prepare_data(self) -> None:
+        say(self.describe())
         if self.dataset in catalog.CATALOG:
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 

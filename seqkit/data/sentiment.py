@@ -41,6 +41,8 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqkit import packaged
+from seqkit.console import say
 from seqkit.data import catalog
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
@@ -50,6 +52,9 @@ from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_fro
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 ON_EMPTY = ("skip", "error")
 SPLITS = ("train", "val", "test")
+# Labelled samples shipped with seqkit (datasets/), usable offline as --data.dataset NAME:
+# name -> (file, text column, label column, what it is).
+SAMPLES = {"reviews": ("reviews.csv", "review", "stars", "60 short reviews rated 1 to 5 stars, 12 per rating")}
 SHOWN_ROWS = 5  # line numbers quoted in a message before "and N more"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -394,10 +399,11 @@ class SentimentData(pl.LightningDataModule):
     Args:
         dataset: `"sst2"` (GLUE's SST-2: train and dev; its test split has no labels) or
             `"imdb"` (25k train and 25k test reviews), downloaded once or read from
-            `root` / `$SEQKIT_DATA`.
+            `root` / `$SEQKIT_DATA`; or `"reviews"`, a small sample shipped with seqkit
+            (60 reviews rated 1 to 5 stars; offline).
         root: a folder that already holds the catalog dataset's files.
-        train_path, val_path, test_path: your own `.csv`, `.tsv` or `.jsonl` files.
-            Without `val_path`, a stratified `val_fraction` of the training rows is held
+        train_path, val_path, test_path: your own `.csv`, `.tsv` or `.jsonl` files. A
+            `train_path` replaces `dataset` (the file you name wins). Without `val_path`, a stratified `val_fraction` of the training rows is held
             out for validation (the same rows for the same `seed`). Without `test_path`
             there is no test split.
         text_column, label_column: the columns to read; by default the dataset's own
@@ -443,13 +449,21 @@ class SentimentData(pl.LightningDataModule):
         bucketing: bool = True,
     ) -> None:
         super().__init__()
-        if dataset is not None and train_path is not None:
-            raise DataError("give either --data.dataset or --data.train_path, not both")
+        # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
+        self.replaced = dataset if train_path is not None else None
+        if train_path is not None:
+            dataset = None
         if dataset is None and train_path is None:
-            raise DataError("give --data.dataset (sst2 or imdb) or your own --data.train_path (.csv, .tsv or .jsonl)")
+            raise DataError(f"give --data.dataset ({', '.join(sorted([*SAMPLES, 'sst2', 'imdb']))}) or your own "
+                            "--data.train_path (.csv, .tsv or .jsonl)")
         if train_path is None and (val_path or test_path):
             raise DataError("--data.val_path and --data.test_path need a --data.train_path")
-        entry = catalog.entry(dataset, task="sentiment") if dataset is not None else None  # unknown names fail here
+        if dataset in SAMPLES:
+            entry = None
+            defaults = dict(zip(("text_column", "label_column"), SAMPLES[dataset][1:]))
+        else:
+            entry = catalog.entry(dataset, task="sentiment") if dataset is not None else None  # unknown names fail here
+            defaults = entry.extra if entry is not None else {"text_column": "text", "label_column": "label"}
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("min_freq", min_freq)):
             if value < 1:
                 raise DataError(f"--data.{name} must be at least 1, got {value}")
@@ -463,7 +477,6 @@ class SentimentData(pl.LightningDataModule):
             raise DataError(f"--data.val_fraction must be between 0 and 1, got {val_fraction}")
         if on_empty not in ON_EMPTY:
             raise DataError(f"--data.on_empty must be one of {list(ON_EMPTY)}, got {on_empty!r}")
-        defaults = entry.extra if entry is not None else {"text_column": "text", "label_column": "label"}
         self.text_column = text_column or defaults["text_column"]
         self.label_column = label_column or defaults["label_column"]
         if self.text_column == self.label_column:
@@ -510,8 +523,20 @@ class SentimentData(pl.LightningDataModule):
             return self.vocab[PAD]
         return self.vocab.get_default_index() or 0
 
-    def prepare_data(self) -> None:
+    def describe(self) -> str:
+        """Which labelled texts the run reads, in one line (the first thing `seqkit fit` prints)."""
+        if self.dataset in SAMPLES:
+            return f"data: {self.dataset}, {SAMPLES[self.dataset][3]} (shipped with seqkit: {packaged.sample(SAMPLES[self.dataset][0])})"
         if self.dataset is not None:
+            return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
+        val = self.paths["val"] or f"a stratified {self.val_fraction:.0%} of it"
+        text = (f"data: train {self.paths['train']} (texts in {self.text_column!r}, labels in {self.label_column!r}), "
+                f"validation {val}, test {self.paths['test'] or 'none'}")
+        return text + (f" (in place of the recipe's dataset {self.replaced})" if self.replaced else "")
+
+    def prepare_data(self) -> None:
+        say(self.describe())
+        if self.dataset in catalog.CATALOG:
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify, convert
 
     def setup(self, stage: str | None = None) -> None:
@@ -595,7 +620,9 @@ class SentimentData(pl.LightningDataModule):
     # ------------------------------------------------------------------------- reading
     def _read_splits(self) -> dict[str, _Rows]:
         """Every split's rows, tokenized, with empty texts handled; validation held out if needed."""
-        if self.dataset is not None:
+        if self.dataset in SAMPLES:
+            paths = {"train": packaged.sample(SAMPLES[self.dataset][0])}
+        elif self.dataset is not None:
             located = catalog.locate(self.dataset, self.root)
             paths = {split: path for split, path in located.items() if split not in self.unlabelled}
         else:

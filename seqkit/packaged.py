@@ -1,0 +1,64 @@
+"""The recipes and sample files that ship with seqkit, found the same way in a wheel and in a clone.
+
+The repository keeps them at its top level, `recipes/` and `datasets/`, where people
+browse them; the wheel carries the same folders inside the package, as
+`seqkit/recipes/` and `seqkit/datasets/` (see `pyproject.toml`). A recipe has a name,
+its path under `recipes/` without `.yaml` (`next_word/lstm`), and can be named so from
+any folder: `seqkit fit -c next_word/lstm`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqkit.errors import SeqkitError
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def folder(name: str) -> Path:
+    """The folder `recipes` or `datasets`: inside the installed package, else beside it in a clone.
+
+    Raises:
+        SeqkitError: neither exists (a broken install).
+    """
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise SeqkitError(f"seqkit's {name}/ folder is missing from this install ({_PACKAGE}); reinstall seqkit")
+
+
+def sample(filename: str) -> Path:
+    """A sample file shipped in `datasets/` (`reviews.csv`, `co2_weekly.csv`, ...)."""
+    path = folder("datasets") / filename
+    if not path.is_file():
+        raise SeqkitError(f"the sample file {filename} is missing from this install ({path.parent}); reinstall seqkit")
+    return path
+
+
+def recipe_names() -> list[str]:
+    """Every packaged recipe, by name (`forecasting/lstm`, ..., `seq2seq/dates`), sorted."""
+    root = folder("recipes")
+    return sorted(path.relative_to(root).with_suffix("").as_posix() for path in root.glob("*/*.yaml"))
+
+
+def recipe_path(name: str) -> Path | None:
+    """The packaged recipe `name` (also written `recipes/next_word/lstm.yaml`), or None if there is none."""
+    key = name.strip().removeprefix("./").removeprefix("recipes/").removesuffix(".yaml").removesuffix(".yml")
+    path = folder("recipes") / f"{key}.yaml"
+    return path if key in recipe_names() else None
+
+
+def resolve_recipe(value: str) -> str:
+    """The file a `-c/--config` value means: an existing file as it is, else the packaged recipe of that name.
+
+    Raises:
+        SeqkitError: neither a file nor a recipe name; the message lists the names.
+    """
+    if Path(value).expanduser().is_file():
+        return value
+    path = recipe_path(value)
+    if path is not None:
+        return str(path)
+    raise SeqkitError(f"no file and no recipe named {value!r}; the recipes are {', '.join(recipe_names())} "
+                      "(`seqkit recipes` describes them)")
