@@ -17,7 +17,7 @@ naive, seasonal-naive and linear forecasts on the same windows, which is read ba
   every origin of the test span, horizons 24 and 96, beside the linear baseline. The goal
   is an MSE below 0.650 at horizon 24 (the attention LSTM of the Informer paper).
 
-- Weekly CO2 (`recipes/forecasting/lstm.yaml` and `rnn.yaml`, the embedded default): the
+- Weekly CO2 (`recipes/forecasting/lstm.yaml` and `rnn.yaml`, the shipped default): the
   LSTM and the vanilla RNN beside the baselines, every origin of the test span.
 
 The small models run on one thread (`OMP_NUM_THREADS=1`): on this 2-core machine a tiny
@@ -96,7 +96,7 @@ def airline(seeds: int, cells: list[str], out: Path) -> None:
 
 
 def co2(cells: list[str], out: Path) -> None:
-    print("\n## Weekly CO2 (the embedded default): 26 weeks forecast from every origin of the test span\n")
+    print("\n## Weekly CO2 (the shipped default): 26 weeks forecast from every origin of the test span\n")
     print("| forecaster | MAE (ppm) | MAPE % | MASE | seconds of `seqkit fit` |")
     print("|---|---|---|---|---|")
     table = None

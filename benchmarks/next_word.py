@@ -13,7 +13,7 @@ one process. Training tokens per second are counted after a warm-up.
 Quality (`--full`): `seqkit fit` and `seqkit test` of `recipes/next_word/lstm_ptb_small.yaml`
 for its 13 epochs, and the same with the vanilla RNN swapped in, each in its own
 process; test perplexity and seconds per epoch are printed as Markdown rows.
-Reads PTB from `SEQKIT_DATA` (default `../shared/data`).
+Reads PTB from `SEQKIT_DATA` (or the download cache).
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from seqkit.data.catalog import data_folder
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "next_word" / "lstm_ptb_small.yaml"
 
 
 def _data_root() -> Path:
-    root = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared" / "data"))
+    root = data_folder()
     if not (root / "ptb" / "ptb.train.txt").is_file():
         raise SystemExit(f"PTB not found under {root}; set SEQKIT_DATA to a folder holding ptb/ptb.train.txt")
     return root

@@ -10,7 +10,7 @@ Trains `recipes/sentiment/lstm.yaml` and `rnn.yaml` through `seqkit fit` (Seqkit
 this process, one after the other), logging dev accuracy after every epoch, and prints
 a Markdown table: best dev accuracy, the epoch it came at, seconds per epoch. Then times
 `SentimentTask.predict` over the 872 dev sentences (sentences per second, best of 3).
-Reads SST-2 from `SEQKIT_DATA` (default `../shared/data`).
+Reads SST-2 from `SEQKIT_DATA` (or the download cache).
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from seqkit.data.catalog import data_folder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data_root() -> Path:
-    root = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared" / "data"))
+    root = data_folder()
     if not (root / "sst2" / "train.tsv").is_file():
         raise SystemExit(f"SST-2 not found under {root}; set SEQKIT_DATA to a folder holding sst2/train.tsv")
     return root

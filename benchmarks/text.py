@@ -3,8 +3,7 @@
     python benchmarks/text.py
     SEQKIT_DATA=/path/to/data python benchmarks/text.py --repeats 5
 
-Reads `wikitext-2/train.txt` under `SEQKIT_DATA` (default: `../shared/data` beside the
-repository). Times each step of the word-level language-model pipeline, best of
+Reads `wikitext-2/train.txt` under `SEQKIT_DATA` (or the download cache). Times each step of the word-level language-model pipeline, best of
 `--repeats` runs (3 by default): `read_lines`; tokenizing every line (whitespace, the LM
 default, and basic_english, reported apart); `build_vocab_from_iterator`; `encode`
 (tokenize + numericalize, one `<eos>` per line); and the whole whitespace pipeline,
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from seqkit.text import EOS, build_vocab_from_iterator, encode, get_tokenizer, read_lines
+from seqkit.data.catalog import data_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_S = 3.0  # read + tokenize + numericalize of WikiText-2 train, whitespace tokens
@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per step; the fastest counts (default 3)")
     args = parser.parse_args()
 
-    root = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared" / "data"))
+    root = data_folder()
     path = root / "wikitext-2" / "train.txt"
     if not path.is_file():
         print(f"WikiText-2 not found at {path}: set SEQKIT_DATA to the folder that holds wikitext-2/train.txt",
@@ -87,7 +87,7 @@ def main() -> int:
     print(f"\ngoal: read + tokenize + numericalize in at most {GOAL_S:.0f} s: {'MET' if goal_ok else 'MISSED'} "
           f"({total_s:.2f} s)")
     if not counts_ok:
-        print("counts differ from word_language_model's: check the data file (see shared/data/README.md)")
+        print("counts differ from word_language_model's: check the data file (it should be WikiText-2 v1 as the catalog pins it)")
     return 0 if goal_ok and counts_ok else 1
 
 

@@ -41,7 +41,7 @@ pooling, a new head; AdamW at lr 0.002) on SST-2 in some of these ways, each wit
 
 The classifiers are independent, so they run as parallel processes (`--jobs`); on a GPU
 that costs little. Prints a Markdown table: mean, min and max over seeds of the best dev
-accuracy, and each run's accuracy by epoch. Reads `SEQKIT_DATA` (default `../shared/data`).
+accuracy, and each run's accuracy by epoch. Reads `SEQKIT_DATA` (or the download cache).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from seqkit.data.catalog import data_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BIDIRECTIONAL = ["--model.init_args.encoder.init_args.bidirectional", "true"]
@@ -71,7 +73,7 @@ SETTINGS = {  # the rates are spelled out where they differ from the recipe's (l
 
 
 def data_root() -> Path:
-    root = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared" / "data"))
+    root = data_folder()
     for needed in ("sst2/train.tsv", "wikitext-2/train.txt"):
         if not (root / needed).is_file():
             raise SystemExit(f"{root / needed} not found; set SEQKIT_DATA to the folder holding sst2/ and wikitext-2/")

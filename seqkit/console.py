@@ -19,11 +19,11 @@ QUIET = False  # set by quiet(): a default run of the seqkit command
 
 
 def say(message: str) -> None:
-    """Print `seqkit: message` to stderr (on process 0 of a multi-process run only)."""
+    """A line for the person at the terminal, on stderr (once, from the first process of a multi-process run)."""
     from lightning.pytorch.utilities.rank_zero import rank_zero_only  # here: `seqkit --help` loads no Lightning
 
     if getattr(rank_zero_only, "rank", 0) == 0:
-        print(f"seqkit: {message}", file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, flush=True)
 
 
 # Lightning's and torch's notices that say nothing about the user's run: tips, a dependency
@@ -49,6 +49,8 @@ def quiet() -> None:
     Other warnings print as Python prints them.
     """
     global QUIET
+    if QUIET:
+        return
     QUIET = True
     # Lightning's notices are INFO records of its loggers, whose levels it sets when imported:
     # switch INFO off for every logger instead (seqkit's own lines are printed, not logged).

@@ -468,10 +468,8 @@ def __getattr__(name: str):
 
 def _figure(width: float, height: float):
     """A matplotlib Figure drawn by Agg, without pyplot (so no global backend or figure list is touched)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise SeqkitError("drawing needs matplotlib: pip install 'seqkit[plot]'") from None
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height))
 
 

@@ -157,7 +157,6 @@ def test_sentiment_resumes_mid_epoch(tmp_path):
 
 @pytest.mark.slow  # a new process, which takes seconds to import Lightning
 def test_forecasting_resumes_after_a_kill_in_the_middle_of_a_save(tmp_path):
-    pytest.importorskip("statsmodels")
     args = ["-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--data.batch_size", "128",
             "--model.init_args.encoder.init_args.hidden_size", "8",
             "--trainer.max_epochs", "2", "--trainer.logger", "false", "--checkpoint_every_n_steps", "1", *QUIET]
@@ -210,7 +209,6 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint_whole(tmp_path
 
 
 def test_seqkit_fit_writes_checkpoints_through_the_atomic_writer(tmp_path, monkeypatch):
-    pytest.importorskip("statsmodels")
     written = []
     monkeypatch.setattr("seqkit.faults.atomic_save", lambda checkpoint, path: written.append(Path(path).name))
     assert main(["fit", "-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--trainer.max_epochs", "1",
@@ -273,7 +271,6 @@ def test_the_divergence_check_refuses_a_checkpoint_with_nan_weights():
 
 # ----------------------------------------------------------------------------- one folder per run
 def test_a_second_run_gets_a_folder_of_its_own_and_a_resume_stays_in_its_own(tmp_path, capsys):
-    pytest.importorskip("statsmodels")
     base = ["fit", "-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--trainer.max_epochs", "1",
             "--trainer.limit_train_batches", "3", "--trainer.default_root_dir", str(tmp_path), *QUIET]
     assert main([*base, "--trainer.logger", "false"]) == 0
@@ -303,7 +300,6 @@ def test_a_second_run_gets_a_folder_of_its_own_and_a_resume_stays_in_its_own(tmp
 
 
 def test_ckpt_path_last_without_a_checkpoint_starts_a_new_run(tmp_path, capsys):
-    pytest.importorskip("statsmodels")
     assert main(["fit", "-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--trainer.max_epochs", "1",
                  "--trainer.limit_train_batches", "2", "--trainer.logger", "false", "--ckpt_path", "last",
                  "--trainer.default_root_dir", str(tmp_path), *QUIET]) == 0

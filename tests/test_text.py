@@ -280,8 +280,8 @@ def test_encode_without_default_index_names_the_line():
 
 
 # ----------------------------------------------------------------------------- real data
-def test_ptb_has_the_published_counts(shared_data):
-    path = shared_data / "ptb" / "ptb.train.txt"
+def test_ptb_has_the_published_counts(corpora):
+    path = corpora / "ptb" / "ptb.train.txt"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     lines = read_lines(path)
@@ -293,8 +293,8 @@ def test_ptb_has_the_published_counts(shared_data):
     assert (ids == vocab[EOS]).sum().item() == len(lines)
 
 
-def test_wikitext2_has_the_counts_of_word_language_model(shared_data):
-    path = shared_data / "wikitext-2" / "train.txt"
+def test_wikitext2_has_the_counts_of_word_language_model(corpora):
+    path = corpora / "wikitext-2" / "train.txt"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     lines = read_lines(path)
@@ -304,8 +304,8 @@ def test_wikitext2_has_the_counts_of_word_language_model(shared_data):
     assert (len(lines), ids.numel(), len(vocab)) == (36_718, 2_088_628, 33_278)
 
 
-def test_basic_english_equals_the_regex_rules_on_real_sentences(shared_data):
-    path = shared_data / "sst2" / "train.tsv"
+def test_basic_english_equals_the_regex_rules_on_real_sentences(corpora):
+    path = corpora / "sst2" / "train.tsv"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     for line in read_lines(path)[:3000]:

@@ -47,8 +47,6 @@ def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys):
         if not (data_root() / "sst2" / "train.tsv").is_file():
             pytest.skip("SST-2 not found (set SEQKIT_DATA)")
         monkeypatch.setenv("SEQKIT_DATA", str(data_root()))
-    if "recipes/forecasting/lstm.yaml" in command:
-        pytest.importorskip("statsmodels")
     if "--ckpt" in args:  # a command that reads a trained sentiment model: a tiny one where the page says
         from tests.sentiment_checkpoint import train_tiny_sentiment
 

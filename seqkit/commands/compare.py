@@ -187,15 +187,12 @@ def summarise(rows: list[dict], key: str | None) -> str:
 
 
 def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
-    """Learning curves (and, with a sweep, the test score against the swept value); none without matplotlib."""
-    try:
-        import matplotlib
+    """Learning curves (and, with a sweep, the test score against the swept value)."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-    except ImportError:
-        print("compare: matplotlib is not installed, so no plots (pip install 'seqkit[plot]')", file=sys.stderr)
-        return []
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
     written = []
     monitor = rows[0]["monitor"]
     figure, axes = plt.subplots(figsize=(7, 4))

@@ -92,14 +92,11 @@ def main(argv: list[str]) -> int:
 
 def plot_forecast(model, history, result, path: Path, steps: int | None = None) -> None:
     """History, point forecast and (for a quantile model) the outermost interval, one panel per series and target."""
-    try:
-        import matplotlib
+    import matplotlib
 
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-    except ImportError:
-        raise SeqkitError("--plot needs matplotlib: pip install 'seqkit[plot]'") from None
+    matplotlib.use("Agg")
     import pandas as pd
+    from matplotlib import pyplot as plt
 
     state = model.data_state
     time, ident, targets = state["time_column"], state["id_column"], state["target_columns"]

@@ -14,7 +14,6 @@ also trains such an RNN with and without gradient clipping.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 from seqkit.errors import SeqkitError
@@ -78,8 +77,6 @@ def main(argv: list[str]) -> int:
     for path in (args.output, args.csv):
         if path is not None and path.exists() and not args.force:
             raise SeqkitError(f"{path} exists; pass --force to overwrite it")
-    if importlib.util.find_spec("matplotlib") is None:
-        raise SeqkitError("seqkit gradients draws a picture and needs matplotlib: pip install 'seqkit[plot]'")
 
     from seqkit.diagnostics import exploding_demo, gradients_at_init, plot_gradient_norms
 

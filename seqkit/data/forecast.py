@@ -547,7 +547,7 @@ def _count(size: int | float, length: int) -> int:
 
 # ----------------------------------------------------------------------------- the DataModule
 class ForecastData(pl.LightningDataModule):
-    """Time series for forecasting: a catalog dataset, the embedded CO2 series, a CSV file or a DataFrame.
+    """Time series for forecasting: a catalog dataset, the CO2 series shipped with seqkit, a CSV file or a DataFrame.
 
     Args:
         dataset: `"airline"` (monthly, 144 steps) or `"etth1"` (hourly, 7 variables),
@@ -570,7 +570,7 @@ class ForecastData(pl.LightningDataModule):
         missing: what to do with missing steps (a timestamp without a row) and empty
             cells: `error` (name the first ones), `interpolate` (linear; ends take the
             nearest value) or `ffill` (carry the last value forward). None means `error`,
-            except for the embedded `co2`, which has 59 missing weeks: `interpolate`.
+            except for the shipped `co2`, which has 59 missing weeks: `interpolate`.
             Interpolating across the end of the training span uses the first value after
             it; choose `ffill` to rule that out.
         input_length: L, the steps of the input window.
@@ -646,7 +646,7 @@ class ForecastData(pl.LightningDataModule):
         self.replaced = dataset if train_path is not None else None
         if train_path is not None:
             dataset = None
-        # Nothing named at all: the embedded series, which runs with no file and no network.
+        # Nothing named at all: the shipped series, which runs with no file and no network.
         implicit = dataset is None and train_path is None and time_column is None and target_columns is None
         if implicit:
             dataset = "co2"
@@ -841,7 +841,7 @@ class ForecastData(pl.LightningDataModule):
         return text + (f" in place of the recipe's dataset {self.replaced}" if self.replaced else "")
 
     def prepare_data(self) -> None:
-        say(self.describe())
+        say(f"seqkit: {self.describe()}")
         if self.dataset in catalog.CATALOG:
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 
@@ -854,7 +854,7 @@ class ForecastData(pl.LightningDataModule):
             raise DataError("time_column and target_columns are given but no table: give --data.train_path "
                             "(or call use_dataframe)")
         if self.dataset in EMBEDDED:
-            return _Table(EMBEDDED[self.dataset](), f"the embedded series {self.dataset!r}", None)
+            return _Table(EMBEDDED[self.dataset](), f"the shipped series {self.dataset!r}", None)
         return read_csv(next(iter(catalog.locate(self.dataset, self.root).values())))
 
     # ------------------------------------------------------------------------- setup

@@ -166,7 +166,7 @@ class NextWordData(pl.LightningDataModule):
         return text + (f" (in place of the recipe's dataset {self.replaced})" if self.replaced else "")
 
     def prepare_data(self) -> None:
-        say(self.describe())
+        say(f"seqkit: {self.describe()}")
         if self.dataset in catalog.CATALOG:
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_only
 
+from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
 from seqkit.faults import LastCheckpoint
-
-
-@rank_zero_only
-def say(message: str) -> None:
-    """A line for the person at the terminal, on stderr (once, from the first process)."""
-    print(message, file=sys.stderr)
 
 
 def attached_datamodule(module: pl.LightningModule) -> pl.LightningDataModule | None:

@@ -301,26 +301,23 @@ class SentimentTask(pl.LightningModule):
             for label, row in zip(self.labels, matrix.tolist()):
                 writer.writerow([label, *row])
         written = [path]
-        try:
-            import matplotlib
+        import matplotlib
 
-            matplotlib.use("Agg")
-            from matplotlib import pyplot as plt
-        except ImportError:
-            plt = None
-        if plt is not None:
-            figure, axes = plt.subplots(figsize=(1.2 * len(self.labels) + 2, 1.2 * len(self.labels) + 1.5))
-            axes.imshow(matrix.numpy(), cmap="Blues")
-            axes.set_xticks(range(len(self.labels)), self.labels)
-            axes.set_yticks(range(len(self.labels)), self.labels)
-            axes.set_xlabel("predicted")
-            axes.set_ylabel("true")
-            for (i, j), value in zip(((i, j) for i in range(len(matrix)) for j in range(len(matrix))), matrix.flatten().tolist()):
-                axes.text(j, i, str(value), ha="center", va="center")
-            figure.tight_layout()
-            figure.savefig(folder / "confusion_matrix.png", dpi=100)
-            plt.close(figure)
-            written.append(folder / "confusion_matrix.png")
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+
+        figure, axes = plt.subplots(figsize=(1.2 * len(self.labels) + 2, 1.2 * len(self.labels) + 1.5))
+        axes.imshow(matrix.numpy(), cmap="Blues")
+        axes.set_xticks(range(len(self.labels)), self.labels)
+        axes.set_yticks(range(len(self.labels)), self.labels)
+        axes.set_xlabel("predicted")
+        axes.set_ylabel("true")
+        for (i, j), value in zip(((i, j) for i in range(len(matrix)) for j in range(len(matrix))), matrix.flatten().tolist()):
+            axes.text(j, i, str(value), ha="center", va="center")
+        figure.tight_layout()
+        figure.savefig(folder / "confusion_matrix.png", dpi=100)
+        plt.close(figure)
+        written.append(folder / "confusion_matrix.png")
         say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
 
     def _body(self) -> list[nn.Parameter]:

@@ -1,8 +1,9 @@
-"""The dataset catalog: local override, checksum verification, download through a checked temp file, archives."""
+"""The dataset catalog: local override, checksum verification, downloads through pooch over real (loopback) HTTP, archives."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import tarfile
@@ -14,8 +15,8 @@ from seqkit.data import catalog
 from seqkit.errors import DataError
 
 
-def _entry(tmp_path: Path, sha_ok: bool = True) -> catalog.CatalogEntry:
-    """A catalog entry whose 'remote' files are local files reached through file:// URLs."""
+def _entry(tmp_path: Path, url, sha_ok: bool = True, fail_once: bool = False) -> catalog.CatalogEntry:
+    """A catalog entry whose 'remote' files are served over HTTP from `tmp_path/remote` (`url`: conftest's http_files)."""
     remote = tmp_path / "remote"
     remote.mkdir(exist_ok=True)
     splits = {}
@@ -23,15 +24,15 @@ def _entry(tmp_path: Path, sha_ok: bool = True) -> catalog.CatalogEntry:
         source = remote / f"{split}.txt"
         source.write_text(f"the {split} text\n")
         digest = hashlib.sha256(source.read_bytes()).hexdigest() if sha_ok else "0" * 64
-        splits[split] = catalog.RemoteFile(f"{split}.txt", source.as_uri(), digest)
+        splits[split] = catalog.RemoteFile(f"{split}.txt", url(source, fail_once=fail_once), digest)
     return catalog.CatalogEntry("toy", "toy", splits, "whitespace", "a toy corpus", "public domain")
 
 
 @pytest.fixture
-def toy(tmp_path, monkeypatch):
+def toy(tmp_path, monkeypatch, http_files):
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SEQKIT_DATA", raising=False)
-    entry = _entry(tmp_path)
+    entry = _entry(tmp_path, http_files)
     monkeypatch.setitem(catalog.CATALOG, "toy", entry)
     return entry
 
@@ -43,7 +44,27 @@ def test_downloads_once_into_the_cache_and_verifies(toy, tmp_path):
     for split in ("train", "val", "test"):
         (tmp_path / "remote" / f"{split}.txt").unlink()  # the "network" is gone
     assert catalog.locate("toy") == paths  # served from the cache
-    assert not list((tmp_path / "cache" / "toy").glob("*.part"))
+    assert sorted(p.name for p in (tmp_path / "cache" / "toy").iterdir()) == ["test.txt", "train.txt", "val.txt"]
+
+
+def test_a_cached_file_that_changed_is_fetched_again(toy, tmp_path):
+    paths = catalog.locate("toy")
+    paths["val"].write_text("damaged\n")
+    assert catalog.locate("toy")["val"].read_text() == "the val text\n"
+
+
+def test_a_failed_request_is_tried_again(tmp_path, monkeypatch, http_files, capfd):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    monkeypatch.setitem(catalog.CATALOG, "toy", _entry(tmp_path, http_files, fail_once=True))  # each file: 503 first
+    assert catalog.locate("toy")["test"].read_text() == "the test text\n"
+    monkeypatch.setattr(catalog, "RETRIES", 0)
+    monkeypatch.setitem(catalog.CATALOG, "toy2", dataclasses.replace(
+        _entry(tmp_path, http_files, fail_once=True), name="toy2", folder="toy2"))
+    with pytest.raises(DataError, match=r"could not download toy2 \(train.txt\) from http://127.0.0.1:\d+/remote/"
+                                        r"train.txt: HTTPError"):
+        catalog.locate("toy2")
+    assert "100%" in capfd.readouterr().err  # pooch's progress bar
 
 
 
@@ -53,10 +74,11 @@ def test_an_empty_seqkit_data_or_cache_counts_as_unset(toy, tmp_path, monkeypatc
     monkeypatch.setenv("SEQKIT_CACHE", "")
     assert catalog.cache_dir() == Path.home() / ".cache" / "seqkit"
 
-def test_a_download_with_the_wrong_checksum_leaves_nothing(tmp_path, monkeypatch):
+def test_a_download_with_the_wrong_checksum_leaves_nothing(tmp_path, monkeypatch, http_files):
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SEQKIT_DATA", raising=False)
-    monkeypatch.setitem(catalog.CATALOG, "toy", _entry(tmp_path, sha_ok=False))
+    monkeypatch.setattr(catalog, "RETRIES", 0)
+    monkeypatch.setitem(catalog.CATALOG, "toy", _entry(tmp_path, http_files, sha_ok=False))
     with pytest.raises(DataError, match="nothing was kept"):
         catalog.locate("toy")
     assert list((tmp_path / "cache" / "toy").iterdir()) == []
@@ -91,8 +113,8 @@ def test_unknown_name():
 
 
 @pytest.mark.parametrize("name", ["ptb", "wikitext2", "airline", "etth1"])
-def test_the_shared_copies_match_the_catalog(shared_data, name, monkeypatch):
-    monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
+def test_the_local_copies_match_the_catalog(corpora, name, monkeypatch):
+    monkeypatch.setenv("SEQKIT_DATA", str(corpora))
     paths = catalog.locate(name)  # every file's sha256 checked
     assert set(paths) == ({"series"} if catalog.entry(name).task == "forecast" else {"train", "val", "test"})
 
@@ -115,9 +137,9 @@ def _aclimdb(path: Path, extra: dict[str, bytes] | None = None) -> Path:
     return path
 
 
-def _archive_entry(archive: Path, sha_ok: bool = True) -> catalog.CatalogEntry:
+def _archive_entry(archive: Path, url=None, sha_ok: bool = True) -> catalog.CatalogEntry:
     digest = catalog.sha256_of(archive) if sha_ok else "0" * 64
-    remote = catalog.RemoteFile("aclImdb_v1.tar.gz", archive.as_uri(), digest)
+    remote = catalog.RemoteFile("aclImdb_v1.tar.gz", url(archive) if url else "http://127.0.0.1:9/unused", digest)
     return catalog.CatalogEntry("toyimdb", "toyimdb", {}, "basic_english", "a toy IMDB", "public domain",
                                 task="sentiment", archive=catalog.Archive(remote, {"train": "train.csv", "test": "test.csv"},
                                                                           catalog.aclimdb_to_csv))
@@ -130,9 +152,9 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_an_archive_is_downloaded_checked_extracted_and_converted_once(tmp_path, cache, monkeypatch):
+def test_an_archive_is_downloaded_checked_extracted_and_converted_once(tmp_path, cache, monkeypatch, http_files):
     archive = _aclimdb(tmp_path / "remote.tar.gz")
-    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive))
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive, http_files))
     paths = catalog.locate("toyimdb")
     assert paths == {"train": cache / "toyimdb" / "train.csv", "test": cache / "toyimdb" / "test.csv"}
     with open(paths["train"], newline="", encoding="utf-8") as handle:
@@ -163,17 +185,19 @@ def test_an_archive_in_a_read_only_root_is_converted_into_the_cache(tmp_path, ca
 
 
 @pytest.mark.parametrize("member", ["../evil.txt", "aclImdb/../../evil.txt", "/tmp/evil.txt"])
-def test_an_archive_member_outside_the_folder_is_refused(tmp_path, cache, monkeypatch, member):
+def test_an_archive_member_outside_the_folder_is_refused(tmp_path, cache, monkeypatch, member, http_files):
     archive = _aclimdb(tmp_path / "remote.tar.gz", {member: b"gotcha"})
-    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive))
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(archive, http_files))
     with pytest.raises(DataError, match="would be written outside the folder it is extracted into; refused"):
         catalog.locate("toyimdb")
     assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
     assert sorted(p.name for p in (cache / "toyimdb").iterdir()) == ["aclImdb_v1.tar.gz"]  # no converted files, no temp
 
 
-def test_an_archive_with_the_wrong_checksum_leaves_nothing(tmp_path, cache, monkeypatch):
-    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(_aclimdb(tmp_path / "remote.tar.gz"), sha_ok=False))
+def test_an_archive_with_the_wrong_checksum_leaves_nothing(tmp_path, cache, monkeypatch, http_files):
+    monkeypatch.setattr(catalog, "RETRIES", 0)
+    monkeypatch.setitem(catalog.CATALOG, "toyimdb", _archive_entry(_aclimdb(tmp_path / "remote.tar.gz"), http_files,
+                                                                   sha_ok=False))
     with pytest.raises(DataError, match="nothing was kept"):
         catalog.locate("toyimdb")
     assert list((cache / "toyimdb").iterdir()) == []

@@ -4,7 +4,6 @@ real data."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from jsonargparse import ArgumentParser
 
 from seqkit.data import ForecastBatch, ForecastData, catalog
 from seqkit.data.forecast import calendar_features, infer_frequency
+from seqkit import packaged
 from seqkit.errors import DataError
 
 L, H = 6, 3  # a short input window and horizon keep every series here small
@@ -424,7 +424,7 @@ def test_a_dataframe_is_read_as_given_and_never_changed():
 def test_arguments_that_cannot_work_are_refused_before_any_file_is_read(tmp_path):
     missing = str(tmp_path / "absent.csv")
     cases = [
-        ({"dataset": "airline", "train_path": missing}, "either --data.dataset or --data.train_path"),
+        ({"dataset": "airline", "train_path": missing}, "needs --data.time_column and --data.target_columns"),
         ({"dataset": "nope"}, "unknown dataset 'nope'"),
         ({"dataset": "sst2"}, r"'sst2' is for sentiment, not forecast; the forecast datasets are \['airline', 'etth1'\]"),
         ({"train_path": missing, "time_column": "t"}, "needs --data.time_column and --data.target_columns"),
@@ -526,8 +526,19 @@ def test_frequency_inference_tolerates_gaps_and_names_what_it_cannot_infer():
 
 
 # ----------------------------------------------------------------------------- catalog, embedded and real data
-def test_the_embedded_co2_series_is_the_default_and_interpolates_its_missing_weeks():
-    pytest.importorskip("statsmodels")
+def test_the_file_you_name_replaces_the_recipes_dataset(capsys):
+    sample = packaged.sample("store_sales.csv")
+    data = ForecastData(dataset="co2", train_path=str(sample), time_column="date", target_columns="sales",
+                        id_column="store", input_length=14, horizon=7)
+    assert data.dataset is None
+    data.prepare_data()
+    assert f"seqkit: data: {sample} (time 'date', targets ['sales']) in place of the recipe's dataset co2" \
+        in capsys.readouterr().err
+    data.setup("fit")
+    assert len(data._times) == 2  # the two shops of the sample, not the CO2 series
+
+
+def test_the_co2_series_ships_with_seqkit_and_is_the_default():
     data = ForecastData()
     assert data.dataset == "co2" and data.missing == "interpolate"
     with pytest.warns(UserWarning, match="filled 59 missing steps by interpolate"):
@@ -536,23 +547,16 @@ def test_the_embedded_co2_series_is_the_default_and_interpolates_its_missing_wee
     assert not np.isnan(data._values[0]).any()
 
 
-def test_a_missing_statsmodels_gets_the_pip_command(monkeypatch):
-    monkeypatch.setitem(sys.modules, "statsmodels.datasets", None)  # import fails as if not installed
-    with pytest.raises(DataError, match=r"the embedded series 'co2' needs the package statsmodels: pip install "
-                                        r"'seqkit\[forecast\]'"):
-        ForecastData().setup()
-
-
-def test_airline_from_the_shared_folder(shared_data):
-    data = ForecastData(dataset="airline", root=str(shared_data), input_length=36, horizon=12, val_size=12, test_size=36)
+def test_airline_from_the_corpora_folder(corpora):
+    data = ForecastData(dataset="airline", root=str(corpora), input_length=36, horizon=12, val_size=12, test_size=36)
     data.setup()
     assert data.freq == "MS" and len(data._times[0]) == 144 and data.spans == [(96, 108, 144)]
     assert data._times[0][0] == pd.Timestamp("1949-01-01") and data._values[0][[0, -1], 0].tolist() == [112.0, 432.0]
     assert data.state_dict()["train_end"] == ["1956-12-01 00:00:00"]
 
 
-def test_airline_with_the_log_transform_and_a_year_of_validation(shared_data):
-    data = ForecastData(dataset="airline", root=str(shared_data), input_length=36, horizon=36, val_start="1957-01-01",
+def test_airline_with_the_log_transform_and_a_year_of_validation(corpora):
+    data = ForecastData(dataset="airline", root=str(corpora), input_length=36, horizon=36, val_start="1957-01-01",
                         test_start="1958-01-01", short_validation=True, target_transform="log", scale="none")
     data.setup()
     assert data.spans == [(96, 108, 144)]
@@ -565,10 +569,10 @@ def test_airline_with_the_log_transform_and_a_year_of_validation(shared_data):
                                torch.from_numpy(values[108:144]).float())
 
 
-def test_etth1_from_the_shared_folder_with_the_standard_split(shared_data):
-    path = catalog.locate("etth1", str(shared_data))["series"]  # sha256 checked against the catalog
+def test_etth1_from_the_corpora_folder_with_the_standard_split(corpora):
+    path = catalog.locate("etth1", str(corpora))["series"]  # sha256 checked against the catalog
     assert path.name == "ETTh1.csv"
-    data = ForecastData(dataset="etth1", root=str(shared_data), input_length=96, horizon=24,
+    data = ForecastData(dataset="etth1", root=str(corpora), input_length=96, horizon=24,
                         train_size=8640, val_size=2880, test_size=2880)
     data.setup()
     assert data.freq == "h" and len(data._times[0]) == 17_420 and data.n_targets == 7
@@ -576,7 +580,7 @@ def test_etth1_from_the_shared_folder_with_the_standard_split(shared_data):
     assert data.spans == [(8640, 11520, 14400)]  # 12/4/4 months; the last 3,020 hours are not used
     assert {split: len(w) for split, w in data.windows.items()} == {"train": 8521, "val": 2857, "test": 2857}
     assert data.window_timestamps(0, 8640)[0] == pd.Timestamp("2017-06-26")
-    by_date = ForecastData(dataset="etth1", root=str(shared_data), target_columns="OT",
+    by_date = ForecastData(dataset="etth1", root=str(corpora), target_columns="OT",
                            observed_columns=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"], input_length=96,
                            horizon=24, val_start="2017-06-26", test_start="2017-10-24")
     by_date.setup()

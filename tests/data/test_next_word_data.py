@@ -101,9 +101,19 @@ def test_a_corpus_shorter_than_one_window(tmp_path):
         data.setup("fit")
 
 
+def test_the_file_you_name_replaces_the_recipes_dataset(tmp_path, capsys):
+    text = tmp_path / "mine.txt"
+    text.write_text("".join(f"line {i} of my own text\n" for i in range(400)))
+    data = NextWordData(dataset="kjv", train_path=str(text), batch_size=4, eval_batch_size=2)
+    assert data.dataset is None and data.source == str(text)
+    data.prepare_data()
+    assert f"seqkit: data: train {text}, validation the last 5% of its lines, test none (in place of the recipe's " \
+           "dataset kjv)" in capsys.readouterr().err
+    data.setup("fit")
+    assert "own" in data.vocab and "god" not in data.vocab
+
+
 def test_argument_errors():
-    with pytest.raises(DataError, match="either --data.dataset or --data.train_path"):
-        NextWordData(dataset="ptb", train_path="x.txt")
     with pytest.raises(DataError, match="unknown dataset"):
         NextWordData(dataset="ptb3")
     with pytest.raises(DataError, match="'imdb' is for sentiment, not next_word"):
@@ -125,8 +135,8 @@ def test_the_embedded_default_corpus():
     assert counts["val"] == counts["test"] == int(31102 * 0.05)
 
 
-def test_ptb_from_the_shared_folder(shared_data):
-    data = NextWordData(dataset="ptb", root=str(shared_data))
+def test_ptb_from_the_corpora_folder(corpora):
+    data = NextWordData(dataset="ptb", root=str(corpora))
     data.setup("fit")
     assert data.tokens["train"].numel() == 929_589
     assert data.tokens["val"].numel() == 73_760 and data.tokens["test"].numel() == 82_430

@@ -253,10 +253,29 @@ def test_empty_texts_are_skipped_with_a_warning_or_refused(tmp_path):
         SentimentData(train_path=str(path), val_path=str(path)).setup("fit")
 
 
+def test_the_file_you_name_replaces_the_recipes_dataset(tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    table.write_text("text,label\n" + "".join(f"{'good' if i % 2 else 'bad'} thing {i},{i % 2}\n" for i in range(40)))
+    data = SentimentData(dataset="sst2", train_path=str(table))
+    assert data.dataset is None and data.text_column == "text"
+    data.prepare_data()  # no download of sst2
+    assert f"seqkit: data: train {table} (texts in 'text', labels in 'label'), validation a stratified 10% of it, " \
+           "test none (in place of the recipe's dataset sst2)" in capsys.readouterr().err
+    data.setup("fit")
+    assert data.labels == ["0", "1"]
+
+
+def test_the_shipped_review_sample_reads_offline(monkeypatch, capsys):
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    data = SentimentData(dataset="reviews")
+    data.prepare_data()
+    assert "seqkit: data: reviews, 60 short reviews rated 1 to 5 stars" in capsys.readouterr().err
+    data.setup("fit")
+    assert data.labels == ["1", "2", "3", "4", "5"] and len(data.data["train"]) + len(data.data["val"]) == 60
+
+
 def test_argument_errors():
-    with pytest.raises(DataError, match="either --data.dataset or --data.train_path"):
-        SentimentData(dataset="sst2", train_path="x.csv")
-    with pytest.raises(DataError, match=r"give --data.dataset \(sst2 or imdb\) or your own --data.train_path"):
+    with pytest.raises(DataError, match=r"give --data.dataset \(imdb, reviews, sst2\) or your own --data.train_path"):
         SentimentData()
     with pytest.raises(DataError, match=r"dataset 'ptb' is for next_word, not sentiment; the sentiment datasets are "
                                         r"\['imdb', 'sst2'\]"):
@@ -286,9 +305,9 @@ def test_a_given_vocabulary_and_label_map_are_kept(tmp_path):
 
 
 # ----------------------------------------------------------------------------- catalog datasets
-def test_sst2_from_the_shared_folder(shared_data):
+def test_sst2_from_the_corpora_folder(corpora):
     start = time.perf_counter()
-    data = SentimentData(dataset="sst2", root=str(shared_data))
+    data = SentimentData(dataset="sst2", root=str(corpora))
     data.setup("fit")
     seconds = time.perf_counter() - start
     assert len(data.data["train"]) == 67_349 and len(data.data["val"]) == 872
@@ -299,7 +318,7 @@ def test_sst2_from_the_shared_folder(shared_data):
         data.test_dataloader()
 
 
-def test_imdb_from_its_archive(tmp_path, monkeypatch):
+def test_imdb_from_its_archive(tmp_path, monkeypatch, http_files):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for split in ("train", "test"):
@@ -312,7 +331,7 @@ def test_imdb_from_its_archive(tmp_path, monkeypatch):
     archive_path = tmp_path / "aclImdb_v1.tar.gz"
     archive_path.write_bytes(buffer.getvalue())
     real = catalog.CATALOG["imdb"]
-    remote = catalog.RemoteFile(real.archive.file.name, archive_path.as_uri(), catalog.sha256_of(archive_path))
+    remote = catalog.RemoteFile(real.archive.file.name, http_files(archive_path), catalog.sha256_of(archive_path))
     monkeypatch.setitem(catalog.CATALOG, "imdb", catalog.CatalogEntry(
         **{**real.__dict__, "archive": catalog.Archive(remote, real.archive.splits, real.archive.convert)}))
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))

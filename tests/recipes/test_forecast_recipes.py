@@ -19,7 +19,7 @@ def test_every_recipe_opens_with_its_command():
     assert names == ["lstm.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
-        assert text.startswith("# ") and f"seqkit fit -c recipes/forecasting/{name}" in text
+        assert text.startswith("# ") and f"seqkit fit -c forecasting/{name[:-5]}" in text
 
 
 @pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_airline.yaml", "lstm_etth1.yaml"])
@@ -32,8 +32,7 @@ def test_print_config(recipe, capsys):
 
 @pytest.fixture(scope="module")
 def co2_run(tmp_path_factory):
-    """The default recipe on the embedded CO2 series, and that series as a user's CSV."""
-    pytest.importorskip("statsmodels")
+    """The default recipe on the shipped CO2 series, and that series as a user's CSV."""
     from seqkit.data.embedded import co2_frame
 
     root = tmp_path_factory.mktemp("co2")
@@ -97,10 +96,10 @@ def test_fine_tuning_from_the_shell_keeps_the_model_and_refuses_other_columns(co
     assert "target_columns ['co2'] (the data has ['ppm'])" in capsys.readouterr().err
 
 
-def test_the_airline_recipe_trains_and_tests_on_the_shared_data(shared_data, tmp_path):
-    if not (shared_data / "timeseries" / "airline-passengers.csv").is_file():
+def test_the_airline_recipe_trains_and_tests_on_the_corpora(corpora, tmp_path):
+    if not (corpora / "timeseries" / "airline-passengers.csv").is_file():
         pytest.skip("airline passengers not in the shared data")
-    options = ["--data.root", str(shared_data), *QUICK]
+    options = ["--data.root", str(corpora), *QUICK]
     assert main(["fit", "-c", str(RECIPES / "lstm_airline.yaml"), "--trainer.default_root_dir", str(tmp_path / "fit"),
                  *options]) == 0
     best = next(tmp_path.rglob("best-*.ckpt"))
@@ -112,10 +111,10 @@ def test_the_airline_recipe_trains_and_tests_on_the_shared_data(shared_data, tmp
     assert table.loc["seqkit", "mape"] == pytest.approx(table.loc["seasonal naive + drift", "mape"], rel=0.5)
 
 
-def test_the_etth1_recipe_runs_on_the_shared_data(shared_data, tmp_path):
-    if not (shared_data / "timeseries" / "ETTh1.csv").is_file():
+def test_the_etth1_recipe_runs_on_the_corpora(corpora, tmp_path):
+    if not (corpora / "timeseries" / "ETTh1.csv").is_file():
         pytest.skip("ETTh1 not in the shared data")
-    assert main(["fit", "-c", str(RECIPES / "lstm_etth1.yaml"), "--data.root", str(shared_data),
+    assert main(["fit", "-c", str(RECIPES / "lstm_etth1.yaml"), "--data.root", str(corpora),
                  "--trainer.fast_dev_run", "2", "--trainer.default_root_dir", str(tmp_path),
                  "--trainer.enable_progress_bar", "false"]) == 0
 

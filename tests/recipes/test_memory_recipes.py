@@ -21,7 +21,7 @@ def test_every_recipe_opens_with_its_command():
     assert names == ["adding.yaml", "recall.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
-        assert text.startswith("# ") and f"seqkit fit -c recipes/memory/{name}" in text
+        assert text.startswith("# ") and f"seqkit fit -c memory/{name[:-5]}" in text
         assert "--data.length 200" in text and "seqkit.modules.RNN" in text
 
 

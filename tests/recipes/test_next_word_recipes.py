@@ -18,7 +18,7 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 def test_every_recipe_opens_with_its_command():
     for recipe in RECIPES.glob("*.yaml"):
         text = recipe.read_text()
-        assert text.startswith("# ") and f"seqkit fit -c recipes/next_word/{recipe.name}" in text, recipe.name
+        assert text.startswith("# ") and f"seqkit fit -c next_word/{recipe.stem}" in text, recipe.name
     assert sorted(p.name for p in RECIPES.glob("*.yaml")) == sorted(EMBEDDED + CATALOG)
 
 
@@ -79,7 +79,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("recipe", CATALOG)
-def test_catalog_recipes_run_on_the_shared_data(recipe, shared_data, tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
+def test_catalog_recipes_run_on_the_corpora(recipe, corpora, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_DATA", str(corpora))
     assert main(["fit", "-c", str(RECIPES / recipe), "--trainer.default_root_dir", str(tmp_path),
                  "--trainer.fast_dev_run", "2", "--trainer.enable_progress_bar", "false"]) == 0

@@ -18,10 +18,10 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 
 def test_every_recipe_opens_with_its_command():
     names = sorted(p.name for p in RECIPES.glob("*.yaml"))
-    assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml", "rnn.yaml"]
+    assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_reviews.yaml", "lstm_transfer.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
-        assert text.startswith("# ") and f"seqkit fit -c recipes/sentiment/{name}" in text
+        assert text.startswith("# ") and f"seqkit fit -c sentiment/{name[:-5]}" in text
 
 
 @pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml"])
@@ -45,8 +45,8 @@ def sst2_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("recipe", ["rnn.yaml", "lstm.yaml"])
-def test_sst2_recipes_run_on_the_shared_data(recipe, shared_data, tmp_path):
-    assert main(["fit", "-c", str(RECIPES / recipe), "--data.root", str(shared_data), "--trainer.fast_dev_run", "2",
+def test_sst2_recipes_run_on_the_corpora(recipe, corpora, tmp_path):
+    assert main(["fit", "-c", str(RECIPES / recipe), "--data.root", str(corpora), "--trainer.fast_dev_run", "2",
                  "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]) == 0
 
 
