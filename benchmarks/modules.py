@@ -1,14 +1,13 @@
-"""Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn, with the goals checked.
+"""Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn.
 
     python benchmarks/modules.py                  # S, M, L; all cells; about 5 minutes on 2 cores
     python benchmarks/modules.py --sizes S --budget 3
     python benchmarks/modules.py --tuned-malloc   # rerun under the glibc settings of the performance notes
 
-Prints Markdown tables (the README's come from here): tokens per second for
+Prints Markdown tables (docs/results.md's come from here): tokens per second for
 forward+backward and for forward alone (no_grad), at sizes S, M, L, for torch.nn and
 seqkit's `fused` and `loop` backends, with seqkit's speed as a fraction of torch.nn's;
-the largest difference from torch.nn; peak memory growth at M; and each goal of the
-foundation issue with MET or MISSED. Every impl is timed in turns in one process on the
+the largest difference from torch.nn; and peak memory growth at M. Every impl is timed in turns in one process on the
 same input, interleaved in short blocks; medians are reported.
 """
 
@@ -20,16 +19,6 @@ import sys
 from pathlib import Path
 
 TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
-
-# (impl, cells, sizes, least fraction of torch.nn's speed)
-GOALS = [
-    ("fused", ("rnn", "lstm", "gru"), ("S", "M", "L"), 0.97),
-    ("loop", ("rnn",), ("S", "M", "L"), 0.95),
-    ("loop", ("lstm", "gru"), ("M", "L"), 0.80),
-    ("loop", ("lstm", "gru"), ("S",), 0.35),
-]
-MEMORY_GOAL = 1.5  # loop's peak memory growth at M, at most this times torch.nn's
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -84,19 +73,6 @@ def main() -> int:
             m = memory[cell]
             print(f"| {cell} | {m['torch.nn']:.0f} | {m['fused']:.0f} | {m['loop']:.0f} | {m['loop'] / m['torch.nn']:.2f}x |")
 
-    print("\n## Goals\n")
-    for impl, goal_cells, goal_sizes, least in GOALS:
-        for mode in ("fwd+bwd", "fwd"):
-            found = [(c, s, keyed[(s, c, mode, impl)]["vs_torch"]) for c in goal_cells for s in goal_sizes if (s, c, mode, impl) in keyed]
-            if not found:
-                continue
-            worst = min(found, key=lambda f: f[2])
-            verdict = "MET" if worst[2] >= least else "MISSED"
-            print(f"- {impl} {'/'.join(goal_cells)} at {'/'.join(goal_sizes)}, {mode}: at least {least:.2f}x torch.nn; "
-                  f"lowest {worst[2]:.2f}x ({worst[0]} {worst[1]}): {verdict}")
-    for cell, m in memory.items():
-        ratio = m["loop"] / m["torch.nn"]
-        print(f"- loop {cell} peak memory at M within {MEMORY_GOAL}x torch.nn: {ratio:.2f}x: {'MET' if ratio <= MEMORY_GOAL else 'MISSED'}")
     if args.json:
         args.json.write_text(as_json(rows))
     return 0

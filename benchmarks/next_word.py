@@ -162,7 +162,7 @@ def report_throughput(speeds: dict[str, list[float]], batches: int, warmup: int)
     for name, values in speeds.items():
         print(f"| {name} | {statistics.median(values):,.0f} | {', '.join(f'{v:,.0f}' for v in values)} |")
     ratio = ours / plain
-    print(f"\nseqkit / plain: {ratio:.2f}x (goal at least 0.90x: {'MET' if ratio >= 0.9 else 'MISSED'}); "
+    print(f"\nseqkit / plain: {ratio:.2f}x; "
           f"a PTB epoch (929,589 tokens) at this speed: {929589 / ours:.0f} s")
 
 
@@ -171,9 +171,6 @@ def report_full(rows: list[dict], out: Path) -> None:
     print("| cell | test ppl | best val ppl | s per epoch (train + val) | test s |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['cell']} | {r['test_ppl']:.1f} | {r['best_val_ppl']:.1f} | {r['fit_seconds'] / 13:.0f} | {r['test_seconds']:.0f} |")
-    for r in rows:
-        if r["cell"] == "lstm":
-            print(f"\nLSTM test perplexity {r['test_ppl']:.1f} (goal at most 116: {'MET' if r['test_ppl'] <= 116 else 'MISSED'})")
     print(f"runs in {out}")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything seqkit checks on a CUDA machine, in one run of about 9 minutes:
+# Everything seqkit checks on a CUDA machine, in one run of about 9 minutes on an H200:
 #   1. the module speeds (benchmarks/gpu.py), while the GPU is otherwise idle;
 #   2. in the background, the transfer experiment (benchmarks/transfer.py: a forward and a
 #      backward language model on WikiText-2 + SST-2's text, 6 epochs each, then 12 SST-2
@@ -10,20 +10,17 @@
 #
 #   SEQKIT_DATA=/path/to/data OUT=/tmp/gpu bash benchmarks/on_gpu.sh
 #
-# ACCELERATOR=cpu PRECISION=32 TRANSFER_ARGS=--smoke runs it here, to check the script.
-# SPEEDS=0 skips step 1 (80 s) when device time is short; the transfer stage is the longest
-# (about 2 x 135 s of language models on an H200, then the classifiers; limit 480 s).
-# $OUT gets gpu.log, transfer.log, transfer_runs.tgz and the two language models as compact
-# copies in 15 MiB parts (lm_forward.ckpt.part00, ...: join them with cat, then pass the file
-# to benchmarks/transfer.py --lm-ckpt to train classifiers on a CPU without stage 1).
-# Logs go to $OUT. Each stage has its own time limit, so one that fails or hangs does not
-# cost the others their output.
+# ACCELERATOR=cpu PRECISION=32 TRANSFER_ARGS=--smoke runs it on a CPU, to check the script.
+# SPEEDS=0 skips step 1. Each stage has its own time limit, so one that fails or hangs does
+# not cost the others their output. $OUT gets gpu.log (with the gpu tests' log at its end),
+# transfer.log, transfer_runs.tgz, and the two language models as compact copies
+# (lm_forward.ckpt, lm_backward.ckpt: pass them to benchmarks/transfer.py --lm-ckpt and
+# --lm-bwd-ckpt to train more classifiers without stage 1).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/seqkit-gpu}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-export SEQKIT_DATA=${SEQKIT_DATA:-$PWD/../shared/data}
 LOG=$OUT/gpu.log
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -43,21 +40,20 @@ TRANSFER=$!
   echo "   exit $?: $(tail -1 "$OUT/tests.log")"
   echo "== 3b. one short training per recipe on the GPU"
   short="--trainer.accelerator ${ACCELERATOR:-gpu} --trainer.devices 1 --trainer.max_epochs 1 --trainer.limit_train_batches 100 --trainer.limit_val_batches 20 --trainer.enable_progress_bar false"
-  for recipe in next_word/lstm_ptb_small.yaml sentiment/lstm.yaml forecasting/lstm_airline.yaml memory/adding.yaml seq2seq/dates.yaml; do
+  for recipe in next_word/lstm_ptb_small sentiment/lstm forecasting/lstm_airline memory/adding seq2seq/dates; do
     echo "-- $recipe"
     start=$(date +%s.%N)
-    timeout 90 python3 -m seqkit.cli fit -c recipes/$recipe $short \
-      --trainer.default_root_dir /tmp/recipes/$recipe 2>&1 | grep -E "seqkit:|best|Error|error|GPU available|Traceback" | head -12
+    timeout 90 python3 -m seqkit.cli fit -c $recipe $short \
+      --trainer.default_root_dir /tmp/recipes/$recipe 2>&1 | grep -E "seqkit:|best|Error|error|Traceback" | head -12
     echo "   exit ${PIPESTATUS[0]}, $(python3 -c "import time; print(round(time.time() - $start, 1))") s"
   done
-  echo "-- sentiment/lstm.yaml in bf16-mixed"
-  timeout 90 python3 -m seqkit.cli fit -c recipes/sentiment/lstm.yaml $short --trainer.precision ${PRECISION:-bf16-mixed} \
+  echo "-- sentiment/lstm in bf16-mixed"
+  timeout 90 python3 -m seqkit.cli fit -c sentiment/lstm $short --trainer.precision ${PRECISION:-bf16-mixed} \
     --trainer.default_root_dir /tmp/recipes/bf16 2>&1 | grep -E "seqkit:|best|Error|error|Traceback|precision" | head -12
   echo "   exit ${PIPESTATUS[0]}"
 } >>"$LOG" 2>&1
 
 wait $TRANSFER
 (cd /tmp && find transfer -name metrics.csv -o -name log.txt | tar czf "$OUT/transfer_runs.tgz" -T -)
-# At most 8 files come back from a lent machine: the tests' log joins the main one.
 { echo "== the gpu tests' log"; cat "$OUT/tests.log"; } >>"$LOG" && rm "$OUT/tests.log"
 echo "== done" >>"$LOG"

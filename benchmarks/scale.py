@@ -32,8 +32,8 @@ objects, allocator caches, oneDNN workspaces), not only live tensors. Linux only
 The "x" columns give the growth exponent between a row and the one before:
 log(ratio of times) / log(ratio of sizes). 1.0 is linear growth; below 1, a fixed cost
 is being spread over more work; above 1, something grows faster than the input. What
-the runs on the development machine (AMD EPYC, 32 MiB L3 cache, one thread) showed, and
-why (the README's Scale section has the table):
+runs on a 2-core AMD EPYC CPU (32 MiB L3 cache, one thread) showed, and why
+(docs/results.md, "Scale", has the table):
 
 - Time per training step is affine in T and in the batch, not proportional: a fixed cost
   per step (the Lightning loop, the optimizer's update of every parameter, kernel
@@ -69,9 +69,8 @@ why (the README's Scale section has the table):
   window (N x L values) and fits the linear baseline by solving an (L + 1) x (L + 1)
   system built from them, O(N L^2 + L^3): superlinear in the input window L.
 
-Timings moved by up to 2x between runs on the shared development machine when other
-jobs ran; read single exponents with that in mind. The script says which allocator
-setting it ran with.
+Timings moved by up to 2x from run to run on that machine; read single exponents with
+that in mind. The script says which allocator setting it ran with.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
-"""Speed of seqkit.text on WikiText-2's training split, with the 3-second goal checked.
+"""Speed of seqkit.text on WikiText-2's training split, and its token and word counts checked.
 
     python benchmarks/text.py
     SEQKIT_DATA=/path/to/data python benchmarks/text.py --repeats 5
 
-Reads `wikitext-2/train.txt` under `SEQKIT_DATA` (or the download cache). Times each step of the word-level language-model pipeline, best of
+Reads `wikitext-2/train.txt` under `SEQKIT_DATA` (or the download cache). Times each
+step of the word-level language-model pipeline, best of
 `--repeats` runs (3 by default): `read_lines`; tokenizing every line (whitespace, the LM
 default, and basic_english, reported apart); `build_vocab_from_iterator`; `encode`
 (tokenize + numericalize, one `<eos>` per line); and the whole whitespace pipeline,
-read + tokenize + numericalize, against the goal of at most 3 s. Prints a Markdown table
+read + tokenize + numericalize. Prints a Markdown table
 with seconds and tokens per second, the token count (2,088,628 expected) and the
 vocabulary size (33,278 with `<eos>`).
 """
@@ -25,7 +26,6 @@ from seqkit.text import EOS, build_vocab_from_iterator, encode, get_tokenizer, r
 from seqkit.data.catalog import data_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-GOAL_S = 3.0  # read + tokenize + numericalize of WikiText-2 train, whitespace tokens
 EXPECTED_TOKENS = 2_088_628
 EXPECTED_VOCAB = 33_278
 
@@ -83,12 +83,10 @@ def main() -> int:
           f"basic_english gives {basic_words:,} words without <eos>")
     print(f"vocabulary, <eos> included: {len(vocab):,} (expected {EXPECTED_VOCAB:,})")
     counts_ok = tokens == EXPECTED_TOKENS and len(vocab) == EXPECTED_VOCAB
-    goal_ok = total_s <= GOAL_S
-    print(f"\ngoal: read + tokenize + numericalize in at most {GOAL_S:.0f} s: {'MET' if goal_ok else 'MISSED'} "
-          f"({total_s:.2f} s)")
+    print(f"\nread + tokenize + numericalize: {total_s:.2f} s")
     if not counts_ok:
         print("counts differ from word_language_model's: check the data file (it should be WikiText-2 v1 as the catalog pins it)")
-    return 0 if goal_ok and counts_ok else 1
+    return 0 if counts_ok else 1
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@
     python benchmarks/transfer.py --lm-ckpt LM.ckpt       # reuse a language model
     python benchmarks/transfer.py --settings bi_random,bi_lm,bilm   # bidirectional, with a backward LM
     python benchmarks/transfer.py --export DIR            # also keep the language models, compact
+    python benchmarks/transfer.py --smoke                 # a few batches of everything (tests the script)
 
 `--export DIR` writes each language model trained here as a compact copy (half-precision
-weights, no optimizer state: `seqkit.checkpoints.compact`) cut into parts of 15 MiB,
-`DIR/lm_forward.ckpt.part00`, ... (a lent GPU machine returns files of at most 16 MiB).
-Join them with `cat DIR/lm_forward.ckpt.part* > lm_forward.ckpt` and pass the file to
-`--lm-ckpt` (or `--lm-bwd-ckpt`) to train classifiers here without stage 1.
-    python benchmarks/transfer.py --smoke                 # a few batches of everything (tests the script)
+weights, no optimizer state: `seqkit.checkpoints.compact`), `DIR/lm_forward.ckpt` and
+`DIR/lm_backward.ckpt`: pass one to `--lm-ckpt` (or `--lm-bwd-ckpt`) to train classifiers
+on another machine without stage 1.
 
 Stage 1, the language model (`recipes/next_word/lstm_wikitext2_encoder.yaml`: a 1 x 300
 LSTM with a tied 300-wide embedding) reads WikiText-2's training text followed by the
@@ -100,20 +99,14 @@ def fit_command(recipe: str, folder: Path, extra: list[str], smoke: bool) -> lis
     return command + extra
 
 
-def export(path: Path, folder: Path, name: str, part_bytes: int = 15 * 2**20) -> str:
-    """A compact copy of the checkpoint at `path`, cut into `folder/NAME.ckpt.partNN` files."""
+def export(path: Path, folder: Path, name: str) -> str:
+    """A compact copy of the checkpoint at `path` as `folder/NAME.ckpt` (never over an existing file)."""
     sys.path.insert(0, str(ROOT))
     from seqkit.checkpoints import compact
 
     whole = folder / f"{name}.ckpt"
-    whole.unlink(missing_ok=True)
     compact(path, whole)
-    data = whole.read_bytes()
-    whole.unlink()
-    parts = [data[i : i + part_bytes] for i in range(0, len(data), part_bytes)]
-    for k, part in enumerate(parts):
-        (folder / f"{name}.ckpt.part{k:02d}").write_bytes(part)
-    return f"{len(data) / 2**20:.1f} MiB in {len(parts)} parts under {folder}"
+    return f"{whole.stat().st_size / 2**20:.1f} MiB, {whole}"
 
 
 def curve(folder: Path, metric: str) -> list[float]:
@@ -130,7 +123,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/transfer"))
     parser.add_argument("--lm-ckpt", help="a next-word checkpoint to start from (skips stage 1)")
     parser.add_argument("--lm-bwd-ckpt", help="a backward next-word checkpoint, for bilm (skips stage 1b)")
-    parser.add_argument("--export", type=Path, help="write compact copies of the language models trained here, in parts")
+    parser.add_argument("--export", type=Path, help="write compact copies of the language models trained here into this folder")
     parser.add_argument("--lm-epochs", type=int, default=8)
     parser.add_argument("--lm-batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5, help="classifier epochs (default 5)")

@@ -170,7 +170,10 @@ class SeqkitCLI(LightningCLI):
         if self._get(self.config, "init_from") and oov is not None:
             lines.append(f"  fine-tuned from {self._get(self.config, 'init_from')}; {oov:.2%} of the training tokens were out of its vocabulary (<unk>)")
         parameters = sum(p.numel() for p in self.model.parameters())
-        lines.append(f"  model: {type(self.model).__name__}, {parameters:,} parameters")
+        device = self.trainer.strategy.root_device
+        where = f"{device}, {self.trainer.num_devices} device(s)" if device.type != "cpu" else "cpu"
+        lines.append(f"  model: {type(self.model).__name__}, {parameters:,} parameters, trained on {where}, "
+                     f"precision {self.trainer.precision}")
         if callback.best_model_score is not None:
             lines.append(f"  best {callback.monitor}: {callback.best_model_score.item():.4g}")
         last = next((c.path for c in self.trainer.callbacks if isinstance(c, faults.LastCheckpoint)), None)

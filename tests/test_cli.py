@@ -100,7 +100,26 @@ def test_fit_runs_lightning_cli_with_a_seqkit_module(tmp_path):
                    "--trainer.fast_dev_run", "2", "--trainer.default_root_dir", str(tmp_path),
                    cwd=tmp_path, env={"PYTHONPATH": str(TESTS)})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "max_steps=2" in done.stderr + done.stdout
+    assert "seqkit: training finished" in done.stderr
+
+
+NOISE = ("Tip:", "GPU available", "TPU available", "Seed set", "LeafSpec", "configure_callbacks", "tensorboardX",
+         "dirpath has changed", "max_steps=", "Trainable params", "UserWarning", "FutureWarning")
+
+
+def test_a_default_run_is_quiet_and_verbose_brings_lightnings_notices_back(tmp_path):
+    recipe = ["fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2",
+              "--trainer.default_root_dir", str(tmp_path)]
+    done = _seqkit(*recipe, "--trainer.enable_progress_bar", "false", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("seqkit: data: reviews, 60 short reviews")  # the first line says which data
+    assert [line for line in lines if any(word in line for word in NOISE)] == []
+    assert all(line.startswith(("seqkit: ", "  ")) or not line.strip() for line in lines), lines
+    assert "  best checkpoint: " in done.stderr and " parameters, trained on cpu" in done.stderr
+    loud = _seqkit(*recipe, "--trainer.enable_progress_bar", "false", "--verbose", cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert "GPU available" in loud.stderr and "Trainable params" in loud.stdout + loud.stderr
 
 
 def test_fit_help_lists_trainer_options():
