@@ -44,9 +44,8 @@ def _data_root() -> Path:
 def seqkit_tokens_per_second(batches: int, warmup: int) -> float:
     """Train `batches` batches with the recipe through SeqkitCLI; tokens/s after `warmup` batches."""
     import lightning.pytorch as pl
-    from lightning.pytorch import LightningDataModule, LightningModule
 
-    from seqkit.lightning_cli import SeqkitCLI
+    from seqkit import lightning_cli
 
     class Clock(pl.Callback):
         def __init__(self) -> None:
@@ -58,10 +57,9 @@ def seqkit_tokens_per_second(batches: int, warmup: int) -> float:
             self.marks.append((time.perf_counter(), self.tokens))
 
     clock = Clock()
-    SeqkitCLI(
-        LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-        args=["fit", "-c", str(RECIPE), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(batches),
-              "--trainer.limit_val_batches", "0", "--data.root", str(_data_root())],
+    lightning_cli.build(
+        ["fit", "-c", str(RECIPE), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(batches),
+         "--trainer.limit_val_batches", "0", "--data.root", str(_data_root())],
         save_config_callback=None,
         trainer_defaults={"callbacks": [clock], "logger": False, "enable_checkpointing": False,
                           "enable_progress_bar": False, "enable_model_summary": False},

@@ -16,7 +16,6 @@ Reads SST-2 from `SEQKIT_DATA` (or the download cache).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,8 @@ def _data_root() -> Path:
 
 def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None, extra: list[str] = ()) -> dict:
     import lightning.pytorch as pl
-    from lightning.pytorch import LightningDataModule, LightningModule
 
-    from seqkit.lightning_cli import SeqkitCLI
+    from seqkit import lightning_cli
 
     class EpochClock(pl.Callback):
         def __init__(self) -> None:
@@ -60,8 +58,7 @@ def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None
     if epochs:
         args += ["--trainer.max_epochs", str(epochs)]
     args += list(extra)
-    cli = SeqkitCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                    args=args, trainer_defaults={"callbacks": [clock]})
+    cli = lightning_cli.build(args, trainer_defaults={"callbacks": [clock]})
     best = max(clock.rows, key=lambda r: r[2])
     return {"cell": cell, "name": f"{cell}.yaml" + (" --init_from (WikiText-2 LM)" if init_from else ""), "best_acc": best[2], "best_epoch": best[0] + 1, "epochs": len(clock.rows),
             "s_per_epoch": sum(r[1] for r in clock.rows) / len(clock.rows), "curve": [r[2] for r in clock.rows],

@@ -16,7 +16,6 @@ vocabulary size (33,278 with `<eos>`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

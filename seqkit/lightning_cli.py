@@ -203,19 +203,22 @@ def resolve_configs(args: list[str]) -> list[str]:
     return resolved
 
 
-def run(args: list[str]) -> int:
-    """Run the CLI with `args` (the subcommand first, e.g. `["fit", "-c", "next_word/lstm"]`)."""
+def build(args: list[str], **kwargs) -> SeqkitCLI:
+    """SeqkitCLI over any task and data, from `args` as a command line (recipe names resolved).
+
+    `kwargs` go to LightningCLI (e.g. `run=False` to build the model, data and trainer only).
+    """
     args = resolve_configs(args)
     # LightningCLI reads sys.argv itself when given no args (and warns when given both).
     saved, sys.argv = sys.argv, [sys.argv[0], *args]
     try:
-        SeqkitCLI(
-            LightningModule,
-            LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_callback=RunConfig,
-        )
+        return SeqkitCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                         **{"save_config_callback": RunConfig, **kwargs})
     finally:
         sys.argv = saved
+
+
+def run(args: list[str]) -> int:
+    """Run the CLI with `args` (the subcommand first, e.g. `["fit", "-c", "next_word/lstm"]`)."""
+    build(args)
     return 0

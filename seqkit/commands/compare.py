@@ -113,16 +113,13 @@ def _clock():
 
 def run_one(config: Path, class_path: str, seed: int, folder: Path, extra: list[str]) -> dict:
     """Fit (and test) the recipe once with `class_path` as its encoder; what the table needs."""
-    from lightning.pytorch import LightningDataModule, LightningModule
-
+    from seqkit import lightning_cli
     from seqkit.diagnostics import GradientNormLogger
-    from seqkit.lightning_cli import SeqkitCLI
 
     args = ["-c", str(config), "--model.init_args.encoder.class_path", class_path, "--seed_everything", str(seed),
             "--trainer.default_root_dir", str(folder), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.init_args.save_dir", str(folder), *extra]
-    cli = SeqkitCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                    run=False, args=args)
+    cli = lightning_cli.build(args, run=False)
     clock, gradients = _clock(), GradientNormLogger()
     cli.trainer.callbacks.extend([clock, gradients])
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import lightning.pytorch as pl
-import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 

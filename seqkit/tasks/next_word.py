@@ -23,7 +23,7 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.tasks.common import StepDecay, attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer
 
