@@ -9,7 +9,7 @@ this process, one after the other:
 - **The training step**: forward, backward and optimizer step of the recipe's task, run
   by a Lightning Trainer on the recipe's DataModule (steps timed by a callback, from the
   batch's arrival to the end of its optimizer step; the fastest of the steps after the
-  first, which builds kernels and optimizer state: on a shared machine other work only
+  first, which builds kernels and optimizer state: other work on the machine only
   ever adds time, so the minimum is the most repeatable figure). Swept over the sequence
   length T (64 to 4096) at a fixed batch, and over the batch size at T = 256. The models are the
   recipes' designs at reduced width, so that T = 4096 fits in seconds on one thread:

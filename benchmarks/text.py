@@ -32,7 +32,7 @@ EXPECTED_VOCAB = 33_278
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
     """The shortest wall time of `repeats` calls of `fn`, and what the last call returned.
 
-    The shortest, not the mean: on a shared machine the noise only ever adds time.
+    The shortest, not the mean: noise from anything else on the machine only ever adds time.
     """
     best, result = float("inf"), None
     for _ in range(repeats):

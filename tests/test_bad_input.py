@@ -152,7 +152,7 @@ class Case:
 
 
 CASES = [
-    # next-word text files (issue 3)
+    # next-word text files
     Case("text: missing file", {}, next_word, DataError, r"{file}: no such text file", "train.txt"),
     Case("text: empty file", {"train.txt": ""}, next_word, DataError, r"{file}: the file is empty"),
     Case("text: only whitespace", {"train.txt": " \n\t\n\n"}, next_word, DataError, r"{file}: the file is empty"),
@@ -168,7 +168,7 @@ CASES = [
          r"{file} has 1 lines, too few to hold out 5% for validation"),
     Case("text: too short for the parallel streams", {"train.txt": "a b\n" * 2}, lambda d: next_word(d, val_fraction=0.5),
          DataError, r"the train split of {file} has 3 tokens: too short for 2 parallel streams \(needs at least 4\)"),
-    # sentiment tables (issue 4)
+    # sentiment tables
     Case("sentiment: missing file", {}, sentiment(), DataError, r"{file}: no such CSV file", "reviews.csv"),
     Case("sentiment: unknown extension", {"reviews.txt": "text,label\nfine,pos\n"}, sentiment("reviews.txt"), DataError,
          r"{file}: unknown file type '.txt'"),
@@ -204,7 +204,7 @@ CASES = [
          sentiment("reviews.jsonl"), DataError, r"{file}: holds a JSON array; write JSON Lines"),
     Case("sentiment: a JSON Lines line that is not an object", {"reviews.jsonl": '{"text": "good", "label": "pos"}\n"bad"\n'},
          sentiment("reviews.jsonl"), DataError, r"{file}: line 2 is not a JSON object"),
-    # forecasting tables (issue 5)
+    # forecasting tables
     Case("forecast: missing file", {}, forecast(), DataError, r"{file}: no such CSV file", "series.csv"),
     Case("forecast: named columns absent", {"series.csv": days(list("123456789")).replace("time,y", "date,value")},
          forecast(), DataError, r"{file}: no column 'time' \(--data.time_column\), 'y' \(--data.target_columns\); "
@@ -252,7 +252,7 @@ CASES = [
          DataError, r"{file}: \"itos\"\[1\] is 7, not a string"),
     Case("vocab: a default index out of range", {"vocab.json": json.dumps({**GOOD_VOCAB, "default_index": 9})}, vocab,
          DataError, r"{file}: \"default_index\" 9 is outside the vocabulary's 3 tokens"),
-    # pretrained word vectors (issue 4's --model.pretrained_embeddings)
+    # pretrained word vectors (--model.pretrained_embeddings)
     Case("vectors: missing file", {}, vectors, DataError, r"pretrained embeddings {file}: no such file", "glove.txt"),
     Case("vectors: another width", {"glove.txt": "the 0.1 0.2 0.3 0.4\ncat 0.1 0.2 0.3\n"}, vectors, DataError,
          r"{file}, line 2: 3 numbers for 'cat', but the embedding has 4"),

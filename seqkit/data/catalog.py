@@ -3,7 +3,7 @@
 A dataset is looked for, in order, in
 
 1. `root` (`--data.root`), a folder that already holds `<folder>/<file>` for every split;
-2. `$SEQKIT_DATA`, the same kind of folder (the tests point it at `../shared/data`);
+2. `$SEQKIT_DATA`, the same kind of folder (a shared copy of the corpora, say);
 3. the cache, `$SEQKIT_CACHE` or `~/.cache/seqkit`, where a download lands.
 
 Every file is checked against its sha256 before use. Downloads go through pooch: a
