@@ -1,7 +1,7 @@
 """Side-by-side measurements of seqkit's modules against torch.nn: equality, speed, memory.
 
 Used by `seqkit modules` (a quick check of an install) and `benchmarks/modules.py`
-(the full table in the README). Each measurement builds torch.nn's module, copies its
+(the full table in docs/results.md). Each measurement builds torch.nn's module, copies its
 state dict into seqkit's `fused` and `loop` modules, and times all three in one process
 on the same input, so that ratios compare like with like.
 """

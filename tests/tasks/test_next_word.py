@@ -17,7 +17,8 @@ from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch, NextWordData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, RNN
-from seqkit.tasks.next_word import NextWordTask, StepDecay
+from seqkit.tasks.common import StepDecay
+from seqkit.tasks.next_word import NextWordTask
 
 SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a bird sang in the tree", "the cat saw the bird"]
 
