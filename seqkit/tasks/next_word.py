@@ -205,7 +205,10 @@ class NextWordTask(pl.LightningModule):
         stream = checkpoint.get("next_word_stream")
         if stream is not None:  # on_train_epoch_start, which resets both, does not run on a resume mid-epoch
             self._carried["train"] = stream["state"]
-            self.train_nll.mean_value, self.train_nll.weight = (t.to(self.train_nll.weight) for t in stream["nll"])
+            total, count = (t.to(self.train_nll.weight) for t in stream["nll"])
+            self.train_nll.reset()
+            if count > 0:  # through update(), so that the metric knows it holds values (no warning at compute)
+                self.train_nll.update(total / count, count)
 
     # ------------------------------------------------------------------ the model
 
