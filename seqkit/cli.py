@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and Lightning recipes. Run `seqkit COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="after any command: show Lightning's and torch's "
+    parser.add_argument("--verbose", action="store_true", help="with any command: show Lightning's and torch's "
                         "notices too (a default run prints progress bars and seqkit's own lines only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
@@ -64,15 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `seqkit` console script. Returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # before or after the command: every notice of Lightning's and torch's
+    argv = [arg for arg in argv if arg != "--verbose"]
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         args = parser.parse_args(argv)  # prints help/version or an error and exits
         parser.print_help()
         return 2 if args.command is None else 0
     name, rest = argv[0], argv[1:]
-    if "--verbose" in rest:  # every notice of Lightning's and torch's, as they print them
-        rest.remove("--verbose")
-    else:
+    if not verbose:
         from seqkit import console
 
         console.quiet()

@@ -72,6 +72,9 @@ def test_seqkit_recipes_lists_shows_and_copies(tmp_path, capsys):
     assert [line.split()[0] for line in lines] == NAMES
     assert lines[NAMES.index("sentiment/lstm_reviews")].split(None, 1)[1].startswith("bidirectional LSTM on the 60")
 
+    assert main(["--verbose", "recipes"]) == 0  # --verbose goes before or after the command
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == NAMES
+
     assert main(["recipes", "show", "memory/adding"]) == 0
     assert capsys.readouterr().out == (ROOT / "recipes" / "memory" / "adding.yaml").read_text()
 
