@@ -9,8 +9,10 @@ pickle would build arbitrary objects (and so could run code) is refused.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -35,6 +37,51 @@ SECTION_KEYS = {
 }
 
 
+def resolve(value: str | Path, root: str | Path | None = None, prefer: str = "best", say: bool = True) -> Path:
+    """The checkpoint file that `value` names: every `--ckpt` and `--ckpt_path` goes through here.
+
+    Args:
+        value: a `.ckpt` file; a run folder (a recipe's `default_root_dir`, its
+            `lightning_logs/`, or one `version_N/`): the newest run under it; or `"last"` /
+            `"best"`: the newest run under `root`.
+        root: the folder that `"last"` and `"best"` look under (the recipe's
+            `default_root_dir`).
+        prefer: in a run, `"best"` (the checkpoint of the best validation score that the
+            recipe monitors, `best-*.ckpt`; `last.ckpt` when the run has none) or `"last"`.
+        say: print which file was taken when `value` was not a file.
+
+    Raises:
+        CheckpointError: nothing to resolve: no such file or folder, or no checkpoint in it.
+    """
+    from seqkit.console import say as tell
+
+    text = str(value)
+    if text in ("last", "best"):
+        if root is None:
+            raise CheckpointError(f"--ckpt_path {text} needs the recipe's run folder: give -c RECIPE (or a file)")
+        folder, prefer = Path(root), text
+    else:
+        folder = Path(text).expanduser()
+        if folder.is_file():
+            return folder
+        if not folder.is_dir():
+            raise CheckpointError(f"checkpoint {folder} does not exist (give a .ckpt file, a run folder, last or best)")
+    runs = [p for p in folder.rglob("checkpoints") if p.is_dir() and any(p.glob("*.ckpt"))]
+    if folder.name == "checkpoints" and any(folder.glob("*.ckpt")):
+        runs.append(folder)
+    if not runs:
+        raise CheckpointError(f"no checkpoint under {folder}; train with `seqkit fit` first, or give a .ckpt file")
+    run = max(runs, key=lambda p: max(f.stat().st_mtime for f in p.glob("*.ckpt")))  # the newest run
+    best = sorted(run.glob("best-*.ckpt"), key=lambda f: f.stat().st_mtime)
+    chosen = best[-1] if prefer == "best" and best else run / "last.ckpt"
+    if not chosen.is_file():
+        chosen = max(run.glob("*.ckpt"), key=lambda f: f.stat().st_mtime)
+    if say:
+        kind = "its best validation score" if chosen.name.startswith("best-") else "its last state"
+        tell(f"seqkit: checkpoint {chosen} ({kind}, newest run under {folder})")
+    return chosen
+
+
 def load(path: str | Path, task: str | None = None, map_location: str | torch.device = "cpu") -> dict:
     """Load a seqkit checkpoint as plain data, on `map_location` (CPU by default).
 
@@ -53,7 +100,8 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): the file is empty")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with _weights_only_forced():
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         detail = _unpickling_detail(str(error))
         raise CheckpointError(
@@ -75,6 +123,21 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
         raise CheckpointError(f"{path} has no state_dict")
     _check_contents(path, checkpoint)
     return checkpoint
+
+
+@contextlib.contextmanager
+def _weights_only_forced():
+    """Keep `weights_only=True` even where the environment tells torch to ignore it.
+
+    torch reads TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD at every load and then unpickles anything;
+    seqkit's checkpoints are plain data, so nothing it loads ever needs that.
+    """
+    saved = os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = saved
 
 
 def _check_contents(path: Path, checkpoint: dict) -> None:

@@ -89,6 +89,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return super().save_checkpoint(checkpoint, path, storage_options)
         atomic_save(checkpoint, path)
 
+    def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
+        """Every checkpoint Lightning reads (a resume included) through seqkit's loader: plain data only.
+
+        `weights_only` is ignored: seqkit never unpickles objects, whatever the caller asks.
+        """
+        from seqkit import checkpoints
+
+        if not isinstance(get_filesystem(str(path)), LocalFileSystem):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        return checkpoints.load(path, map_location=map_location if map_location is not None else "cpu")
+
 
 # ----------------------------------------------------------------------------- random generators
 def random_states() -> dict[str, Any]:
@@ -144,12 +155,15 @@ def run_folder(root: str | Path, version: int) -> Path:
     return Path(root) / RUNS / f"version_{version}"
 
 
-def resume_folder(folder: str | Path) -> Path:
-    """`folder/resume-K` for the first K from 1 not taken: the config and logs of the K-th resume of a run."""
+def resume_folder(folder: str | Path, prefix: str = "resume") -> Path:
+    """`folder/resume-K` for the first K from 1 not taken: the config and logs of the K-th resume of a run.
+
+    With another `prefix`, the same for the K-th `test` (or `validate`, `predict`) of the run.
+    """
     k = 1
-    while (Path(folder) / f"resume-{k}").exists():
+    while (Path(folder) / f"{prefix}-{k}").exists():
         k += 1
-    return Path(folder) / f"resume-{k}"
+    return Path(folder) / f"{prefix}-{k}"
 
 
 # ----------------------------------------------------------------------------- callbacks

@@ -106,13 +106,35 @@ class SeqkitCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 reads a --ckpt_path file here, right after parsing, for its hyperparameters
-        # (which it merges into the model's configuration). Read it with seqkit's loader first, once:
-        # a missing, corrupt, foreign or hostile file then gets one clear line, not torch's traceback.
-        # ("last" is resolved to seqkit's own file later, in _choose_run_folder.)
+        # (which it merges into the model's configuration). Resolve the value first (a file, a run
+        # folder, last, best: checkpoints.resolve) and read the file with seqkit's loader, once: a
+        # missing, corrupt, foreign or hostile file then gets one clear line, not torch's traceback.
+        # (fit's "last" is resolved later, in _choose_run_folder: with none yet, fit starts afresh.)
         subcommand = self.config.get("subcommand")
-        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and ckpt_path not in ("last", "best", "hpc") and not str(ckpt_path).startswith("registry"):
-            checkpoints.load(ckpt_path, task=self._configured_task(subcommand))
+        if subcommand:
+            config = self.config[subcommand]
+            if config.get("weights_only") is False:
+                raise SeqkitError("--weights_only false is not supported: seqkit's checkpoints are plain data and "
+                                  "seqkit never unpickles objects")
+            value = config.get("ckpt_path")
+            root = (config.get("trainer") or {}).get("default_root_dir") or os.getcwd()
+            if subcommand != "fit":
+                for option in ("init_from", "init_from_backward"):
+                    if config.get(option):
+                        raise SeqkitError(f"--{option} belongs to `seqkit fit`; to evaluate a checkpoint use --ckpt_path")
+            if subcommand == "fit":
+                if value not in (None, "last"):
+                    config["ckpt_path"] = str(checkpoints.resolve(value, root, prefer="last"))
+            elif value is None:
+                raise SeqkitError(
+                    f"seqkit {subcommand} needs a trained model: --ckpt_path best (or last) for the recipe's newest run "
+                    f"under {root}, a run folder, or a .ckpt file (--ckpt_path none evaluates an untrained model)")
+            elif str(value).lower() == "none":
+                config["ckpt_path"] = None  # asked for: the model as initialised
+            else:
+                config["ckpt_path"] = str(checkpoints.resolve(value, root, prefer="best"))
+            if config.get("ckpt_path") not in (None, "last"):
+                checkpoints.load(config["ckpt_path"], task=self._configured_task(subcommand))
         super()._parse_ckpt_path()
 
     def _configured_task(self, subcommand: str) -> str | None:
@@ -153,12 +175,22 @@ class SeqkitCLI(LightningCLI):
             elif isinstance(callback, RunConfig):
                 callback.folder = logs
 
-    def _refuse_init_from(self) -> None:
-        for option in ("init_from", "init_from_backward"):
-            if self._get(self.config, option):
-                raise SeqkitError(f"--{option} belongs to `seqkit fit`; to evaluate a checkpoint use --ckpt_path")
+    def _choose_evaluation_folder(self) -> None:
+        """validate/test/predict write beside the run of their checkpoint (`version_N/test-K/`), else in a new run."""
+        trainer, root = self.trainer, Path(self.trainer.default_root_dir)
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        checkpoint = Path(ckpt_path).resolve() if ckpt_path else None
+        if checkpoint is not None and checkpoint.parent.name == "checkpoints":
+            folder = faults.resume_folder(checkpoint.parent.parent, prefix=self.subcommand)
+        else:
+            folder = faults.run_folder(root, faults.next_version(root))
+        if self._get(self.config, "trainer.logger") in (None, True) and isinstance(trainer.logger, (CSVLogger, TensorBoardLogger)):
+            trainer.logger = type(trainer.logger)(save_dir=str(folder.parent), name=folder.name, version="")
+        for callback in trainer.callbacks:
+            if isinstance(callback, RunConfig):
+                callback.folder = folder
 
-    before_validate = before_test = before_predict = _refuse_init_from
+    before_validate = before_test = before_predict = _choose_evaluation_folder
 
     def after_fit(self) -> None:
         callback = self.trainer.checkpoint_callback

@@ -643,9 +643,9 @@ MISUSES = [
     Misuse("backtest: --ckpt truncated", {"in.csv": SERIES, "cut.ckpt": b"PK\x03\x04" + bytes(200)},
            ["backtest", "--ckpt", "{folder}/cut.ckpt", "--input", "{input}", "--test-size", "6"], CheckpointError,
            r"cut.ckpt is not a readable checkpoint \(truncated or corrupt\?\)"),
-    Misuse("generate: --ckpt a run folder without last.ckpt", {"in.csv": "", "runs/version_0/notes.txt": "no model"},
+    Misuse("generate: --ckpt a run folder without a checkpoint", {"in.csv": "", "runs/version_0/notes.txt": "no model"},
            ["generate", "--ckpt", "{folder}/runs", "--prompt", "the cat"], CheckpointError,
-           r"no last.ckpt under {folder}/runs; train with `seqkit fit` first"),
+           r"no checkpoint under {folder}/runs; train with `seqkit fit` first"),
     Misuse("generate: --ckpt of a forecaster", {"in.csv": ""}, ["generate", "--ckpt", "{forecast}", "--prompt", "the"],
            CheckpointError, r"is a checkpoint of the 'forecast' task; this needs a 'next_word' checkpoint"),
 ]

@@ -202,12 +202,14 @@ def train_and_test_both_ways(folder: Path, common: list[str], one: list[str], tw
     if test:
         run_two_processes(["test", *common, *two, "--ckpt_path", str(checkpoint), "--trainer.default_root_dir", str(folder / "two_test")])
         one_process(["test", *common, *one, "--ckpt_path", str(checkpoint), "--trainer.default_root_dir", str(folder / "one_test")])
-    return SimpleNamespace(folder=folder, one=folder / "one", two=folder / "two", checkpoint=checkpoint)
+    # seqkit test writes beside the checkpoint's run: version_N/test-1 (two processes), then test-2 (one).
+    tests = {name: checkpoint.parent.parent / f"test-{k}" for k, name in ((1, "two_test"), (2, "one_test"))} if test else {}
+    return SimpleNamespace(folder=folder, one=folder / "one", two=folder / "two", checkpoint=checkpoint, **tests)
 
 
 def logged(root: Path) -> dict[str, float]:
-    """The last value of every metric in the run's CSV log."""
-    [path] = root.rglob("metrics.csv")
+    """The last value of every metric in the run's CSV log (its training's, not its tests')."""
+    [path] = [p for p in root.rglob("metrics.csv") if not any(part.startswith("test-") for part in p.relative_to(root).parts)]
     frame = pd.read_csv(path)
     return {name: float(frame[name].dropna().iloc[-1]) for name in frame.columns if frame[name].notna().any()}
 
@@ -318,9 +320,9 @@ def test_sentiment_trains_on_two_processes_as_on_one(sentiment_runs):
 @pytest.mark.slow
 def test_sentiment_test_metrics_and_confusion_matrix_count_every_text_once(sentiment_runs):
     runs = sentiment_runs
-    one, two = logged(runs.folder / "one_test"), logged(runs.folder / "two_test")
+    one, two = logged(runs.one_test), logged(runs.two_test)
     assert_same_metrics(one, two, ["test/loss", "test/acc", "test/f1"], SCORED)
-    [matrix_one], [matrix_two] = runs.folder.joinpath("one_test").rglob("confusion_matrix.csv"), runs.folder.joinpath("two_test").rglob("confusion_matrix.csv")
+    [matrix_one], [matrix_two] = runs.one_test.rglob("confusion_matrix.csv"), runs.two_test.rglob("confusion_matrix.csv")
     counts = pd.read_csv(matrix_two, index_col=0)
     assert counts.values.sum() == 60  # the 60 reviews, none twice, none missing
     assert counts.equals(pd.read_csv(matrix_one, index_col=0))
@@ -360,12 +362,12 @@ def test_forecast_trains_on_two_processes_as_on_one(forecast_runs):
 @pytest.mark.slow
 def test_forecast_test_scores_the_gathered_windows_once(forecast_runs):
     runs = forecast_runs
-    one, two = logged(runs.folder / "one_test"), logged(runs.folder / "two_test")
+    one, two = logged(runs.one_test), logged(runs.two_test)
     assert_same_metrics(one, two, ["test/loss", "test/mae", "test/rmse", "test/mape", "test/mase"], SCORED)
     # The first process writes the table and the backtest over every window of both processes.
-    [table_two], [table_one] = runs.folder.joinpath("two_test").rglob("test_metrics.csv"), runs.folder.joinpath("one_test").rglob("test_metrics.csv")
+    [table_two], [table_one] = runs.two_test.rglob("test_metrics.csv"), runs.one_test.rglob("test_metrics.csv")
     pd.testing.assert_frame_equal(pd.read_csv(table_two, index_col=0), pd.read_csv(table_one, index_col=0), rtol=1e-5)
-    [backtest_two], [backtest_one] = runs.folder.joinpath("two_test").rglob("backtest.csv"), runs.folder.joinpath("one_test").rglob("backtest.csv")
+    [backtest_two], [backtest_one] = runs.two_test.rglob("backtest.csv"), runs.one_test.rglob("backtest.csv")
     backtest = pd.read_csv(backtest_two)
     assert len(backtest) == runs.test_windows and not backtest.duplicated(["series", "origin"]).any()
     pd.testing.assert_frame_equal(backtest, pd.read_csv(backtest_one), rtol=1e-5)

@@ -74,6 +74,8 @@ def _why_not(args: list[str]) -> str | None:
         return "needs a GPU"
     if UNAVAILABLE & set(args):
         return "needs a checkpoint of a long training"
+    if "--ckpt" in args and not Path(args[args.index("--ckpt") + 1]).exists():
+        return "reads the checkpoint of a command that was left out"
     dataset = _recipe_data(args)
     if dataset is not None:
         try:

@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description="Label texts with a checkpoint of the sentiment recipe: "
                                      "print each text's label and the probability of every label, or add them as columns to a CSV.")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a sentiment recipe, or a run folder (its newest last.ckpt)")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a sentiment recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--input", type=Path, help="a CSV, TSV or JSON Lines file of texts")
     parser.add_argument("--text-column", default="text", help="the column of --input holding the texts (default text)")
     parser.add_argument("--output", type=Path, help="where to write --input with the predictions added (required with --input)")
@@ -62,10 +62,10 @@ def main(argv: list[str]) -> int:
             raise SeqkitError("--output must differ from --input (the input file is never changed)")
         if args.output.exists() and not args.force:
             raise SeqkitError(f"{args.output} exists; pass --force to overwrite it")
-    from seqkit.commands.generate import newest_checkpoint
+    from seqkit import checkpoints
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(newest_checkpoint(args.ckpt), map_location=args.device)
+    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
     if args.input is None:
         for text, result in zip(args.texts, model.predict(args.texts)):
             probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())

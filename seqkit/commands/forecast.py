@@ -20,7 +20,7 @@ from seqkit.errors import SeqkitError
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True,
-                        help="a checkpoint written by `seqkit fit` with a forecasting recipe, or a run folder (its newest last.ckpt)")
+                        help="a checkpoint written by `seqkit fit` with a forecasting recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--input", required=True, type=Path, help="a CSV (or .tsv) with the columns the model was trained on")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
@@ -62,10 +62,10 @@ def _check_output(path: Path | None, source: Path, force: bool) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from seqkit.commands.generate import newest_checkpoint
+    from seqkit import checkpoints
     from seqkit.tasks.forecast import ForecastTask
 
-    return ForecastTask.from_checkpoint(newest_checkpoint(args.ckpt), map_location=args.device)
+    return ForecastTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
 
 
 def main(argv: list[str]) -> int:

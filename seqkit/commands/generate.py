@@ -1,19 +1,17 @@
 """`seqkit generate`: suggest the next word and continue a prompt with a trained language model.
 
-    seqkit generate --ckpt runs/next_word/lstm --prompt "and god said"     # a run folder: its newest last.ckpt
+    seqkit generate --ckpt runs/next_word/lstm --prompt "and god said"     # a run folder: its best checkpoint
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from seqkit.errors import CheckpointError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit generate", description="Suggest the next words after a prompt and continue it by sampling, with a checkpoint of the next-word recipe.")
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe, or a run folder (its newest last.ckpt is used)")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--prompt", required=True, help="the text to continue")
     parser.add_argument("--k", type=int, default=5, help="how many next-word suggestions (default 5)")
     parser.add_argument("--max-new-tokens", type=int, default=30, help="words to generate (default 30; 0 for suggestions only)")
@@ -24,23 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def newest_checkpoint(path: str) -> Path:
-    """`path` itself, or for a folder (such as a recipe's default_root_dir) the newest `last.ckpt` under it."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return folder
-    found = sorted(folder.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise CheckpointError(f"no last.ckpt under {folder}; train with `seqkit fit` first or give a checkpoint file")
-    print(f"checkpoint: {found[-1]}")
-    return found[-1]
-
-
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from seqkit import checkpoints
     from seqkit.tasks.next_word import NextWordTask
 
-    model = NextWordTask.from_checkpoint(newest_checkpoint(args.ckpt), map_location=args.device)
+    model = NextWordTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
     # A backward model (trained with --data.reverse true) suggests the word before and writes what precedes.
     print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
     for word, probability in model.predict_next(args.prompt, k=args.k):

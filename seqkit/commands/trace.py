@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse pass, without --weights")
     parser.add_argument("--weights", type=Path, help="JSON or YAML file: parameters by torch.nn name, optionally `cell`, `nonlinearity`, `x`, `h0`, `c0`")
     parser.add_argument("--x", help="the input: '1,0.5,-1' (one feature per step) or JSON '[[1,0],[0,1]]' (T x input_size)")
-    parser.add_argument("--ckpt", help="a sentiment checkpoint (or a run folder: its newest last.ckpt): trace --text "
+    parser.add_argument("--ckpt", help="a sentiment checkpoint (or a run folder: the best checkpoint of its newest run): trace --text "
                         "through its trained encoder instead of a tiny random or given cell")
     parser.add_argument("--text", help="with --ckpt: the sentence to trace, tokenized with the checkpoint's vocabulary")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
@@ -184,12 +184,12 @@ def trace_sentence(args) -> int:
     import numpy as np
     import torch
 
-    from seqkit.commands.generate import newest_checkpoint
+    from seqkit import checkpoints
     from seqkit.diagnostics import DIRECTIONS, plot_hidden_states, trace
     from seqkit.modules import CELLS
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(newest_checkpoint(args.ckpt))
+    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt))
     ids = model.encode([args.text])[0]                             # (T,), unknown words as <unk>
     tokens = model.vocab.lookup_tokens(ids.tolist())               # what the model reads
     with torch.no_grad():

@@ -64,8 +64,9 @@ def test_forecast_names_the_missing_columns_in_one_line(co2_run, tmp_path, capsy
     bad = tmp_path / "bad.csv"
     bad.write_text("day,value\n2001-01-06,370.1\n")
     assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(bad)]) == 2
-    error = capsys.readouterr().err.strip()
-    assert "\n" not in error and "'date'" in error and "day" in error and "value" in error
+    said, error = capsys.readouterr().err.strip().rsplit("\n", 1)  # which checkpoint of the run folder, then the error
+    assert said.startswith("seqkit: checkpoint ") and "best validation score" in said
+    assert error.startswith("seqkit forecast: error: ") and "'date'" in error and "day" in error and "value" in error
 
 
 def test_backtest_scores_every_origin_beside_the_baselines(co2_run, capsys):

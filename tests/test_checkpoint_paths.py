@@ -1,0 +1,114 @@
+"""Checkpoints named the same way everywhere (file, run folder, last, best) and loaded only as plain data."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqkit import checkpoints
+from seqkit.cli import main
+from seqkit.errors import CheckpointError
+
+QUIET = ["--trainer.enable_progress_bar", "false"]
+REVIEWS = ["-c", "sentiment/lstm_reviews"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A run of the shipped review recipe: 6 epochs, so that its best and last checkpoints differ."""
+    root = tmp_path_factory.mktemp("reviews")
+    assert main(["fit", *REVIEWS, "--trainer.max_epochs", "6", "--trainer.default_root_dir", str(root), *QUIET]) == 0
+    return root
+
+
+def _checkpoints(root: Path) -> tuple[Path, Path]:
+    folder = root / "lightning_logs" / "version_0" / "checkpoints"
+    [best] = folder.glob("best-*.ckpt")
+    return best, folder / "last.ckpt"
+
+
+class Payload:
+    """Unpickling this runs code: it writes a file (what a hostile checkpoint would do)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "the payload ran"))
+
+
+def test_a_run_folder_last_and_best_resolve_to_files(trained, capsys):
+    best, last = _checkpoints(trained)
+    assert checkpoints.resolve(trained) == best  # a run folder means its best checkpoint
+    assert f"seqkit: checkpoint {best} (its best validation score" in capsys.readouterr().err
+    assert checkpoints.resolve(trained, prefer="last") == last
+    assert checkpoints.resolve("best", root=trained) == best and checkpoints.resolve("last", root=trained) == last
+    assert checkpoints.resolve(trained / "lightning_logs" / "version_0") == best
+    assert checkpoints.resolve(last) == last
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoints.resolve(trained / "absent.ckpt")
+    with pytest.raises(CheckpointError, match="needs the recipe's run folder"):
+        checkpoints.resolve("best")
+
+
+def test_test_without_a_checkpoint_is_refused_in_one_line(trained, capsys):
+    assert main(["test", *REVIEWS, "--trainer.default_root_dir", str(trained)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("seqkit test: error: seqkit test needs a trained model: --ckpt_path best")
+
+
+@pytest.mark.parametrize("value", ["best", "last", "RUN"])
+def test_validate_scores_the_trained_run_and_writes_beside_it(value, trained, capsys):
+    ckpt = str(trained) if value == "RUN" else value
+    assert main(["validate", *REVIEWS, "--ckpt_path", ckpt, "--trainer.default_root_dir", str(trained), *QUIET]) == 0
+    out = capsys.readouterr().out
+    best, last = _checkpoints(trained)
+    chosen = last if value == "last" else best
+    score = float(torch.load(chosen, weights_only=True)["callbacks"][next(
+        k for k in torch.load(chosen, weights_only=True)["callbacks"] if k.startswith("ModelCheckpoint"))]["best_model_score"])
+    if value != "last":
+        assert f"{score:.4f}"[:5] in out  # the validation accuracy of the best checkpoint, not of an untrained model
+    assert any(p.name.startswith("validate-") for p in (trained / "lightning_logs" / "version_0").iterdir())
+
+
+def test_none_evaluates_the_untrained_model_when_asked(trained, tmp_path):
+    assert main(["validate", *REVIEWS, "--ckpt_path", "none", "--trainer.default_root_dir", str(tmp_path), *QUIET]) == 0
+
+
+def test_a_hostile_last_checkpoint_is_refused_whatever_the_environment_says(trained, tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "ran.txt"
+    hostile = trained / "lightning_logs" / "version_9" / "checkpoints" / "last.ckpt"
+    hostile.parent.mkdir(parents=True)
+    torch.save({"seqkit": {"task": "sentiment"}, "state_dict": {}, "x": Payload(marker)}, hostile)
+    future = time.time() + 60
+    os.utime(hostile, (future, future))  # the newest last.ckpt under the run folder
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    try:
+        for args in (["fit", "--ckpt_path", "last"], ["fit", "--ckpt_path", str(hostile)],
+                     ["test", "--ckpt_path", "last"], ["validate", "--ckpt_path", str(hostile)]):
+            code = main([args[0], *REVIEWS, *args[1:], "--trainer.default_root_dir", str(trained), *QUIET])
+            err = capsys.readouterr().err.strip().splitlines()
+            assert code == 2, args
+            assert err[-1].startswith(f"seqkit {args[0]}: error: refusing to load {hostile}: it does not load as plain data")
+            assert not marker.exists(), args
+        assert main(["generate", "--ckpt", str(hostile), "--prompt", "x"]) == 2
+        assert not marker.exists()
+        assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"  # put back as it was
+    finally:
+        hostile.unlink()
+
+
+def test_weights_only_false_is_refused(trained, capsys):
+    assert main(["fit", *REVIEWS, "--ckpt_path", "last", "--weights_only", "false",
+                 "--trainer.default_root_dir", str(trained)]) == 2
+    assert "--weights_only false is not supported" in capsys.readouterr().err
+
+
+def test_inference_commands_take_a_run_folder_and_say_which_file(trained, capsys):
+    assert main(["classify", "--ckpt", str(trained), "the staff were lovely"]) == 0
+    best, _ = _checkpoints(trained)
+    assert f"seqkit: checkpoint {best}" in capsys.readouterr().err
