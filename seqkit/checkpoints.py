@@ -228,6 +228,35 @@ def compact(path: str | Path, out: str | Path, dtype: torch.dtype = torch.float1
     return out.stat().st_size
 
 
+def restore(task_class: type, path: str | Path, map_location: str | torch.device = "cpu"):
+    """A trained task from a checkpoint: its `from_checkpoint` and Lightning's `load_from_checkpoint`.
+
+    `path` is a `.ckpt` file or a run folder (its best checkpoint). The checkpoint is read
+    as plain data (`load`), the task rebuilds its layers from the checkpoint's seqkit
+    section (its `_assemble(checkpoint)`), the weights are loaded strictly, and the model
+    comes back in eval mode on `map_location`.
+    """
+    path = resolve(path, say=False)
+    checkpoint = load(path, task=task_class.task_name, map_location=map_location)
+    task = task_class._assemble(checkpoint)
+    load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
+    return task.to(map_location).eval()
+
+
+def lightning_loader(task_class: type, checkpoint_path, map_location=None, hparams_file=None, strict=None, **kwargs):
+    """`Task.load_from_checkpoint`, Lightning's name and arguments, answered by `restore`.
+
+    A seqkit checkpoint holds everything the model needs, so `hparams_file` and argument
+    overrides are refused rather than half-applied; `strict` may only be True (the default).
+    """
+    if hparams_file is not None or kwargs or strict is False:
+        given = ", ".join([*(["hparams_file"] if hparams_file is not None else []), *kwargs,
+                           *(["strict=False"] if strict is False else [])])
+        raise SeqkitError(f"{task_class.__name__}.load_from_checkpoint takes a checkpoint and map_location only "
+                          f"(got {given}): a seqkit checkpoint carries its own configuration")
+    return restore(task_class, checkpoint_path, "cpu" if map_location is None else map_location)
+
+
 def saved_arguments(task_class: type, checkpoint: dict) -> dict:
     """The task's own constructor arguments from a checkpoint's `hyper_parameters`.
 

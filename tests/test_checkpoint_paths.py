@@ -11,7 +11,7 @@ import torch
 
 from seqkit import checkpoints
 from seqkit.cli import main
-from seqkit.errors import CheckpointError
+from seqkit.errors import CheckpointError, SeqkitError
 
 QUIET = ["--trainer.enable_progress_bar", "false"]
 REVIEWS = ["-c", "sentiment/lstm_reviews"]
@@ -112,3 +112,34 @@ def test_inference_commands_take_a_run_folder_and_say_which_file(trained, capsys
     assert main(["classify", "--ckpt", str(trained), "the staff were lovely"]) == 0
     best, _ = _checkpoints(trained)
     assert f"seqkit: checkpoint {best}" in capsys.readouterr().err
+
+
+SMALL = {  # recipe: (task class, options that keep the run to seconds)
+    "next_word/lstm": ("NextWordTask", ["--data.max_tokens", "500"]),
+    "sentiment/lstm_reviews": ("SentimentTask", []),
+    "forecasting/lstm": ("ForecastTask", []),
+    "memory/adding": ("MemoryTask", ["--data.train_size", "64", "--data.val_size", "32", "--data.test_size", "32"]),
+    "seq2seq/dates": ("Seq2SeqTask", ["--data.train_size", "64", "--data.val_size", "32", "--data.test_size", "32"]),
+}
+
+
+@pytest.mark.parametrize("recipe", list(SMALL))
+def test_load_from_checkpoint_gives_the_model_from_checkpoint_gives(recipe, tmp_path):
+    import seqkit.tasks
+
+    name, options = SMALL[recipe]
+    assert main(["fit", "-c", recipe, *options, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                 "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path), *QUIET]) == 0
+    task_class = getattr(seqkit.tasks, name)
+    ours = task_class.from_checkpoint(tmp_path)  # a run folder
+    lightnings = task_class.load_from_checkpoint(checkpoints.resolve(tmp_path, say=False), map_location="cpu")
+    assert type(lightnings) is task_class and not lightnings.training
+    mine, theirs = ours.state_dict(), lightnings.state_dict()
+    assert list(mine) == list(theirs) and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    for attribute in ("vocab", "labels", "source_vocab", "target_vocab"):
+        if getattr(ours, attribute, None) is not None:
+            left, right = getattr(ours, attribute), getattr(lightnings, attribute)
+            assert (left.get_itos() if hasattr(left, "get_itos") else left) == \
+                   (right.get_itos() if hasattr(right, "get_itos") else right), attribute
+    with pytest.raises(SeqkitError, match="takes a checkpoint and map_location only"):
+        task_class.load_from_checkpoint(checkpoints.resolve(tmp_path, say=False), hparams_file="h.yaml")

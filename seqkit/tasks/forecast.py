@@ -223,17 +223,20 @@ class ForecastTask(pl.LightningModule):
                 datamodule.load_state_dict(state)
         self._init_from = checkpoint
 
+    # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
+    # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
+    from_checkpoint = classmethod(checkpoints.restore)
+    load_from_checkpoint = classmethod(checkpoints.lightning_loader)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "ForecastTask":
-        """A trained forecaster, ready for `forecast` (eval mode, on `map_location`)."""
-        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+    def _assemble(cls, checkpoint: dict) -> "ForecastTask":
+        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
         section = checkpoint["seqkit"]
         task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
         task.shapes = dict(section["shapes"])
         task.data_state = section["data"]
         task._build_layers()
-        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
-        return task.to(map_location).eval()
+        return task
 
     def on_fit_start(self) -> None:
         self._remember_data()

@@ -20,7 +20,6 @@ the input says "remember this". A vanilla RNN has no gate to set.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -137,17 +136,20 @@ class MemoryTask(pl.LightningModule):
         """`"mse"` for regression, `"acc"` for classification."""
         return "mse" if self.shapes["kind"] == "regression" else "acc"
 
+    # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
+    # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
+    from_checkpoint = classmethod(checkpoints.restore)
+    load_from_checkpoint = classmethod(checkpoints.lightning_loader)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "MemoryTask":
-        """A trained model, in eval mode on `map_location`."""
-        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+    def _assemble(cls, checkpoint: dict) -> "MemoryTask":
+        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
         section = checkpoint["seqkit"]
         task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
         task.shapes = dict(section["shapes"])
         task.target_mean, task.data_spec = section.get("target_mean"), section.get("data")
         task._build_layers()
-        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
-        return task.to(map_location).eval()
+        return task
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = {"format": checkpoints.FORMAT, "task": self.task_name,

@@ -160,16 +160,19 @@ class NextWordTask(pl.LightningModule):
             section = checkpoint["seqkit"]
             datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
 
+    # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
+    # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
+    from_checkpoint = classmethod(checkpoints.restore)
+    load_from_checkpoint = classmethod(checkpoints.lightning_loader)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "NextWordTask":
-        """A trained model, ready for `predict_next` and `generate` (eval mode, on `map_location`)."""
-        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+    def _assemble(cls, checkpoint: dict) -> "NextWordTask":
+        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
         section = checkpoint["seqkit"]
         task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
         task._adopt(section)
         task._build_layers(len(task.vocab))
-        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
-        return task.to(map_location).eval()
+        return task
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = {

@@ -218,17 +218,20 @@ class SentimentTask(pl.LightningModule):
                 "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
         return loaded
 
+    # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
+    # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
+    from_checkpoint = classmethod(checkpoints.restore)
+    load_from_checkpoint = classmethod(checkpoints.lightning_loader)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SentimentTask":
-        """A trained classifier, ready for `predict` (eval mode, on `map_location`)."""
-        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+    def _assemble(cls, checkpoint: dict) -> "SentimentTask":
+        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
         section = checkpoint["seqkit"]
         hparams = {**checkpoints.saved_arguments(cls, checkpoint), "pretrained_embeddings": None}  # the weights hold them
         task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
         task._adopt(section)
         task._build_layers()
-        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
-        return task.to(map_location).eval()
+        return task
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = {

@@ -16,7 +16,6 @@ needs nothing else.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -118,18 +117,21 @@ class Seq2SeqTask(pl.LightningModule):
         self.source_vocab = Vocab.from_dict(section["source_vocab"], source="the checkpoint's source vocabulary")
         self.target_vocab = Vocab.from_dict(section["target_vocab"], source="the checkpoint's target vocabulary")
 
+    # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
+    # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
+    from_checkpoint = classmethod(checkpoints.restore)
+    load_from_checkpoint = classmethod(checkpoints.lightning_loader)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Seq2SeqTask":
-        """A trained model, ready for `translate` (eval mode, on `map_location`)."""
-        checkpoint = checkpoints.load(path, task=cls.task_name, map_location=map_location)
+    def _assemble(cls, checkpoint: dict) -> "Seq2SeqTask":
+        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
         section = checkpoint["seqkit"]
         arguments = {k: v for k, v in checkpoints.saved_arguments(cls, checkpoint).items() if k != "decoder"}
         task = cls(checkpoints.build_encoder(section["encoder"]), checkpoints.build_encoder(section["decoder"]),
                    **arguments)
         task._adopt(section)
         task._build()
-        checkpoints.load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
-        return task.to(map_location).eval()
+        return task
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = {
