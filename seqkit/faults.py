@@ -25,11 +25,13 @@ to `version_N/resume-K` beside those of the part before the kill (`resume_folder
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import lightning.pytorch as pl
 import numpy as np
@@ -50,21 +52,34 @@ class DivergedError(SeqkitError):
 
 
 # ----------------------------------------------------------------------------- writing files
-def atomic_save(checkpoint: dict, path: str | Path) -> None:
-    """`torch.save(checkpoint, path)` such that `path` is always either the old file or the whole new one.
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file such that `path` is always either the old file or the whole new one.
 
-    The bytes go to `path.partial` in the same folder and reach the disk (fsync) before a
-    rename puts them in place. A `.partial` file left by a killed save is overwritten by the
-    next save.
+    `write(file)` puts the bytes into `path.partial` in the same folder; they reach the disk
+    (fsync) before a rename puts them in place, so a kill or a full disk leaves the old file
+    whole. A `.partial` file left by a killed write is overwritten by the next one.
+
+    Raises:
+        SeqkitError: the file cannot be written (no space left, no permission, no such
+            folder); nothing is left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "wb") as file:
-            torch.save(checkpoint, file)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
+    except (OSError, RuntimeError) as error:
+        partial.unlink(missing_ok=True)
+        # torch's writer reports a full disk as a RuntimeError ("unexpected pos ..."): ask the disk.
+        full = getattr(error, "errno", None) == errno.ENOSPC or (
+            isinstance(error, RuntimeError) and _free_bytes(path.parent) < 1 << 20)
+        if isinstance(error, RuntimeError) and not full:
+            raise
+        reason = "no space left on its disk" if full else (getattr(error, "strerror", None) or str(error))
+        raise SeqkitError(f"cannot write {path}: {reason}; the file there before (if any) is unchanged") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -79,6 +94,23 @@ def atomic_save(checkpoint: dict, path: str | Path) -> None:
         pass
     finally:
         os.close(folder)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 1 << 62
+
+
+def atomic_save(checkpoint: dict, path: str | Path) -> None:
+    """`torch.save(checkpoint, path)` through `atomic_write`: the old file or the whole new one, never half."""
+    atomic_write(path, lambda file: torch.save(checkpoint, file))
+
+
+def atomic_write_text(text: str, path: str | Path) -> None:
+    """Write `text` (UTF-8) to `path` through `atomic_write`."""
+    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -189,8 +189,31 @@ class SeqkitCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, RunConfig):
                 callback.folder = folder
+        self.evaluation_folder = folder
 
     before_validate = before_test = before_predict = _choose_evaluation_folder
+
+    def predict(self, model: LightningModule, datamodule: LightningDataModule | None = None,
+                ckpt_path: str | None = None, **_) -> None:
+        """`seqkit predict`: the trained model's predictions for the recipe's data, as a CSV in the run's folder.
+
+        Each task answers in its own terms (`predict_from(datamodule)`: next words and a
+        continuation per prompt, a label and its probabilities per text, a forecast per
+        series, a translation per date), the same code as `seqkit generate`, `classify` and
+        `forecast`, and returns a DataFrame.
+        """
+        if not hasattr(model, "predict_from"):
+            raise SeqkitError(f"{type(model).__name__} has no predictions to write")
+        device = self.trainer.strategy.root_device
+        task = checkpoints.restore(type(model), ckpt_path, map_location=device) if ckpt_path else model.to(device)
+        frame = task.predict_from(datamodule)
+        if self.trainer.global_rank != 0:
+            return
+        path = self.evaluation_folder / "predictions.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        faults.atomic_write_text(frame.to_csv(index=False), path)
+        print(frame.head(10).to_string(index=False))
+        console.say(f"seqkit: wrote {len(frame)} predictions to {path}")
 
     def after_fit(self) -> None:
         callback = self.trainer.checkpoint_callback

@@ -10,6 +10,7 @@ the test chooses (`SigkillAt`) or in the middle of writing a checkpoint
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
@@ -24,6 +25,7 @@ import torch
 
 from seqkit import checkpoints
 from seqkit.cli import main
+from seqkit.errors import SeqkitError
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.faults import DivergedError, StopOnDivergence, atomic_save, next_version, run_version
 
@@ -197,10 +199,10 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint_whole(tmp_path
 
     def broken_save(obj, file, *args, **kwargs):
         file.write(b"PK\x03\x04 the first bytes")
-        raise OSError("No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(SeqkitError, match=f"cannot write {path}: no space left on its disk; the file there before"):
         atomic_save({"seqkit": {"task": "toy"}, "state_dict": {"w": torch.zeros(3)}}, path)
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path], "the half-written file must be cleaned up"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqkit.errors import DataError, SeqkitError
+from seqkit.errors import SeqkitError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,24 +23,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
     return parser
-
-
-def _read_table(path: Path):
-    """The whole table of `--input` (every column, cells as strings), read as the sentiment recipe reads its files.
-
-    Raises:
-        DataError: a missing, empty, not UTF-8 or malformed file; the message names the file and the line.
-    """
-    from seqkit.data.sentiment import FORMATS, _read_delimited, _read_jsonl
-    from seqkit.text import _read_text
-
-    kind = FORMATS.get(path.suffix.lower(), "csv")  # any other extension is read as CSV
-    text = _read_text(path, what=f"{kind.upper()} file")
-    if not text.strip():
-        raise DataError(f"{path}: the file is empty; point to the file that holds the texts")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    frame, _ = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
-    return frame
 
 
 def _write_table(table, path: Path) -> None:
@@ -67,17 +49,17 @@ def main(argv: list[str]) -> int:
 
     model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
     if args.input is None:
-        for text, result in zip(args.texts, model.predict(args.texts)):
-            probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())
-            print(f"{result['label']}\t{probabilities}\t{text}")
+        import pandas as pd
+
+        frame = model.predict_frame(pd.DataFrame({"text": args.texts}), "text", source="the texts given")
+        for _, row in frame.iterrows():
+            probabilities = "  ".join(f"{label}={row[f'probability_{label}']:.3f}" for label in model.labels)
+            print(f"{row['predicted_label']}\t{probabilities}\t{row['text']}")
         return 0
-    table = _read_table(args.input)
-    if args.text_column not in table.columns:
-        raise DataError(f"{args.input} has no column {args.text_column!r}; its columns are {list(table.columns)} (set --text-column)")
-    results = model.predict(table[args.text_column].astype(str).tolist())
-    table["predicted_label"] = [r["label"] for r in results]
-    for label in model.labels:
-        table[f"probability_{label}"] = [r["probabilities"][label] for r in results]
+    from seqkit.data.sentiment import read_table_of_texts
+
+    table = model.predict_frame(read_table_of_texts(args.input), args.text_column, source=args.input,
+                                option="--text-column")
     _write_table(table, args.output)
     print(f"wrote {len(table)} predictions to {args.output}")
     return 0

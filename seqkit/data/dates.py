@@ -206,6 +206,8 @@ class DatesData(pl.LightningDataModule):
         eval_batch_size: validation and test batch size.
         seed: seeds the day shuffle and the format draws (never the global RNG).
         start_year, end_year: the range of years, both included (1 to 9999).
+        predict_path: for `seqkit predict`: a text file of dates as people write them, one
+            a line (without it, the test split's dates).
 
     Raises:
         DataError: a size under 1, a negative seed, a year outside 1-9999, an empty range,
@@ -213,7 +215,8 @@ class DatesData(pl.LightningDataModule):
     """
 
     def __init__(self, train_size: int = 20000, val_size: int = 1000, test_size: int = 1000, batch_size: int = 64,
-                 eval_batch_size: int = 500, seed: int = 0, start_year: int = 1950, end_year: int = 2049) -> None:
+                 eval_batch_size: int = 500, seed: int = 0, start_year: int = 1950, end_year: int = 2049,
+                 predict_path: str | None = None) -> None:
         super().__init__()
         values = {"train_size": train_size, "val_size": val_size, "test_size": test_size, "batch_size": batch_size,
                   "eval_batch_size": eval_batch_size, "seed": seed, "start_year": start_year, "end_year": end_year}
@@ -236,6 +239,7 @@ class DatesData(pl.LightningDataModule):
         self.start_year = start_year
         self.end_year = end_year
         self.formats = formats_for(start_year, end_year)
+        self.predict_path = predict_path
         self.splits: dict[str, DatePairs] = {}
         self.source_vocab: Vocab | None = None  # built in setup, or given by a checkpoint (use_vocabs)
         self.target_vocab: Vocab | None = None

@@ -603,6 +603,8 @@ class ForecastData(pl.LightningDataModule):
         stride: steps between the origins of consecutive training windows.
         batch_size: windows per training batch; `eval_batch_size` in evaluation.
         seed: the seed of the training order.
+        predict_path: for `seqkit predict`: a CSV of series with the model's columns,
+            forecast after each series' last step; without it, the training table.
 
     Raises:
         DataError: arguments that cannot work together, or an unknown dataset (before
@@ -640,6 +642,7 @@ class ForecastData(pl.LightningDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 256,
         seed: int = 0,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
@@ -695,6 +698,7 @@ class ForecastData(pl.LightningDataModule):
         self._check_roles()
         self.calendar = calendar
         self.freq = freq  # inferred in setup when None
+        self.predict_path = predict_path
         self.missing = missing or ("interpolate" if dataset == "co2" else "error")
         self.input_length = input_length
         self.horizon = horizon

@@ -98,6 +98,8 @@ class NextWordData(pl.LightningDataModule):
             one in ULMFiT and ELMo, whose encoder can start the reverse direction of a
             bidirectional classifier (`seqkit fit ... --init_from_backward`). The
             vocabulary is the same as reading forwards.
+        predict_path: for `seqkit predict`: a text file of prompts, one a line; each gets
+            its most likely next words and a continuation.
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class NextWordData(pl.LightningDataModule):
         bptt: int = 35,
         val_fraction: float = 0.05,
         reverse: bool = False,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
@@ -145,6 +148,7 @@ class NextWordData(pl.LightningDataModule):
         self.bptt = bptt
         self.val_fraction = val_fraction
         self.reverse = reverse
+        self.predict_path = predict_path
         self.vocab: Vocab | None = None  # built in setup, or given (fine-tuning keeps a checkpoint's)
         self.tokens: dict[str, Tensor] = {}
         self.oov_rate: float | None = None

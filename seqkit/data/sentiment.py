@@ -392,6 +392,22 @@ class _Rows:
                      [self.lines[i] for i in indices])
 
 
+def read_table_of_texts(path: str | Path) -> pd.DataFrame:
+    """A whole CSV, TSV or JSON Lines file of texts (every column, cells as strings), to label.
+
+    Raises:
+        DataError: a missing, empty, not UTF-8 or malformed file; the message names the file and the line.
+    """
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower(), "csv")  # any other extension is read as CSV
+    text = _read_text(path, what=f"{kind.upper()} file")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; point to the file that holds the texts")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    frame, _ = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
+    return frame
+
+
 # ----------------------------------------------------------------------------- the DataModule
 class SentimentData(pl.LightningDataModule):
     """Labelled texts for sentiment analysis (text classification): a catalog dataset or your own files.
@@ -419,6 +435,8 @@ class SentimentData(pl.LightningDataModule):
             (drop it, with a warning naming the lines) or `"error"`.
         bucketing: batch training texts of similar length together (less padding,
             faster); evaluation batches always follow the file's order.
+        predict_path: for `seqkit predict`: a CSV, TSV or JSON Lines file whose
+            `text_column` holds the texts to label (other columns are kept).
 
     Raises:
         DataError: arguments that cannot work together, or an unknown dataset or
@@ -447,6 +465,7 @@ class SentimentData(pl.LightningDataModule):
         seed: int = 0,
         on_empty: str = "skip",
         bucketing: bool = True,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
@@ -497,6 +516,7 @@ class SentimentData(pl.LightningDataModule):
         self.seed = seed
         self.on_empty = on_empty
         self.bucketing = bucketing
+        self.predict_path = predict_path
         self.vocab: Vocab | None = None  # built in setup, or given (fine-tuning keeps a checkpoint's)
         self.labels: list[str] | None = None  # fitted on the training split in setup, or given
         self._labels_given = False

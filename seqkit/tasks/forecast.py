@@ -451,6 +451,13 @@ class ForecastTask(pl.LightningModule):
     # ------------------------------------------------------------------ using the model
 
     @torch.no_grad()
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: the forecast after each series of the DataModule's `predict_path` (else its table)."""
+        from seqkit.data.forecast import read_csv
+
+        path = getattr(datamodule, "predict_path", None)
+        return self.forecast(read_csv(path) if path is not None else datamodule._table())
+
     def forecast(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         """Forecast what follows each series of `frame`.
 

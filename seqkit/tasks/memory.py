@@ -22,6 +22,7 @@ from __future__ import annotations
 
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -176,6 +177,23 @@ class MemoryTask(pl.LightningModule):
         output, _ = self.encoder(inputs)  # (B, T, D*H)
         answer = self.head(output)        # (B, n_outputs), read from the last step only
         return answer.squeeze(-1) if self.shapes["kind"] == "regression" else answer
+
+    @torch.no_grad()
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: the answer to every sequence of the DataModule's test split, beside the right one."""
+        datamodule.setup("test")
+        self.eval()
+        rows = []
+        for batch in datamodule.test_dataloader():
+            answer = self(batch.inputs.to(self.device)).cpu()
+            if self.shapes["kind"] == "regression":
+                rows += [{"target": t, "prediction": p} for t, p in zip(batch.target.tolist(), answer.tolist())]
+            else:
+                probabilities = torch.softmax(answer, dim=-1)
+                best = probabilities.argmax(dim=-1)
+                rows += [{"target": t, "prediction": p, "probability": q, "correct": t == p} for t, p, q in
+                         zip(batch.target.tolist(), best.tolist(), probabilities.max(dim=-1).values.tolist())]
+        return pd.DataFrame(rows)
 
     def _step(self, batch: MemoryBatch, stage: str) -> Tensor:
         answer = self(batch.inputs)

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -22,10 +23,10 @@ from torchmetrics import MeanMetric
 
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
 from seqkit.modules import LanguageModelHead, Recurrent
-from seqkit.text import EOS, UNK, Vocab, get_tokenizer
+from seqkit.text import EOS, UNK, Vocab, get_tokenizer, read_lines
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -300,6 +301,31 @@ class NextWordTask(pl.LightningModule):
         return torch.tensor([ids[::-1] if self.reverse else ids], device=self.device)  # a backward model reads from the end
 
     @torch.no_grad()
+    def predict_frame(self, prompts: list[str], k: int = 5, max_new_tokens: int = 20, seed: int = 0) -> pd.DataFrame:
+        """One row per prompt: its `k` most likely next words (`next_1`, `prob_1`, ...) and a sampled continuation.
+
+        For a backward model (`reverse`) the words are those *before* the prompt, and the
+        continuation is the text that precedes it.
+        """
+        rows = []
+        for prompt in prompts:
+            row = {"prompt": prompt}
+            for rank, (word, probability) in enumerate(self.predict_next(prompt, k=k), 1):
+                row[f"next_{rank}"], row[f"prob_{rank}"] = word, probability
+            row["continuation"] = self.generate(prompt, max_new_tokens, seed=seed) if max_new_tokens > 0 else ""
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: next words and a continuation for every line of the DataModule's `predict_path`."""
+        path = getattr(datamodule, "predict_path", None)
+        if path is None:
+            raise DataError("seqkit predict needs prompts: --data.predict_path FILE, a text file with one prompt a line")
+        prompts = [line for line in read_lines(Path(path)) if line.strip()]
+        if not prompts:
+            raise DataError(f"{path} holds no prompt (every line is empty); write one prompt a line")
+        return self.predict_frame(prompts)
+
     def predict_next(self, text: str, k: int = 5, exclude: tuple[str, ...] = (UNK,)) -> list[tuple[str, float]]:
         """The `k` most likely next words after `text`, with their probabilities.
 

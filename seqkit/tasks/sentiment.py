@@ -15,7 +15,9 @@ import csv
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -23,7 +25,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from seqkit import checkpoints
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
@@ -370,6 +372,43 @@ class SentimentTask(pl.LightningModule):
         return ids
 
     @torch.no_grad()
+    def predict_frame(self, table: pd.DataFrame, text_column: str = "text", source: object = "the table",
+                      option: str = "--data.text_column") -> pd.DataFrame:
+        """`table` with each text's `predicted_label` and a `probability_<label>` column per label added.
+
+        Empty texts (or texts with no token) get a label like any other (the model's answer
+        to nothing), and a warning that counts them, since training skips such rows.
+
+        Raises:
+            DataError: `table` has no `text_column`.
+        """
+        if text_column not in table.columns:
+            raise DataError(f"{source} has no column {text_column!r}; its columns are {list(table.columns)} "
+                            f"(set {option})")
+        texts = table[text_column].fillna("").astype(str).tolist()
+        tokenize = get_tokenizer(self.tokenizer_name)
+        empty = [i for i, text in enumerate(texts) if not tokenize(text)]
+        if empty:
+            rank_zero_warn(f"{source}: {len(empty)} of {len(texts)} texts are empty or have no token (rows "
+                           f"{', '.join(str(i + 1) for i in empty[:5])}{', ...' if len(empty) > 5 else ''}); "
+                           "their labels say nothing about them")
+        results = self.predict(texts)
+        table = table.copy()
+        table["predicted_label"] = [r["label"] for r in results]
+        for label in self.labels:
+            table[f"probability_{label}"] = [r["probabilities"][label] for r in results]
+        return table
+
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: the labels of the texts in the DataModule's `predict_path`."""
+        from seqkit.data.sentiment import read_table_of_texts
+
+        path = getattr(datamodule, "predict_path", None)
+        if path is None:
+            raise DataError("seqkit predict needs the texts to label: --data.predict_path FILE (CSV, TSV or JSON "
+                            "Lines, texts in --data.text_column)")
+        return self.predict_frame(read_table_of_texts(path), datamodule.text_column, source=path)
+
     def predict(self, texts: list[str], batch_size: int = 256) -> list[dict]:
         """For each text, `{"label": best label, "probabilities": {label: p, ...}}`."""
         self.eval()

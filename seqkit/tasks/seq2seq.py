@@ -16,8 +16,10 @@ needs nothing else.
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import lightning.pytorch as pl
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -26,10 +28,10 @@ from torchmetrics import MeanMetric
 
 from seqkit import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
-from seqkit.text import EOS, PAD, UNK, Vocab
+from seqkit.text import EOS, PAD, UNK, Vocab, read_lines
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -209,6 +211,23 @@ class Seq2SeqTask(pl.LightningModule):
         if beam == 1:
             return self.model.greedy(source, source_lengths, self.hparams.max_length)
         return self.model.beam_search(source, source_lengths, beam, self.hparams.max_length)
+
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: every line of the DataModule's `predict_path` (else its test split) and its translation.
+
+        For the test split the expected output stands beside the prediction (`target`, `correct`).
+        """
+        path = getattr(datamodule, "predict_path", None)
+        if path is not None:
+            sources = [line.strip() for line in read_lines(Path(path)) if line.strip()]
+            if not sources:
+                raise DataError(f"{path} holds nothing to translate (every line is empty); write one text a line")
+            return pd.DataFrame({"source": sources, "prediction": self.translate(sources)})
+        pairs = datamodule.generate()["test"]
+        frame = pd.DataFrame({"source": [s for s, _ in pairs], "target": [t for _, t in pairs]})
+        frame["prediction"] = self.translate(frame["source"].tolist())
+        frame["correct"] = frame["prediction"] == frame["target"]
+        return frame
 
     def translate(self, texts: list[str], beam_size: int | None = None, batch_size: int = 256) -> list[str]:
         """Translate each text (e.g. `["3 march 2021"]` -> `["2021-03-03"]`).
