@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 
 from seqkit import __version__
 from seqkit.errors import SeqkitError
@@ -90,14 +92,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def user_error(error: BaseException) -> SeqkitError | None:
-    """The SeqkitError behind `error`, if any (LightningCLI and jsonargparse wrap the ones raised in constructors)."""
-    seen = set()
+    """The problem the user can fix behind `error`, if any, as a SeqkitError.
+
+    That is a SeqkitError anywhere in the chain of causes (LightningCLI and jsonargparse wrap
+    the ones raised in constructors), or a ValueError that seqkit's own code raised on a bad
+    argument (the modules check theirs as torch.nn does, with a ValueError that names it).
+    """
+    seen, found = set(), None
     while error is not None and id(error) not in seen:
         if isinstance(error, SeqkitError):
             return error
+        if found is None and isinstance(error, ValueError) and _raised_by_seqkit(error):
+            found = SeqkitError(f"{error} (check the option that sets it)")
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return None
+    return found
+
+
+def _raised_by_seqkit(error: BaseException) -> bool:
+    """Whether the innermost frame of `error`'s traceback is seqkit's code."""
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+
+
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 
 
 if __name__ == "__main__":

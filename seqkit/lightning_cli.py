@@ -22,6 +22,7 @@ to choose the task, the data and the recurrent cell, and every Trainer flag
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
@@ -267,8 +268,15 @@ def build(args: list[str], **kwargs) -> SeqkitCLI:
     # LightningCLI reads sys.argv itself when given no args (and warns when given both).
     saved, sys.argv = sys.argv, [sys.argv[0], *args]
     try:
+        # allow_abbrev off: a misspelt key (--trainer.max_epoch) is refused, never taken for another;
+        # exit_on_error off: refused in one line, not after a usage screen of every option.
         return SeqkitCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                         **{"save_config_callback": RunConfig, **kwargs})
+                         **{"save_config_callback": RunConfig,
+                            "parser_kwargs": {"allow_abbrev": False, "exit_on_error": False}, **kwargs})
+    except argparse.ArgumentError as error:
+        command = args[0] if args and not args[0].startswith("-") else "fit"
+        message = " ".join(str(error).split())  # jsonargparse's message, on one line
+        raise SeqkitError(f"{message} (`seqkit {command} --help` lists the options)") from None
     finally:
         sys.argv = saved
 

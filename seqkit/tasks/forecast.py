@@ -39,7 +39,7 @@ from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.distributed import gather_rows
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, with_input_size
 
 LOSSES = ("mse", "mae", "quantile")
 BASELINES = ("none", "naive", "seasonal", "seasonal_drift")
@@ -158,6 +158,7 @@ class ForecastTask(pl.LightningModule):
                                   f"forecast); got {quantiles}")
         elif quantiles is not None:
             raise SeqkitError("quantiles belong to loss: quantile; set --model.init_args.loss quantile or drop them")
+        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder
         self.quantiles = list(quantiles) if loss == "quantile" else [0.5]

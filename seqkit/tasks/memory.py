@@ -33,7 +33,7 @@ from seqkit import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, ClassifierHead, Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, with_input_size
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 KINDS = ("regression", "classification")
@@ -89,6 +89,7 @@ class MemoryTask(pl.LightningModule):
             raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if lr <= 0:
             raise SeqkitError(f"lr must be positive, got {lr}")
+        check_numbers(lr=lr, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder
         self.head: ClassifierHead | None = None  # sized by the data, built in configure_model

@@ -24,7 +24,7 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer, read_lines
 
@@ -100,6 +100,7 @@ class NextWordTask(pl.LightningModule):
                 f"tie_weights needs the encoder's hidden_size ({encoder.hidden_size}) to equal its input_size "
                 f"(the embedding size, {encoder.input_size})"
             )
+        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder
         self.drop = nn.Dropout(dropout)

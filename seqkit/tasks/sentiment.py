@@ -26,7 +26,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, say, step_decay_schedule
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
@@ -85,6 +85,7 @@ class SentimentTask(pl.LightningModule):
             raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if body_lr_scale <= 0 or freeze_body_epochs < 0:
             raise SeqkitError(f"body_lr_scale must be > 0 and freeze_body_epochs >= 0, got {body_lr_scale} and {freeze_body_epochs}")
+        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder
         self.drop = nn.Dropout(dropout)

@@ -30,7 +30,7 @@ from seqkit import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, with_input_size
 from seqkit.text import EOS, PAD, UNK, Vocab, read_lines
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -71,6 +71,7 @@ class Seq2SeqTask(pl.LightningModule):
                 raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
         if lr <= 0:
             raise SeqkitError(f"lr must be positive, got {lr}")
+        check_numbers(lr=lr, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder", "decoder"])
         # The parts wait in a plain tuple (not registered as submodules) until configure_model
         # builds the Seq2Seq around them: registered twice, every weight would be saved twice.
