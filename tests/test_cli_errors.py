@@ -13,7 +13,7 @@ CASES = [  # (recipe, options, what the one line says)
      "hidden_size must be a positive integer, got 0"),
     ("sentiment/lstm_reviews", ["--model.init_args.dropout", "1.5"],
      "--model.init_args.dropout must be at least 0 and below 1, got 1.5"),
-    ("sentiment/lstm_reviews", ["--model.init_args.lr", "-1"], "--model.init_args.lr must be above 0, got -1.0"),
+    ("sentiment/lstm_reviews", ["--model.init_args.lr", "-1"], "--model.init_args.lr must be at least 0, got -1.0"),
     ("forecasting/lstm", ["--model.init_args.weight_decay", "-0.1"],
      "--model.init_args.weight_decay must be at least 0, got -0.1"),
     ("next_word/lstm", ["--data.max_tokens", "0"], "max_tokens must be an integer above the number of specials"),

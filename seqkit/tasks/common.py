@@ -6,6 +6,7 @@ import math
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
 
 from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
 from seqkit.errors import SeqkitError
@@ -15,17 +16,20 @@ from seqkit.faults import LastCheckpoint
 def check_numbers(**values: float | None) -> None:
     """Refuse hyperparameters out of range where they are declared, naming the flag (`--model.init_args.NAME`).
 
-    Known names: `lr` (> 0), `dropout` (0 <= p < 1), `weight_decay` (>= 0); None is skipped.
+    Known names: `lr` (>= 0, as torch's optimizers take it; 0 gets a warning, since then no
+    weight changes), `dropout` (0 <= p < 1), `weight_decay` (>= 0); None is skipped.
 
     Raises:
         SeqkitError: the first value out of its range.
     """
-    rules = {"lr": (lambda v: v > 0, "above 0"), "dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    rules = {"lr": (lambda v: v >= 0, "at least 0"), "dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
              "weight_decay": (lambda v: v >= 0, "at least 0")}
     for name, value in values.items():
         fits, wanted = rules[name]
         if value is not None and not (math.isfinite(value) and fits(value)):
             raise SeqkitError(f"--model.init_args.{name} must be {wanted}, got {value}")
+    if values.get("lr") == 0:
+        rank_zero_warn("--model.init_args.lr is 0: training will change no weight")
 
 
 def attached_datamodule(module: pl.LightningModule) -> pl.LightningDataModule | None:
