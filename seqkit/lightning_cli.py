@@ -91,6 +91,10 @@ class SeqkitCLI(LightningCLI):
         return trainer
 
     def before_fit(self) -> None:
+        trainer = self.trainer
+        if trainer.max_epochs == 0 or trainer.max_steps == 0 or trainer.limit_train_batches == 0:
+            raise SeqkitError("this fit would train nothing (--trainer.max_epochs, max_steps or limit_train_batches "
+                              "is 0); give at least 1, or use seqkit validate to score a model without training")
         init_from = self._get(self.config, "init_from")
         if init_from:
             if not hasattr(self.model, "init_from_checkpoint"):

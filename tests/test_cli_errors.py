@@ -29,3 +29,39 @@ def test_a_bad_option_gets_one_line(recipe, options, said, tmp_path, capsys):
     assert err[-1].startswith("seqkit fit: error: ") and said in err[-1], err
     assert not any("Traceback" in line or line.startswith("usage:") for line in err), err
     assert not (tmp_path / "lightning_logs").exists()  # nothing ran
+
+
+def test_a_fit_that_would_train_nothing_is_refused(tmp_path, capsys):
+    for option in ("--trainer.max_epochs", "--trainer.max_steps", "--trainer.limit_train_batches"):
+        assert main(["fit", "-c", "memory/adding", option, "0", "--trainer.default_root_dir", str(tmp_path)]) == 2
+        assert "this fit would train nothing" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def language_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    assert main(["fit", "-c", "next_word/lstm", "--data.max_tokens", "300", "--trainer.max_epochs", "1",
+                 "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                 "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--k", "0"], "k must be a whole number from 1 to the vocabulary's 300 words, got 0"),
+    (["--k", "-2"], "got -2"),
+    (["--k", "301"], "got 301"),
+    (["--top-k", "0"], "top_k must be a whole number of at least 1"),
+    (["--top-k", "-5"], "top_k must be a whole number of at least 1"),
+    (["--temperature", "nan"], "temperature must be a positive number, got nan"),
+    (["--temperature", "0"], "temperature must be a positive number, got 0.0"),
+    (["--max-new-tokens", "-1"], "max_new_tokens must be a whole number of at least 0, got -1"),
+])
+def test_generation_options_that_cannot_work_get_one_line(options, said, language_model, capsys):
+    assert main(["generate", "--ckpt", str(language_model), "--prompt", "and god said", *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("seqkit generate: error: ") and said in err[-1]
+
+
+def test_a_prompt_of_unknown_words_gets_a_note(language_model):
+    with pytest.warns(UserWarning, match="no word of 'zzyzx qqq' is in the model's vocabulary"):
+        assert main(["generate", "--ckpt", str(language_model), "--prompt", "zzyzx qqq", "--max-new-tokens", "0"]) == 0

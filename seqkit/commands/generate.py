@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
     for word, probability in model.predict_next(args.prompt, k=args.k):
         print(f"  {word:20s} {probability:.3f}")
-    if args.max_new_tokens > 0:
+    if args.max_new_tokens != 0:  # a negative count is refused by generate, not ignored
         text = model.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed)
         print(f"\n{text} {args.prompt}" if model.reverse else f"\n{args.prompt} {text}")
     return 0

@@ -12,6 +12,7 @@ dropped `truncated_bptt_steps`, so this task owns it.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -299,6 +300,9 @@ class NextWordTask(pl.LightningModule):
         if not tokens:
             raise SeqkitError("the prompt has no words; give some text to continue")
         ids = self.vocab.lookup_indices(tokens)
+        if UNK in self.vocab and all(i == self.vocab[UNK] for i in ids) and tokens != [UNK]:
+            warnings.warn(f"no word of {text!r} is in the model's vocabulary: it reads {len(ids)} x {UNK}, "
+                          "and what follows says little about the text", stacklevel=3)
         return torch.tensor([ids[::-1] if self.reverse else ids], device=self.device)  # a backward model reads from the end
 
     @torch.no_grad()
@@ -331,7 +335,12 @@ class NextWordTask(pl.LightningModule):
         """The `k` most likely next words after `text`, with their probabilities.
 
         A backward model (`reverse`) gives the most likely words *before* `text`.
+
+        Raises:
+            SeqkitError: `k` below 1 or above the vocabulary.
         """
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.vocab):
+            raise SeqkitError(f"k must be a whole number from 1 to the vocabulary's {len(self.vocab)} words, got {k}")
         self.eval()
         logits, _ = self(self._ids(text))
         probs = torch.softmax(logits[0, -1], dim=-1)
@@ -354,8 +363,12 @@ class NextWordTask(pl.LightningModule):
             top_k: sample only among the k most likely words.
             seed: makes the sample repeatable.
         """
-        if temperature <= 0:
-            raise SeqkitError(f"temperature must be positive, got {temperature}")
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise SeqkitError(f"temperature must be a positive number, got {temperature}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise SeqkitError(f"top_k must be a whole number of at least 1 (or none, for every word), got {top_k}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise SeqkitError(f"max_new_tokens must be a whole number of at least 0, got {max_new_tokens}")
         self.eval()
         generator = torch.Generator(device=self.device)
         if seed is not None:
