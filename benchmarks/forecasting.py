@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--airline-seeds", type=int, default=5)
     parser.add_argument("--cells", default="lstm,rnn", help="cells for the airline rows (default lstm,rnn)")
     parser.add_argument("--horizons", default="24,96", help="ETTh1 horizons (default 24,96)")
-    parser.add_argument("--out", type=Path, help="folder for the runs (default: a temporary folder)")
+    parser.add_argument("--output_dir", type=Path, help="folder for the runs (default: a temporary folder)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="seqkit-forecasting-"))
     if args.only in (None, "airline"):

@@ -55,14 +55,14 @@ def main() -> int:
     parser.add_argument("--task", choices=tuple(TASKS), default="adding")
     parser.add_argument("--lengths", default="10,25,50,100,200")
     parser.add_argument("--cells", default="rnn,lstm")
-    parser.add_argument("--out", type=Path, help="results folder (default: a temporary folder)")
+    parser.add_argument("--output_dir", type=Path, help="results folder (default: a temporary folder)")
     parser.add_argument("extra", nargs="*", help="options for every run, after --, e.g. -- --trainer.max_epochs 10")
     args = parser.parse_args()
     from seqkit.cli import main as seqkit
 
     out = args.out or Path(tempfile.mkdtemp(prefix="seqkit-memory-")) / args.task
     code = seqkit(["compare", "-c", str(ROOT / "recipes" / "memory" / f"{args.task}.yaml"), "--cells", args.cells,
-                   "--sweep", f"data.length={args.lengths}", "--out", str(out), "--force",
+                   "--sweep", f"data.length={args.lengths}", "--output_dir", str(out), "--force",
                    *(["--", *args.extra] if args.extra else [])])
     if code:
         return code

@@ -180,7 +180,7 @@ def main() -> int:
     parser.add_argument("--no-throughput", action="store_true", help="skip the throughput comparison")
     parser.add_argument("--full", action="store_true", help="also run the 13-epoch PTB recipe with the LSTM and the RNN")
     parser.add_argument("--cells", default="lstm,rnn", help="cells for --full (default lstm,rnn)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the full runs (default: a temporary folder)")
+    parser.add_argument("--output_dir", type=Path, default=None, help="folder for the full runs (default: a temporary folder)")
     parser.add_argument("--rnn-lr", type=float, default=4.0, help="the vanilla RNN's SGD learning rate (default 4; "
                         "the LSTM's 20 makes it diverge)")
     args = parser.parse_args()

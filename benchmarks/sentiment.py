@@ -85,7 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", default="lstm,rnn")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipes' max_epochs")
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/sentiment"))
+    parser.add_argument("--output_dir", type=Path, default=Path("runs/benchmarks/sentiment"))
     parser.add_argument("--transfer", metavar="CKPT", help="a next-word checkpoint: each cell is also trained from it "
                         "(--init_from), beside its random start")
     parser.add_argument("--predict-only", metavar="CKPT", help="time SentimentTask.predict with this checkpoint; train nothing")

@@ -120,7 +120,7 @@ def curve(folder: Path, metric: str) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/transfer"))
+    parser.add_argument("--output_dir", type=Path, default=Path("runs/benchmarks/transfer"))
     parser.add_argument("--lm-ckpt", help="a next-word checkpoint to start from (skips stage 1)")
     parser.add_argument("--lm-bwd-ckpt", help="a backward next-word checkpoint, for bilm (skips stage 1b)")
     parser.add_argument("--export", type=Path, help="write compact copies of the language models trained here into this folder")

@@ -252,6 +252,9 @@ def resolve_configs(args: list[str]) -> list[str]:
     resolved, it = [], iter(args)
     for arg in it:
         option, eq, value = arg.partition("=")
+        if option == "--seed":  # the name the other commands use; Lightning's is --seed_everything
+            resolved.append("--seed_everything" + eq + value)
+            continue
         if option in ("-c", "--config"):
             if not eq:
                 value = next(it, None)

@@ -415,7 +415,7 @@ COMMAND_PATHS = [
     ("generate", "next_word", ["--prompt", "the cat"]),
     ("classify", "sentiment", ["a good film"]),
     ("forecast", "forecast", ["--input", "{series}"]),
-    ("backtest", "forecast", ["--input", "{series}", "--test-size", "6"]),
+    ("backtest", "forecast", ["--input", "{series}", "--test_size", "6"]),
 ]
 
 
@@ -424,7 +424,7 @@ def test_every_command_taking_a_checkpoint_refuses_a_hostile_one_in_one_line(nam
     paths, sentinel = hostiles
     for path in paths[task]:
         before = digest(path)
-        argv = [name, "--ckpt", str(path), *[arg.format(series=made["series.csv"]) for arg in rest]]
+        argv = [name, "--ckpt_path", str(path), *[arg.format(series=made["series.csv"]) for arg in rest]]
         assert seqkit(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"seqkit {name}: error: refusing to load {path}") and err.count("\n") == 1, err
@@ -614,39 +614,39 @@ class Misuse:
 
 MISUSES = [
     Misuse("classify: --input without the text column", {"in.csv": "review,label\ngreat,pos\n"},
-           ["classify", "--ckpt", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
-           r"{input} has no column 'text'; its columns are \['review', 'label'\] \(set --text-column\)"),
+           ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
+           r"{input} has no column 'text'; its columns are \['review', 'label'\] \(set --text_column\)"),
     Misuse("classify: --input not UTF-8", {"in.csv": "text\nvery good\ntr\xe8s bien\n".encode("latin-1")},
-           ["classify", "--ckpt", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
+           ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
            r"{input}: not UTF-8 text: line 3"),
     Misuse("classify: --input JSON Lines with a broken line", {"in.jsonl": '{"text": "good"}\n{"text": \n'},
-           ["classify", "--ckpt", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
+           ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{out}"], DataError,
            r"{input}: line 2 is not valid JSON"),
     Misuse("classify: --output is the --input", {"in.csv": "text\ngreat\n"},
-           ["classify", "--ckpt", "{sentiment}", "--input", "{input}", "--output", "{input}"], SeqkitError,
-           r"--output must differ from --input"),
+           ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{input}"], SeqkitError,
+           r"--output {input} is the input file; write elsewhere"),
     Misuse("classify: --output exists", {"in.csv": "text\ngreat\n", "out.csv": "mine,keep me\n"},
-           ["classify", "--ckpt", "{sentiment}", "--input", "{input}", "--output", "{out}"], SeqkitError,
+           ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{out}"], SeqkitError,
            r"out.csv exists; pass --force to overwrite it"),
-    Misuse("forecast: --ckpt of another task", {"in.csv": SERIES}, ["forecast", "--ckpt", "{sentiment}", "--input",
+    Misuse("forecast: --ckpt_path of another task", {"in.csv": SERIES}, ["forecast", "--ckpt_path", "{sentiment}", "--input",
            "{input}", "--output", "{out}"], CheckpointError, r"is a checkpoint of the 'sentiment' task; this needs a "
            r"'forecast' checkpoint"),
     Misuse("forecast: --input timestamps that do not parse", {"in.csv": SERIES.replace("2020-01-09", "Jan the 9th")},
-           ["forecast", "--ckpt", "{forecast}", "--input", "{input}", "--output", "{out}"], DataError,
+           ["forecast", "--ckpt_path", "{forecast}", "--input", "{input}", "--output", "{out}"], DataError,
            r"{input}: 1 timestamps in column 'time' do not parse \(line 10: 'Jan the 9th'\)"),
     Misuse("forecast: --input without the target column", {"in.csv": SERIES.replace("time,y", "time,sales")},
-           ["forecast", "--ckpt", "{forecast}", "--input", "{input}", "--output", "{out}"], DataError,
+           ["forecast", "--ckpt_path", "{forecast}", "--input", "{input}", "--output", "{out}"], DataError,
            r"{input}: no column 'y'"),
     Misuse("forecast: --output is the --input", {"in.csv": SERIES},
-           ["forecast", "--ckpt", "{forecast}", "--input", "{input}", "--output", "{input}"], SeqkitError,
-           r"{input} is the input file; write the output elsewhere"),
-    Misuse("backtest: --ckpt truncated", {"in.csv": SERIES, "cut.ckpt": b"PK\x03\x04" + bytes(200)},
-           ["backtest", "--ckpt", "{folder}/cut.ckpt", "--input", "{input}", "--test-size", "6"], CheckpointError,
+           ["forecast", "--ckpt_path", "{forecast}", "--input", "{input}", "--output", "{input}"], SeqkitError,
+           r"--output {input} is the input file; write elsewhere"),
+    Misuse("backtest: --ckpt_path truncated", {"in.csv": SERIES, "cut.ckpt": b"PK\x03\x04" + bytes(200)},
+           ["backtest", "--ckpt_path", "{folder}/cut.ckpt", "--input", "{input}", "--test_size", "6"], CheckpointError,
            r"cut.ckpt is not a readable checkpoint \(truncated or corrupt\?\)"),
-    Misuse("generate: --ckpt a run folder without a checkpoint", {"in.csv": "", "runs/version_0/notes.txt": "no model"},
-           ["generate", "--ckpt", "{folder}/runs", "--prompt", "the cat"], CheckpointError,
+    Misuse("generate: --ckpt_path a run folder without a checkpoint", {"in.csv": "", "runs/version_0/notes.txt": "no model"},
+           ["generate", "--ckpt_path", "{folder}/runs", "--prompt", "the cat"], CheckpointError,
            r"no checkpoint under {folder}/runs; train with `seqkit fit` first"),
-    Misuse("generate: --ckpt of a forecaster", {"in.csv": ""}, ["generate", "--ckpt", "{forecast}", "--prompt", "the"],
+    Misuse("generate: --ckpt_path of a forecaster", {"in.csv": ""}, ["generate", "--ckpt_path", "{forecast}", "--prompt", "the"],
            CheckpointError, r"is a checkpoint of the 'forecast' task; this needs a 'next_word' checkpoint"),
 ]
 
@@ -669,11 +669,11 @@ def test_a_command_given_a_bad_file_stops_with_a_clear_error_and_writes_nothing(
 def test_the_shell_gets_one_line_and_exit_status_2(made, tmp_path, capsys):
     table = tmp_path / "in.csv"
     table.write_text("review\ngreat\n")
-    code = seqkit(["classify", "--ckpt", str(made["sentiment"]), "--input", str(table), "--output",
+    code = seqkit(["classify", "--ckpt_path", str(made["sentiment"]), "--input", str(table), "--output",
                    str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
     assert code == 2 and err == (f"seqkit classify: error: {table} has no column 'text'; its columns are ['review'] "
-                                 "(set --text-column)\n")
+                                 "(set --text_column)\n")
 
 
 # ----------------------------------------------------------------------------- fuzzing the readers

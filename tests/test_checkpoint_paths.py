@@ -95,7 +95,7 @@ def test_a_hostile_last_checkpoint_is_refused_whatever_the_environment_says(trai
             assert code == 2, args
             assert err[-1].startswith(f"seqkit {args[0]}: error: refusing to load {hostile}: it does not load as plain data")
             assert not marker.exists(), args
-        assert main(["generate", "--ckpt", str(hostile), "--prompt", "x"]) == 2
+        assert main(["generate", "--ckpt_path", str(hostile), "--prompt", "x"]) == 2
         assert not marker.exists()
         assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"  # put back as it was
     finally:
@@ -109,7 +109,7 @@ def test_weights_only_false_is_refused(trained, capsys):
 
 
 def test_inference_commands_take_a_run_folder_and_say_which_file(trained, capsys):
-    assert main(["classify", "--ckpt", str(trained), "the staff were lovely"]) == 0
+    assert main(["classify", "--ckpt_path", str(trained), "the staff were lovely"]) == 0
     best, _ = _checkpoints(trained)
     assert f"seqkit: checkpoint {best}" in capsys.readouterr().err
 

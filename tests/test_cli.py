@@ -48,7 +48,7 @@ def test_no_command_prints_help_and_fails(capsys):
 def test_trace_checks_a_textbook_exercise_by_hand(tmp_path, capsys):
     spec = tmp_path / "exercise.yaml"
     spec.write_text(EXERCISE)
-    assert main(["trace", "--weights", str(spec), "--csv", str(tmp_path / "trace.csv")]) == 0
+    assert main(["trace", "--weights", str(spec), "--output", str(tmp_path / "trace.csv")]) == 0
     out = capsys.readouterr().out
     assert "h_t = tanh(a_t)" in out
     # t=0: a = [0.5, -0.9], h = tanh(a); t=1: a = W_hh h_0 + W_xh * 0.5 + b
@@ -59,13 +59,12 @@ def test_trace_checks_a_textbook_exercise_by_hand(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "trace.csv")
     assert json.loads(table.h[2]) == pytest.approx([-0.5260, 0.7379], abs=1e-4)
     # an existing output file is never overwritten without --force
-    with pytest.raises(SystemExit):
-        main(["trace", "--weights", str(spec), "--csv", str(tmp_path / "trace.csv")])
+    assert main(["trace", "--weights", str(spec), "--output", str(tmp_path / "trace.csv")]) == 2
     assert "pass --force" in capsys.readouterr().err
 
 
 def test_trace_random_lstm_and_bad_weight_files(tmp_path, capsys):
-    assert main(["trace", "--cell", "lstm", "--hidden-size", "3", "--x", "1,0.5,-1"]) == 0
+    assert main(["trace", "--cells", "lstm", "--hidden_size", "3", "--x", "1,0.5,-1"]) == 0
     out = capsys.readouterr().out
     assert "c_t = f * c_{t-1} + i * g" in out and " i " in out
     bad = tmp_path / "bad.yaml"
@@ -133,7 +132,7 @@ def test_gradients_draws_writes_numbers_and_never_overwrites(tmp_path, capsys):
     import pandas as pd
 
     png, csv = tmp_path / "x.png", tmp_path / "x.csv"
-    assert main(["gradients", "--length", "40", "--hidden-size", "16", "--output", str(png), "--csv", str(csv)]) == 0
+    assert main(["gradients", "--length", "40", "--hidden_size", "16", "--plot", str(png), "--output", str(csv)]) == 0
     out = capsys.readouterr().out
     assert "t=0" in out and "t=20" in out and "t=39" in out and "first/last" in out
     assert out.count("e-") >= 2 and "rnn " in out and "lstm " in out
@@ -142,11 +141,11 @@ def test_gradients_draws_writes_numbers_and_never_overwrites(tmp_path, capsys):
     assert list(table.columns) == ["t", "rnn", "lstm"] and len(table) == 40
     assert table.rnn.iloc[0] < 1e-3 * table.rnn.iloc[-1]  # vanished
     before = png.read_bytes()
-    assert main(["gradients", "--output", str(png)]) == 2
+    assert main(["gradients", "--plot", str(png)]) == 2
     assert "pass --force" in capsys.readouterr().err and png.read_bytes() == before
-    assert main(["gradients", "--output", str(tmp_path / "y.png"), "--csv", str(csv)]) == 2
+    assert main(["gradients", "--plot", str(tmp_path / "y.png"), "--output", str(csv)]) == 2
     assert not (tmp_path / "y.png").exists()
-    assert main(["gradients", "--cells", "rnn,transformer", "--output", str(tmp_path / "y.png")]) == 2
+    assert main(["gradients", "--cells", "rnn,transformer", "--plot", str(tmp_path / "y.png")]) == 2
     assert "--cells" in capsys.readouterr().err
 
 
@@ -154,7 +153,7 @@ def test_gradients_exploding_prints_both_loss_curves(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "e.png"
     png.write_bytes(b"old")
-    assert main(["gradients", "--cells", "rnn", "--length", "30", "--hidden-size", "16", "--radius", "1.5",
+    assert main(["gradients", "--cells", "rnn", "--length", "30", "--hidden_size", "16", "--radius", "1.5",
                  "--exploding", "--output", str(png), "--force"]) == 0
     out = capsys.readouterr().out
     assert "rnn (radius 1.5)" in out and "spectral radius 1.5" in out
@@ -168,9 +167,14 @@ def test_gradients_exploding_prints_both_loss_curves(tmp_path, capsys):
 def test_trace_heatmap(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     heatmap = tmp_path / "h.png"
-    assert main(["trace", "--cell", "lstm", "--hidden-size", "4", "--x", "1,0.5,-1,2", "--heatmap", str(heatmap)]) == 0
+    assert main(["trace", "--cells", "lstm", "--hidden_size", "4", "--x", "1,0.5,-1,2", "--plot", str(heatmap)]) == 0
     assert f"wrote {heatmap}" in capsys.readouterr().out
     assert heatmap.read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(SystemExit):
-        main(["trace", "--x", "1,2", "--heatmap", str(heatmap)])
+    assert main(["trace", "--x", "1,2", "--plot", str(heatmap)]) == 2
     assert "pass --force" in capsys.readouterr().err
+    assert main(["trace", "--x", "1,2", "--plot", str(tmp_path / "h")]) == 2  # no suffix: h.png, which exists
+    assert f"{heatmap} exists; pass --force" in capsys.readouterr().err
+    assert main(["trace", "--x", "1,2", "--plot", str(tmp_path / "h.xyz")]) == 2
+    assert "writes .png or .pdf or .svg here, not .xyz" in capsys.readouterr().err
+    assert main(["trace", "--x", "1,2", "--plot", str(tmp_path / "absent" / "h.png")]) == 2
+    assert "does not exist; create it first" in capsys.readouterr().err

@@ -50,18 +50,47 @@ def language_model(tmp_path_factory):
     (["--k", "0"], "k must be a whole number from 1 to the vocabulary's 300 words, got 0"),
     (["--k", "-2"], "got -2"),
     (["--k", "301"], "got 301"),
-    (["--top-k", "0"], "top_k must be a whole number of at least 1"),
-    (["--top-k", "-5"], "top_k must be a whole number of at least 1"),
+    (["--top_k", "0"], "top_k must be a whole number of at least 1"),
+    (["--top_k", "-5"], "top_k must be a whole number of at least 1"),
     (["--temperature", "nan"], "temperature must be a positive number, got nan"),
     (["--temperature", "0"], "temperature must be a positive number, got 0.0"),
-    (["--max-new-tokens", "-1"], "max_new_tokens must be a whole number of at least 0, got -1"),
+    (["--max_new_tokens", "-1"], "max_new_tokens must be a whole number of at least 0, got -1"),
 ])
 def test_generation_options_that_cannot_work_get_one_line(options, said, language_model, capsys):
-    assert main(["generate", "--ckpt", str(language_model), "--prompt", "and god said", *options]) == 2
+    assert main(["generate", "--ckpt_path", str(language_model), "--prompt", "and god said", *options]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("seqkit generate: error: ") and said in err[-1]
 
 
 def test_a_prompt_of_unknown_words_gets_a_note(language_model):
     with pytest.warns(UserWarning, match="no word of 'zzyzx qqq' is in the model's vocabulary"):
-        assert main(["generate", "--ckpt", str(language_model), "--prompt", "zzyzx qqq", "--max-new-tokens", "0"]) == 0
+        assert main(["generate", "--ckpt_path", str(language_model), "--prompt", "zzyzx qqq", "--max_new_tokens", "0"]) == 0
+
+
+def test_old_spellings_work_with_a_note(language_model, tmp_path, capsys):
+    assert main(["generate", "--ckpt", str(language_model), "--prompt", "and god said", "--max-new-tokens", "3",
+                 "--top-k", "5", "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    for old, new in (("--ckpt", "--ckpt_path"), ("--max-new-tokens", "--max_new_tokens"), ("--top-k", "--top_k")):
+        assert f"seqkit generate: note: {old} is now {new}; the old name will go in a later release" in err
+    assert main(["gradients", "--length", "10", "--output", str(tmp_path / "g.png")]) == 0  # the picture, as before
+    assert (tmp_path / "g.png").stat().st_size > 5_000
+    assert "the picture is now --plot" in capsys.readouterr().err
+
+
+def test_device_auto_is_the_default_and_a_missing_gpu_is_one_line(language_model, capsys):
+    import torch
+
+    assert main(["generate", "--ckpt_path", str(language_model), "--prompt", "and", "--max_new_tokens", "0"]) == 0
+    capsys.readouterr()
+    if not torch.cuda.is_available():
+        assert main(["generate", "--ckpt_path", str(language_model), "--prompt", "and", "--device", "cuda"]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            "seqkit generate: error: --device cuda: this machine has no CUDA device that torch can use; "
+            "use --device cpu (or auto)")
+
+
+def test_seed_is_a_name_for_seed_everything(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "-c", "memory/adding", "--seed", "3", "--print_config"])
+    assert done.value.code == 0 and "seed_everything: 3" in capsys.readouterr().out

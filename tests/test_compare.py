@@ -18,7 +18,7 @@ TINY = ["--", "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "fal
 def test_compare_runs_each_cell_over_a_sweep_and_writes_the_table_and_plots(tmp_path, capsys):
     out = tmp_path / "compare"
     assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--cells", "rnn,lstm",
-                 "--sweep", "data.length=5,10", "--out", str(out), *TINY]) == 0
+                 "--sweep", "data.length=5,10", "--output_dir", str(out), *TINY]) == 0
     results = pd.read_csv(out / "results.csv")
     assert sorted(zip(results["cell"], results["value"])) == [("lstm", 5), ("lstm", 10), ("rnn", 5), ("rnn", 10)]
     assert (results["epochs"] == 2).all() and (results["timesteps_per_s"] > 0).all()
@@ -32,7 +32,7 @@ def test_compare_runs_each_cell_over_a_sweep_and_writes_the_table_and_plots(tmp_
     assert (out / "gradients.png").stat().st_size > 5_000  # |dL/dh_t| at initialisation and after training
     assert "results in" in capsys.readouterr().out
     # A second run into the same folder is refused unless --force.
-    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(out), *TINY]) == 2
+    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--output_dir", str(out), *TINY]) == 2
     assert "already holds results" in capsys.readouterr().err
 
 
@@ -42,7 +42,7 @@ def test_compare_runs_each_cell_over_a_sweep_and_writes_the_table_and_plots(tmp_
     (["--seeds", "0"], "--seeds must be at least 1"),
 ])
 def test_bad_options_get_one_line_errors(arguments, message, tmp_path, capsys):
-    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--out", str(tmp_path / "x"),
+    assert main(["compare", "-c", str(ROOT / "recipes" / "memory" / "adding.yaml"), "--output_dir", str(tmp_path / "x"),
                  *arguments]) == 2
     assert message in capsys.readouterr().err
 

@@ -1,7 +1,7 @@
 """README.md and docs/: every `seqkit` command in a code block runs, page by page, in a fresh folder.
 
 The commands of a page run in order in one folder, as a reader would type them, so that
-`seqkit generate --ckpt runs/next_word/lstm` finds what `seqkit fit -c next_word/lstm`
+`seqkit generate --ckpt_path runs/next_word/lstm` finds what `seqkit fit -c next_word/lstm`
 wrote. Training is cut to a few batches (the same command with `--trainer.limit_*_batches`
 added), `compare` to one epoch. A command is left out, and said so, only when it needs
 what a test machine does not have: a GPU, a corpus that is not in `SEQKIT_DATA`, or a
@@ -74,7 +74,7 @@ def _why_not(args: list[str]) -> str | None:
         return "needs a GPU"
     if UNAVAILABLE & set(args):
         return "needs a checkpoint of a long training"
-    if "--ckpt" in args and not Path(args[args.index("--ckpt") + 1]).exists():
+    if "--ckpt_path" in args and not Path(args[args.index("--ckpt_path") + 1]).exists():
         return "reads the checkpoint of a command that was left out"
     dataset = _recipe_data(args)
     if dataset is not None:
@@ -126,7 +126,7 @@ def test_every_command_on_the_page_runs(page, tmp_path, monkeypatch, capsys):
             args += QUICK
         elif args[0] == "compare":
             extra = QUICK if "--" in args else ["--", *QUICK]
-            args += ["--out", str(tmp_path / f"compare-{k}"), "--force", *extra]
+            args += ["--output_dir", str(tmp_path / f"compare-{k}"), "--force", *extra]
         elif args[0] == "modules":
             args += ["--budget", "0.05"]
         code = main(args)

@@ -45,19 +45,19 @@ def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys):
         if not (data_root() / "sst2" / "train.tsv").is_file():
             pytest.skip("SST-2 not found (set SEQKIT_DATA)")
         monkeypatch.setenv("SEQKIT_DATA", str(data_root()))
-    if "--ckpt" in args:  # a command that reads a trained sentiment model: a tiny one where the page says
+    if "--ckpt_path" in args:  # a command that reads a trained sentiment model: a tiny one where the page says
         from tests.sentiment_checkpoint import train_tiny_sentiment
 
-        train_tiny_sentiment(tmp_path / args[args.index("--ckpt") + 1])
+        train_tiny_sentiment(tmp_path / args[args.index("--ckpt_path") + 1])
     if args[0] == "fit":
         args += QUICK_FIT
     elif args[0] == "compare":
-        args += ["--out", str(tmp_path / "compare"), *QUICK_COMPARE]
+        args += ["--output_dir", str(tmp_path / "compare"), *QUICK_COMPARE]
     assert main(args) == 0, capsys.readouterr().err[-2000:]
     out = capsys.readouterr().out
     if command == "seqkit trace --weights exercise.yaml":
         assert "[-0.5260 0.7379]" in out
-    if "--ckpt" in args:
+    if "--ckpt_path" in args:
         assert "prediction: " in out and "gripping" not in out.split("prediction: ")[1]  # <unk> to the tiny model
     if command.endswith("--x=-1,0.5,1"):
         assert "[-0.5260 0.7379]" not in out  # the same inputs in another order: another final state

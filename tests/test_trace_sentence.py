@@ -1,4 +1,4 @@
-"""`seqkit trace --ckpt --text`: a sentence through a trained sentiment model, its prediction and its heatmap."""
+"""`seqkit trace --ckpt_path --text`: a sentence through a trained sentiment model, its prediction and its heatmap."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def checkpoint(tmp_path_factory):
 
 def test_the_sentence_is_read_with_the_checkpoint_vocabulary_and_the_prediction_is_the_model_s(checkpoint, tmp_path, capsys):
     csv = tmp_path / "trace.csv"
-    assert main(["trace", "--ckpt", str(checkpoint.parents[1]), "--text", SENTENCE, "--csv", str(csv)]) == 0
+    assert main(["trace", "--ckpt_path", str(checkpoint.parents[1]), "--text", SENTENCE, "--output", str(csv)]) == 0
     out = capsys.readouterr().out
     model = SentimentTask.from_checkpoint(checkpoint)
     expected = model.predict([SENTENCE])[0]
@@ -61,7 +61,7 @@ def test_the_heatmap_has_a_column_per_token_labelled_with_the_word(checkpoint, t
 
     monkeypatch.setattr(diagnostics, "plot_hidden_states", spy)
     png = tmp_path / "sentence.png"
-    assert main(["trace", "--ckpt", str(checkpoint), "--text", "a really bad story", "--heatmap", str(png)]) == 0
+    assert main(["trace", "--ckpt_path", str(checkpoint), "--text", "a really bad story", "--plot", str(png)]) == 0
     assert f"wrote {png}" in capsys.readouterr().out
     assert drawn["tokens"] == ["a", "really", "bad", "story"] and drawn["steps"] == 4
     label = SentimentTask.from_checkpoint(checkpoint).predict(["a really bad story"])[0]["label"]
@@ -70,10 +70,10 @@ def test_the_heatmap_has_a_column_per_token_labelled_with_the_word(checkpoint, t
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--text", "good"], "--ckpt and --text go together"),
-    (["--ckpt", "CKPT"], "--ckpt and --text go together"),
-    (["--ckpt", "CKPT", "--text", "good", "--cell", "rnn"], "--cell cannot be used with --ckpt"),
-    (["--ckpt", "CKPT", "--text", "  "], "--text is empty"),
+    (["--text", "good"], "--ckpt_path and --text go together"),
+    (["--ckpt_path", "CKPT"], "--ckpt_path and --text go together"),
+    (["--ckpt_path", "CKPT", "--text", "good", "--cells", "rnn"], "--cells cannot be used with --ckpt_path"),
+    (["--ckpt_path", "CKPT", "--text", "  "], "--text is empty"),
 ])
 def test_misused_options_are_one_line_errors(argv, message, checkpoint, capsys):
     argv = [str(checkpoint) if a == "CKPT" else a for a in argv]
@@ -93,6 +93,6 @@ def test_a_checkpoint_of_another_task_is_refused_by_name(tmp_path, capsys):
     trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1, enable_checkpointing=True).fit(
         MemoryTask(LSTM(2, 4)), small(AddingData))
     memory = next(tmp_path.rglob("last.ckpt"))
-    assert main(["trace", "--ckpt", str(memory), "--text", "good"]) == 2
+    assert main(["trace", "--ckpt_path", str(memory), "--text", "good"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("seqkit trace: error:") and "sentiment" in error and "memory" in error

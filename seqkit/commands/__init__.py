@@ -1,1 +1,89 @@
-"""seqkit's own subcommands, one module each, imported only when the command runs."""
+"""seqkit's own subcommands, one module each, imported only when the command runs.
+
+One vocabulary of flags across them (docs/command-line.md): underscores as in Lightning's
+(`--ckpt_path`, `--text_column`), `--input` for what is read, `--output` for a table
+written, `--plot` for a picture, `--output_dir` for a folder, `--device auto` by default.
+Older spellings keep working for now, each with a one-line note (`modernize`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from seqkit.errors import SeqkitError
+
+
+def modernize(argv: list[str], command: str, renamed: dict[str, str]) -> list[str]:
+    """`argv` with every old option name in `renamed` replaced by its new one, and a note for each.
+
+    Both `--old VALUE` and `--old=VALUE` are rewritten; everything after `--` is left alone.
+    """
+    out = []
+    for k, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[k:]
+        name, eq, value = arg.partition("=")
+        if name in renamed:
+            print(f"seqkit {command}: note: {name} is now {renamed[name]}; the old name will go in a later release",
+                  file=sys.stderr)
+            arg = renamed[name] + eq + value
+        out.append(arg)
+    return out
+
+
+def device(value: str) -> str:
+    """The device a `--device` value means: `auto` is a CUDA GPU when one is present, else the CPU.
+
+    Raises:
+        SeqkitError: a CUDA device asked for where there is none.
+    """
+    import torch
+
+    if value == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if value.startswith("cuda") and not torch.cuda.is_available():
+        raise SeqkitError(f"--device {value}: this machine has no CUDA device that torch can use; "
+                          "use --device cpu (or auto)")
+    return value
+
+
+def output_path(path, flag: str, suffixes: tuple[str, ...], force: bool, source=None):
+    """Check an output file before any work: its format, its folder, and that nothing is overwritten unasked.
+
+    Args:
+        path: the path given (None: no such output).
+        flag: the option that gave it, for messages (`--plot`).
+        suffixes: the formats it may have, the first being the default: a path without a
+            suffix gets it (`forecast` -> `forecast.png`), and is then checked like any other.
+        force: whether an existing file may be replaced.
+        source: the command's input file, which is never written over.
+
+    Returns:
+        The path to write (with its suffix), or None.
+
+    Raises:
+        SeqkitError: an unknown format, a folder, an existing file without `force`, the
+            input file, or a folder that does not exist or cannot be written.
+    """
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(suffixes[0])
+    if path.suffix.lower() not in suffixes:
+        raise SeqkitError(f"{flag} {path}: seqkit writes {' or '.join(suffixes)} here, not {path.suffix}")
+    if source is not None and path.resolve() == Path(source).resolve():
+        raise SeqkitError(f"{flag} {path} is the input file; write elsewhere (the input is never changed)")
+    if path.is_dir():
+        raise SeqkitError(f"{flag} {path} is a folder; give a file name")
+    if path.exists() and not force:
+        raise SeqkitError(f"{path} exists; pass --force to overwrite it, or choose another {flag}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise SeqkitError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise SeqkitError(f"{flag} {path}: the folder {folder} cannot be written (read-only or not yours)")
+    return path

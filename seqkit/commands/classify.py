@@ -1,7 +1,7 @@
 """`seqkit classify`: label texts with a trained sentiment model.
 
-    seqkit classify --ckpt CKPT "a gripping, beautifully shot film" "dull and far too long"
-    seqkit classify --ckpt CKPT --input reviews.csv --text-column review --output predicted.csv
+    seqkit classify --ckpt_path CKPT "a gripping, beautifully shot film" "dull and far too long"
+    seqkit classify --ckpt_path CKPT --input reviews.csv --text_column review --output predicted.csv
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seqkit.commands import device, modernize, output_path
 from seqkit.errors import SeqkitError
 
 
@@ -16,12 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description="Label texts with a checkpoint of the sentiment recipe: "
                                      "print each text's label and the probability of every label, or add them as columns to a CSV.")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a sentiment recipe, or a run folder (the best checkpoint of its newest run)")
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `seqkit fit` with a sentiment recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--input", type=Path, help="a CSV, TSV or JSON Lines file of texts")
-    parser.add_argument("--text-column", default="text", help="the column of --input holding the texts (default text)")
+    parser.add_argument("--text_column", default="text", help="the column of --input holding the texts (default text)")
     parser.add_argument("--output", type=Path, help="where to write --input with the predictions added (required with --input)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output file")
-    parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
+    parser.add_argument("--device", default="auto", help="where to run: auto (a GPU when one is present, else the CPU; the default), cpu, cuda, cuda:1")
     return parser
 
 
@@ -34,20 +35,18 @@ def _write_table(table, path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(modernize(argv, "classify", {"--ckpt": "--ckpt_path", "--text-column": "--text_column"}))
     if bool(args.texts) == bool(args.input):
         raise SeqkitError("give texts to classify, or --input FILE (with --output FILE), not both")
     if args.input is not None:
         if args.output is None:
             raise SeqkitError("--input needs --output (the input file is never changed)")
-        if args.output.resolve() == args.input.resolve():
-            raise SeqkitError("--output must differ from --input (the input file is never changed)")
-        if args.output.exists() and not args.force:
-            raise SeqkitError(f"{args.output} exists; pass --force to overwrite it")
+        args.output = output_path(args.output, "--output", (".csv", ".tsv", ".jsonl", ".json"), args.force,
+                                  source=args.input)
     from seqkit import checkpoints
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
+    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
     if args.input is None:
         import pandas as pd
 
@@ -59,7 +58,7 @@ def main(argv: list[str]) -> int:
     from seqkit.data.sentiment import read_table_of_texts
 
     table = model.predict_frame(read_table_of_texts(args.input), args.text_column, source=args.input,
-                                option="--text-column")
+                                option="--text_column")
     _write_table(table, args.output)
     print(f"wrote {len(table)} predictions to {args.output}")
     return 0

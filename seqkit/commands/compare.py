@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from seqkit import packaged
+from seqkit.commands import modernize
 from seqkit.errors import SeqkitError
 
 CELLS = {"rnn": "seqkit.modules.RNN", "lstm": "seqkit.modules.LSTM", "gru": "seqkit.modules.GRU"}
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=1, help="runs per cell, seeds 0..N-1 (default 1)")
     parser.add_argument("--sweep", help="KEY=V1,V2,...: repeat every cell over these values of one option, "
                         "e.g. data.length=10,25,50,100")
-    parser.add_argument("--out", type=Path, help="the results folder (default runs/compare/<recipe name>)")
+    parser.add_argument("--output_dir", type=Path, help="the results folder (default runs/compare/<recipe name>)")
     parser.add_argument("--force", action="store_true", help="replace an existing results folder")
     return parser
 
@@ -243,16 +244,16 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(modernize(argv, "compare", {"--out": "--output_dir"}))
     args.config = Path(packaged.resolve_recipe(str(args.config)))  # a file, or a recipe name (next_word/lstm)
     cells = _cells(args.cells)
     key, values = _sweep(args.sweep)
     if args.seeds < 1:
         raise SeqkitError(f"--seeds must be at least 1, got {args.seeds}")
-    out = args.out or Path("runs") / "compare" / args.config.stem
+    out = args.output_dir or Path("runs") / "compare" / args.config.stem
     if out.exists() and any(out.iterdir()):
         if not args.force:
-            raise SeqkitError(f"{out} already holds results; pass --force to replace them or choose --out")
+            raise SeqkitError(f"{out} already holds results; pass --force to replace them or choose --output_dir")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     import pandas as pd

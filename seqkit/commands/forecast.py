@@ -1,7 +1,7 @@
 """`seqkit forecast` and `seqkit backtest`: use a trained forecaster on a table of series.
 
-    seqkit forecast --ckpt CKPT --input series.csv --output forecast.csv [--plot forecast.png]
-    seqkit backtest --ckpt CKPT --input series.csv --test-size 36 [--output per_origin.csv]
+    seqkit forecast --ckpt_path CKPT --input series.csv --output forecast.csv [--plot forecast.png]
+    seqkit backtest --ckpt_path CKPT --input series.csv --test_size 36 [--output per_origin.csv]
 
 `forecast` forecasts what follows the last target value of each series in the file (with
 known covariates, the file also holds the horizon's rows with those filled). `backtest`
@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seqkit.commands import device, modernize, output_path
 from seqkit.errors import SeqkitError
+
+RENAMED = {"--ckpt": "--ckpt_path", "--test-size": "--test_size", "--test-start": "--test_start"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True,
+    parser.add_argument("--ckpt_path", required=True,
                         help="a checkpoint written by `seqkit fit` with a forecasting recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--input", required=True, type=Path, help="a CSV (or .tsv) with the columns the model was trained on")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
+    parser.add_argument("--device", default="auto", help="where to run: auto (a GPU when one is present, else the CPU; the default), cpu, cuda, cuda:1")
 
 
 def forecast_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,7 @@ def forecast_parser() -> argparse.ArgumentParser:
     _common(parser)
     parser.add_argument("--output", type=Path, help="where to write the forecasts (CSV); printed when left out")
     parser.add_argument("--horizon", type=int, help="steps to forecast, at most the trained horizon (default: all)")
-    parser.add_argument("--plot", type=Path, help="draw history, forecast and intervals into this PNG (needs matplotlib)")
+    parser.add_argument("--plot", type=Path, help="draw history, forecast and intervals into this PNG")
     parser.add_argument("--history", type=int, default=None,
                         help="steps of history drawn by --plot (default: 3 x the horizon)")
     return parser
@@ -43,8 +46,8 @@ def backtest_parser() -> argparse.ArgumentParser:
                                      "of the last steps of a table (a rolling-origin backtest), beside the baselines.")
     _common(parser)
     span = parser.add_mutually_exclusive_group(required=True)
-    span.add_argument("--test-size", type=float, help="the test span per series: a count of steps, or a fraction below 1")
-    span.add_argument("--test-start", help="the test span from this date (ISO) to the end")
+    span.add_argument("--test_size", type=float, help="the test span per series: a count of steps, or a fraction below 1")
+    span.add_argument("--test_start", help="the test span from this date (ISO) to the end")
     parser.add_argument("--scaler", choices=("checkpoint", "refit"), default="checkpoint",
                         help="scale with the checkpoint's scaler (the series it was trained on) or refit one on the "
                         "steps before the test span (new series); default checkpoint")
@@ -52,27 +55,20 @@ def backtest_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_output(path: Path | None, source: Path, force: bool) -> None:
-    if path is None:
-        return
-    if path.resolve() == source.resolve():
-        raise SeqkitError(f"{path} is the input file; write the output elsewhere (the input is never changed)")
-    if path.exists() and not force:
-        raise SeqkitError(f"{path} exists; pass --force to overwrite it")
 
 
 def _load(args: argparse.Namespace):
     from seqkit import checkpoints
     from seqkit.tasks.forecast import ForecastTask
 
-    return ForecastTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
+    return ForecastTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
 
 
 def main(argv: list[str]) -> int:
     """`seqkit forecast`."""
-    args = forecast_parser().parse_args(argv)
-    for path in (args.output, args.plot):
-        _check_output(path, args.input, args.force)
+    args = forecast_parser().parse_args(modernize(argv, "forecast", RENAMED))
+    args.output = output_path(args.output, "--output", (".csv",), args.force, source=args.input)
+    args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force, source=args.input)
     from seqkit.data.forecast import read_csv
 
     model = _load(args)
@@ -126,8 +122,8 @@ def plot_forecast(model, history, result, path: Path, steps: int | None = None) 
 
 def backtest(argv: list[str]) -> int:
     """`seqkit backtest`."""
-    args = backtest_parser().parse_args(argv)
-    _check_output(args.output, args.input, args.force)
+    args = backtest_parser().parse_args(modernize(argv, "backtest", RENAMED))
+    args.output = output_path(args.output, "--output", (".csv",), args.force, source=args.input)
     from seqkit.data.forecast import ForecastData
     from seqkit.tasks.forecast import format_table
 

@@ -1,33 +1,35 @@
 """`seqkit generate`: suggest the next word and continue a prompt with a trained language model.
 
-    seqkit generate --ckpt runs/next_word/lstm --prompt "and god said"     # a run folder: its best checkpoint
+    seqkit generate --ckpt_path runs/next_word/lstm --prompt "and god said"     # a run folder: its best checkpoint
 """
 
 from __future__ import annotations
 
 import argparse
 
+from seqkit.commands import device, modernize
+
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit generate", description="Suggest the next words after a prompt and continue it by sampling, with a checkpoint of the next-word recipe.")
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe, or a run folder (the best checkpoint of its newest run)")
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe, or a run folder (the best checkpoint of its newest run)")
     parser.add_argument("--prompt", required=True, help="the text to continue")
     parser.add_argument("--k", type=int, default=5, help="how many next-word suggestions (default 5)")
-    parser.add_argument("--max-new-tokens", type=int, default=30, help="words to generate (default 30; 0 for suggestions only)")
+    parser.add_argument("--max_new_tokens", type=int, default=30, help="words to generate (default 30; 0 for suggestions only)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    parser.add_argument("--top-k", type=int, default=None, help="sample among the k most likely words only")
+    parser.add_argument("--top_k", type=int, default=None, help="sample among the k most likely words only")
     parser.add_argument("--seed", type=int, default=None, help="make the sample repeatable")
-    parser.add_argument("--device", default="cpu", help="where to run (default cpu; e.g. cuda)")
+    parser.add_argument("--device", default="auto", help="where to run: auto (a GPU when one is present, else the CPU; the default), cpu, cuda, cuda:1")
     return parser
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(modernize(argv, "generate", {"--ckpt": "--ckpt_path", "--max-new-tokens": "--max_new_tokens", "--top-k": "--top_k"}))
     from seqkit import checkpoints
     from seqkit.tasks.next_word import NextWordTask
 
-    model = NextWordTask.from_checkpoint(checkpoints.resolve(args.ckpt), map_location=args.device)
+    model = NextWordTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
     # A backward model (trained with --data.reverse true) suggests the word before and writes what precedes.
     print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
     for word, probability in model.predict_next(args.prompt, k=args.k):

@@ -14,8 +14,10 @@ also trains such an RNN with and without gradient clipping.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from seqkit.commands import modernize, output_path
 from seqkit.errors import SeqkitError
 
 CELL_NAMES = ("rnn", "lstm", "gru")
@@ -27,25 +29,39 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw |dL/dh_t| against t, on a log scale, for fresh RNN/LSTM/GRU layers at "
         "initialisation, with a loss that reads only the last output (the sum of h_{T-1}): the signal from "
         "the end that still reaches step t. Prints the norm at t = 0, T/2 and T-1 for each cell. Needs no dataset.",
-        epilog="Example: seqkit gradients --cells rnn,lstm,gru --forget-bias 1 --radius 2 --exploding --output grads.png",
+        epilog="Example: seqkit gradients --cells rnn,lstm,gru --forget_bias 1 --radius 2 --exploding --plot grads.png",
     )
     parser.add_argument("--cells", default="rnn,lstm", help="comma-separated cells among rnn (tanh), lstm, gru (default rnn,lstm)")
     parser.add_argument("--length", type=int, default=100, help="timesteps T (default 100)")
-    parser.add_argument("--hidden-size", type=int, default=64, help="units in h_t (default 64)")
-    parser.add_argument("--input-size", type=int, default=8, help="features of the random input x_t ~ N(0, 1) (default 8)")
+    parser.add_argument("--hidden_size", type=int, default=64, help="units in h_t (default 64)")
+    parser.add_argument("--input_size", type=int, default=8, help="features of the random input x_t ~ N(0, 1) (default 8)")
     parser.add_argument("--batch", type=int, default=32, help="sequences in the batch (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default 0)")
     parser.add_argument("--radius", type=float, help="rescale the RNN's weight_hh_l0 to this spectral radius first; above 1 "
                         "(e.g. 2) the curve grows backwards in time: exploding gradients. Also the radius of --exploding")
-    parser.add_argument("--forget-bias", type=float, default=0.0, help="add this to the LSTM's forget-gate bias (default 0: "
+    parser.add_argument("--forget_bias", type=float, default=0.0, help="add this to the LSTM's forget-gate bias (default 0: "
                         "torch's initialisation, forget gate near 0.5; 1 is the usual remedy)")
     parser.add_argument("--exploding", action="store_true", help="also train a 64-unit tanh RNN at spectral radius --radius "
                         "(default 1.5) to predict the sum of 50 inputs, plain SGD (lr 0.05, 100 steps), without and with "
-                        "gradient clipping at norm 1: print both loss curves and draw them as a second panel of --output")
-    parser.add_argument("--output", type=Path, default=Path("gradients.png"), help="the picture (default gradients.png)")
-    parser.add_argument("--csv", type=Path, help="also write the norms to this CSV file: columns t and one per cell")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --output or --csv file")
+                        "gradient clipping at norm 1: print both loss curves and draw them as a second panel of --plot")
+    parser.add_argument("--plot", type=Path, default=Path("gradients.png"), help="the picture (default gradients.png)")
+    parser.add_argument("--output", type=Path, help="also write the norms to this CSV file: columns t and one per cell")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --plot or --output file")
     return parser
+
+
+RENAMED = {"--hidden-size": "--hidden_size", "--input-size": "--input_size", "--forget-bias": "--forget_bias",
+           "--csv": "--output"}
+
+
+def _old_output(argv: list[str]) -> list[str]:
+    """`--output PICTURE.png` meant the picture before `--plot` did: read it so, with a note."""
+    out = list(argv)
+    for k, arg in enumerate(out[:-1]):
+        if arg == "--output" and out[k + 1].lower().endswith((".png", ".pdf", ".svg")):
+            print("seqkit gradients: note: the picture is now --plot (--output is the CSV of the norms)", file=sys.stderr)
+            out[k] = "--plot"
+    return out
 
 
 def _cells(text: str) -> list[str]:
@@ -66,17 +82,16 @@ def _short(values: list[float], every: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(modernize(_old_output(argv), "gradients", RENAMED))
     cells = _cells(args.cells)
-    for name, value in (("--length", args.length), ("--hidden-size", args.hidden_size),
-                        ("--input-size", args.input_size), ("--batch", args.batch)):
+    for name, value in (("--length", args.length), ("--hidden_size", args.hidden_size),
+                        ("--input_size", args.input_size), ("--batch", args.batch)):
         if value < 1 or (name == "--length" and value < 2):
             raise SeqkitError(f"{name} must be at least {2 if name == '--length' else 1}, got {value}")
     if args.radius is not None and args.radius <= 0:
         raise SeqkitError(f"--radius must be positive, got {args.radius}")
-    for path in (args.output, args.csv):
-        if path is not None and path.exists() and not args.force:
-            raise SeqkitError(f"{path} exists; pass --force to overwrite it")
+    args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force)
+    args.output = output_path(args.output, "--output", (".csv",), args.force)
 
     from seqkit.diagnostics import exploding_demo, gradients_at_init, plot_gradient_norms
 
@@ -101,11 +116,11 @@ def main(argv: list[str]) -> int:
             print(f"  {label:<12} {_short(values, 10)}")
 
     title = f"|dL/dh_t|, loss on the last of {T} steps, at initialisation"
-    plot_gradient_norms(curves, args.output, title=title, losses=losses)
-    print(f"\nwrote {args.output}")
-    if args.csv:
+    plot_gradient_norms(curves, args.plot, title=title, losses=losses)
+    print(f"\nwrote {args.plot}")
+    if args.output:
         import pandas as pd
 
-        pd.DataFrame({"t": range(T), **curves}).to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
+        pd.DataFrame({"t": range(T), **curves}).to_csv(args.output, index=False)
+        print(f"wrote {args.output}")
     return 0

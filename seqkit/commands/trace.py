@@ -15,10 +15,10 @@ can be checked by hand:
 
 With `--ckpt` (a sentiment checkpoint, or its run folder) and `--text`, a sentence goes
 through a trained model instead: it is tokenized with the checkpoint's vocabulary, its
-embeddings are traced through the encoder, the prediction is printed, and `--heatmap`
+embeddings are traced through the encoder, the prediction is printed, and `--plot`
 draws the encoder's h_t with the words under the columns:
 
-    seqkit trace --ckpt runs/sentiment/lstm --text "not good, not good at all" --heatmap sentence.png
+    seqkit trace --ckpt_path runs/sentiment/lstm --text "not good, not good at all" --plot sentence.png
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from seqkit.commands import modernize, output_path
 
 FORMULAS = {
     "rnn": ["a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)"],
@@ -52,27 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a tiny sequence through an RNN, LSTM or GRU and print x_t, the pre-activation, "
         "the gates and h_t at every timestep; or, with --ckpt and --text, a sentence through a trained sentiment "
         "model's encoder (the prediction, and h_t at every word).",
-        epilog="Examples: seqkit trace --cell lstm --input-size 1 --hidden-size 2 --x 1,0.5,-1;  "
-        "seqkit trace --ckpt runs/sentiment/lstm --text \"not good at all\" --heatmap sentence.png",
+        epilog="Examples: seqkit trace --cells lstm --input_size 1 --hidden_size 2 --x 1,0.5,-1;  "
+        "seqkit trace --ckpt_path runs/sentiment/lstm --text \"not good at all\" --plot sentence.png",
     )
-    parser.add_argument("--cell", choices=sorted(GATES), help="the recurrent cell (default: rnn, or the weights file's `cell`)")
+    parser.add_argument("--cells", dest="cell", choices=sorted(GATES),
+                        help="the recurrent cell, one of them (default: rnn, or the weights file's `cell`)")
     parser.add_argument("--nonlinearity", choices=["tanh", "relu"], help="RNN only (default tanh)")
-    parser.add_argument("--input-size", type=int, default=1, help="features per timestep, without --weights (default 1)")
-    parser.add_argument("--hidden-size", type=int, default=2, help="units in h_t, without --weights (default 2)")
-    parser.add_argument("--num-layers", type=int, default=1, help="stacked layers, without --weights (default 1)")
+    parser.add_argument("--input_size", type=int, default=1, help="features per timestep, without --weights (default 1)")
+    parser.add_argument("--hidden_size", type=int, default=2, help="units in h_t, without --weights (default 2)")
+    parser.add_argument("--num_layers", type=int, default=1, help="stacked layers, without --weights (default 1)")
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse pass, without --weights")
     parser.add_argument("--weights", type=Path, help="JSON or YAML file: parameters by torch.nn name, optionally `cell`, `nonlinearity`, `x`, `h0`, `c0`")
     parser.add_argument("--x", help="the input: '1,0.5,-1' (one feature per step) or JSON '[[1,0],[0,1]]' (T x input_size)")
-    parser.add_argument("--ckpt", help="a sentiment checkpoint (or a run folder: the best checkpoint of its newest run): trace --text "
+    parser.add_argument("--ckpt_path", help="a sentiment checkpoint (or a run folder: the best checkpoint of its newest run): trace --text "
                         "through its trained encoder instead of a tiny random or given cell")
-    parser.add_argument("--text", help="with --ckpt: the sentence to trace, tokenized with the checkpoint's vocabulary")
+    parser.add_argument("--text", help="with --ckpt_path: the sentence to trace, tokenized with the checkpoint's vocabulary")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
     parser.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
-    parser.add_argument("--csv", type=Path, help="also write the full table to this CSV file (vectors as JSON lists)")
-    parser.add_argument("--heatmap", type=Path, help="also draw h_t as a heatmap, time across and units down, into this PNG "
-                        "(the last layer of the first sample; needs matplotlib)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv or --heatmap file")
+    parser.add_argument("--output", type=Path, help="also write the full table to this CSV file (vectors as JSON lists)")
+    parser.add_argument("--plot", type=Path, help="also draw h_t as a heatmap, time across and units down, into this PNG "
+                        "(the last layer of the first sample)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --output or --plot file")
     return parser
+
+
+RENAMED = {"--ckpt": "--ckpt_path", "--cell": "--cells", "--input-size": "--input_size", "--hidden-size": "--hidden_size",
+           "--num-layers": "--num_layers", "--heatmap": "--plot", "--csv": "--output"}
 
 
 def _fail(message: str) -> None:
@@ -189,7 +196,7 @@ def trace_sentence(args) -> int:
     from seqkit.modules import CELLS
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt))
+    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt_path))
     ids = model.encode([args.text])[0]                             # (T,), unknown words as <unk>
     tokens = model.vocab.lookup_tokens(ids.tolist())               # what the model reads
     with torch.no_grad():
@@ -200,7 +207,7 @@ def trace_sentence(args) -> int:
     cell = next((name for name, cls in CELLS.items() if isinstance(encoder, cls)), type(encoder).__name__)
     top = encoder.num_layers - 1
     print(f"seqkit trace: {args.text!r} through the {'bidirectional ' if encoder.bidirectional else ''}{cell} "
-          f"encoder of {args.ckpt} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
+          f"encoder of {args.ckpt_path} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
           f"{model.hparams.pooling} pooling)")
     probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())
     print(f"prediction: {result['label']}  ({probabilities})\n")
@@ -217,34 +224,33 @@ def trace_sentence(args) -> int:
     import pandas as pd
 
     print(pd.DataFrame(lines).to_string(index=False))
-    if args.csv:
+    if args.output:
         words = dict(enumerate(tokens))
         full = table.copy()
         full.insert(4, "token", full.t.map(words))
-        _write_csv(full, args.csv)
-    if args.heatmap:
+        _write_csv(full, args.output)
+    if args.plot:
         label, p = result["label"], result["probabilities"][result["label"]]
-        plot_hidden_states(table, args.heatmap, tokens=tokens,
+        plot_hidden_states(table, args.plot, tokens=tokens,
                            title=f"h_t of the {cell} encoder, layer {top}; predicted {label} (p = {p:.2f})")
-        print(f"\nwrote {args.heatmap}")
+        print(f"\nwrote {args.plot}")
     return 0
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    if args.ckpt is not None or args.text is not None:
-        if args.ckpt is None or args.text is None:
-            _fail("--ckpt and --text go together: a sentiment checkpoint and the sentence to trace through it")
-        given = [f"--{name.replace('_', '-')}" for name in ("weights", "x", "cell", "nonlinearity")
+    args = build_parser().parse_args(modernize(argv, "trace", RENAMED))
+    if args.ckpt_path is not None or args.text is not None:
+        if args.ckpt_path is None or args.text is None:
+            _fail("--ckpt_path and --text go together: a sentiment checkpoint and the sentence to trace through it")
+        given = [f"--{'cells' if name == 'cell' else name}" for name in ("weights", "x", "cell", "nonlinearity")
                  if getattr(args, name) is not None]
         if given:
-            _fail(f"{', '.join(given)} cannot be used with --ckpt: the checkpoint gives the cell, weights and input")
+            _fail(f"{', '.join(given)} cannot be used with --ckpt_path: the checkpoint gives the cell, weights and input")
         if not args.text.strip():
             _fail("--text is empty; give the sentence to trace")
-    for path, flag in ((args.csv, "--csv"), (args.heatmap, "--heatmap")):
-        if path and path.exists() and not args.force:
-            _fail(f"{path} exists; pass --force to overwrite it or choose another {flag}")
-    if args.ckpt is not None:
+    args.output = output_path(args.output, "--output", (".csv",), args.force)
+    args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force)
+    if args.ckpt_path is not None:
         return trace_sentence(args)
     spec = _read_spec(args.weights) if args.weights else {}
     cell = args.cell or spec.get("cell", "rnn")
@@ -288,17 +294,17 @@ def main(argv: list[str]) -> int:
         print("  " + line.replace("{act}", activation))
     print()
     print(format_table(table, args.precision))
-    if args.csv:
-        _write_csv(table, args.csv)
-    if args.heatmap:
+    if args.output:
+        _write_csv(table, args.output)
+    if args.plot:
         from seqkit.diagnostics import plot_hidden_states
         from seqkit.errors import SeqkitError
 
         # One feature per step: its value labels the column.
         tokens = [f"{v:.3g}" for v in x[:, 0].tolist()] if module.input_size == 1 and x.dim() == 2 else None
         try:
-            plot_hidden_states(table, args.heatmap, tokens=tokens, title=f"h_t, {cell}, layer {module.num_layers - 1}")
+            plot_hidden_states(table, args.plot, tokens=tokens, title=f"h_t, {cell}, layer {module.num_layers - 1}")
         except SeqkitError as error:
             _fail(str(error))
-        print(f"\nwrote {args.heatmap}")
+        print(f"\nwrote {args.plot}")
     return 0

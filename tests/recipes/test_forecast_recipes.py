@@ -47,7 +47,7 @@ def test_the_default_recipe_trains_and_forecasts_a_csv_from_the_shell(co2_run, c
     root, series = co2_run
     before = series.read_bytes()
     output, plot = root / "forecast.csv", root / "forecast.png"
-    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--output", str(output),
+    assert main(["forecast", "--ckpt_path", str(root / "run"), "--input", str(series), "--output", str(output),
                  "--plot", str(plot)]) == 0
     assert series.read_bytes() == before  # the input is never changed
     result = pd.read_csv(output)
@@ -55,7 +55,7 @@ def test_the_default_recipe_trains_and_forecasts_a_csv_from_the_shell(co2_run, c
     assert pd.to_datetime(result["date"]).min() > pd.to_datetime(pd.read_csv(series)["date"]).max()
     assert plot.stat().st_size > 10_000
     # An existing output is kept unless --force is given.
-    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--output", str(output)]) == 2
+    assert main(["forecast", "--ckpt_path", str(root / "run"), "--input", str(series), "--output", str(output)]) == 2
     assert "exists; pass --force" in capsys.readouterr().err
 
 
@@ -63,7 +63,7 @@ def test_forecast_names_the_missing_columns_in_one_line(co2_run, tmp_path, capsy
     root, _ = co2_run
     bad = tmp_path / "bad.csv"
     bad.write_text("day,value\n2001-01-06,370.1\n")
-    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(bad)]) == 2
+    assert main(["forecast", "--ckpt_path", str(root / "run"), "--input", str(bad)]) == 2
     said, error = capsys.readouterr().err.strip().rsplit("\n", 1)  # which checkpoint of the run folder, then the error
     assert said.startswith("seqkit: checkpoint ") and "best validation score" in said
     assert error.startswith("seqkit forecast: error: ") and "'date'" in error and "day" in error and "value" in error
@@ -72,7 +72,7 @@ def test_forecast_names_the_missing_columns_in_one_line(co2_run, tmp_path, capsy
 def test_backtest_scores_every_origin_beside_the_baselines(co2_run, capsys):
     root, series = co2_run
     output = root / "backtest.csv"
-    assert main(["backtest", "--ckpt", str(root / "run"), "--input", str(series), "--test-size", "60",
+    assert main(["backtest", "--ckpt_path", str(root / "run"), "--input", str(series), "--test_size", "60",
                  "--output", str(output)]) == 0
     printed = capsys.readouterr().out
     assert "35 origins" in printed  # 60 test weeks, 26 forecast from each origin: 60 - 26 + 1
@@ -136,20 +136,20 @@ def test_the_sample_series_train_with_covariates_and_forecast_with_the_known_fut
     table = tmp_path / "with_future.csv"
     pd.concat([history, future]).to_csv(table, index=False)
     output = tmp_path / "forecast.csv"
-    assert main(["forecast", "--ckpt", str(tmp_path / "run"), "--input", str(table), "--output", str(output)]) == 0
+    assert main(["forecast", "--ckpt_path", str(tmp_path / "run"), "--input", str(table), "--output", str(output)]) == 0
     result = pd.read_csv(output)
     assert len(result) == 28 and set(result["store"]) == {"north", "south"}
     assert result["date"].min() == "2024-12-31"
     # Without the horizon's promo rows the forecast cannot be made, and the error says what to add.
     lacking = tmp_path / "lacking.csv"
     history.to_csv(lacking, index=False)
-    assert main(["forecast", "--ckpt", str(tmp_path / "run"), "--input", str(lacking)]) == 2
+    assert main(["forecast", "--ckpt_path", str(tmp_path / "run"), "--input", str(lacking)]) == 2
 
 
 def test_backtest_by_date_starts_its_origins_at_that_date(co2_run):
     root, series = co2_run
     output = root / "backtest_by_date.csv"
-    assert main(["backtest", "--ckpt", str(root / "run"), "--input", str(series), "--test-start", "2000-01-01",
+    assert main(["backtest", "--ckpt_path", str(root / "run"), "--input", str(series), "--test_start", "2000-01-01",
                  "--scaler", "refit", "--output", str(output)]) == 0
     origins = pd.to_datetime(pd.read_csv(output)["origin"])
     assert origins.min() >= pd.Timestamp("2000-01-01") and origins.is_monotonic_increasing
@@ -159,8 +159,8 @@ def test_backtest_by_date_starts_its_origins_at_that_date(co2_run):
 
 def test_forecast_from_the_shell_can_return_fewer_steps_than_trained(co2_run, capsys):
     root, series = co2_run
-    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--horizon", "4"]) == 0
+    assert main(["forecast", "--ckpt_path", str(root / "run"), "--input", str(series), "--horizon", "4"]) == 0
     printed = [line for line in capsys.readouterr().out.splitlines() if line.strip() and not line.startswith("checkpoint:")]
     assert printed[0].split()[:2] == ["date", "co2"] and len(printed) == 1 + 4  # the header and four weeks
-    assert main(["forecast", "--ckpt", str(root / "run"), "--input", str(series), "--horizon", "27"]) == 2
+    assert main(["forecast", "--ckpt_path", str(root / "run"), "--input", str(series), "--horizon", "27"]) == 2
     assert "horizon must be between 1 and 26" in capsys.readouterr().err

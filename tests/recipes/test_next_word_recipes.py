@@ -49,8 +49,8 @@ def test_test_and_generate_from_the_lstm_checkpoint(lstm_checkpoint, tmp_path, c
                  "--trainer.default_root_dir", str(tmp_path), "--trainer.limit_test_batches", "2",
                  "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]) == 0
     assert "test/ppl" in capsys.readouterr().out
-    assert main(["generate", "--ckpt", str(lstm_checkpoint.parents[1]), "--prompt", "and god said", "--seed", "1",
-                 "--max-new-tokens", "5"]) == 0
+    assert main(["generate", "--ckpt_path", str(lstm_checkpoint.parents[1]), "--prompt", "and god said", "--seed", "1",
+                 "--max_new_tokens", "5"]) == 0
     out = capsys.readouterr().out
     assert "next word after 'and god said':" in out and out.strip().splitlines()[-1].startswith("and god said ")
 
@@ -69,7 +69,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert main(["fit", "-c", str(RECIPES / "lstm.yaml"), "--data.dataset", "null",
                  "--data.train_path", str(tmp_path / "absent.txt"), "--trainer.default_root_dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().endswith("absent.txt: no such text file; check the path")
-    assert main(["generate", "--ckpt", str(tmp_path / "absent.ckpt"), "--prompt", "x"]) == 2
+    assert main(["generate", "--ckpt_path", str(tmp_path / "absent.ckpt"), "--prompt", "x"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["test", "-c", str(RECIPES / "lstm.yaml"), "--init_from", "x.ckpt", "--trainer.default_root_dir", str(tmp_path)]) == 2
     assert "--init_from belongs to `seqkit fit`" in capsys.readouterr().err

@@ -121,7 +121,7 @@ def test_a_checkpoint_round_trips_and_predicts(trained):
     one = loaded.generate("the cat", max_new_tokens=12, seed=3)
     assert one == loaded.generate("the cat", max_new_tokens=12, seed=3)
     assert len(one.split()) + one.count("\n") == 12  # twelve tokens; each <eos> shown as a line break
-    with pytest.raises(SeqkitError, match="temperature must be positive"):
+    with pytest.raises(SeqkitError, match="temperature must be a positive number"):
         loaded.generate("the cat", temperature=0)
 
 
@@ -203,7 +203,7 @@ def test_seqkit_generate_says_a_backward_model_writes_what_comes_before(backward
     from seqkit.commands import generate
 
     _, path, _ = backward
-    assert generate.main(["--ckpt", str(path), "--prompt", "on the log", "--max-new-tokens", "2", "--seed", "0"]) == 0
+    assert generate.main(["--ckpt_path", str(path), "--prompt", "on the log", "--max_new_tokens", "2", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert "word before 'on the log':" in out
     assert out.rstrip().endswith("on the log")
