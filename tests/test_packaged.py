@@ -117,3 +117,15 @@ def test_a_recipe_whose_data_is_not_here_says_in_one_line_how_to_get_it(name, tm
     assert err[-1].startswith(f"seqkit fit: error: could not download {entry.name} (")
     assert "or set SEQKIT_DATA (or --data.root) to a folder holding" in err[-1]
     assert "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in OFFLINE])
+def test_the_recipes_that_read_a_corpus_run_one_batch_of_everything(name, tmp_path, monkeypatch):
+    dataset = dataset_of(name)
+    try:
+        catalog.locate(dataset, root=catalog.data_folder(), download=False)
+    except Exception:  # noqa: BLE001 (the corpus is not here: nothing to run)
+        pytest.skip(f"{dataset} is not in SEQKIT_DATA")
+    monkeypatch.setenv("SEQKIT_DATA", str(catalog.data_folder()))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "-c", name, "--trainer.fast_dev_run", "true", "--trainer.enable_progress_bar", "false"]) == 0
