@@ -56,3 +56,18 @@ def test_the_summary_gives_the_mean_and_spread_over_seeds():
     table = summarise(rows, None)
     assert "| cell | parameters | s per epoch | timesteps/s | best val/loss | test/loss |" in table
     assert "| lstm | 100 | 2 ± 1.4 | 10 ± 0 | 0.3 ± 0.14 | 0.3 ± 0.14 | 0.5 ± 0 |" in table
+
+
+def test_compare_runs_what_fit_runs_init_from_included(tmp_path, capsys):
+    quick = ["--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]
+    start = tmp_path / "start"
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--trainer.default_root_dir", str(start), *quick]) == 0
+    [checkpoint] = start.rglob("last.ckpt")
+    out = tmp_path / "compare"
+    assert main(["compare", "-c", "sentiment/lstm_reviews", "--cells", "lstm", "--output_dir", str(out), "--", *quick,
+                 "--init_from", str(checkpoint)]) == 0
+    assert "--init_from: all weights loaded" in capsys.readouterr().err
+    assert (out / "lstm-seed0" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()  # fit's folders
+    assert main(["compare", "-c", "memory/adding", "--cells", "lstm", "--output_dir", str(tmp_path / "c2"), *TINY,
+                 "--init_from", str(checkpoint)]) == 2  # as fit refuses it
+    assert "MemoryTask does not support --init_from" in capsys.readouterr().err

@@ -120,10 +120,9 @@ def run_one(config: Path, class_path: str, seed: int, folder: Path, extra: list[
     args = ["-c", str(config), "--model.init_args.encoder.class_path", class_path, "--seed_everything", str(seed),
             "--trainer.default_root_dir", str(folder), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.init_args.save_dir", str(folder), *extra]
-    cli = lightning_cli.build(args, run=False)
     clock, gradients = _clock(), GradientNormLogger()
-    cli.trainer.callbacks.extend([clock, gradients])
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    # `seqkit fit` itself (its run folders, --init_from and resumable checkpoints), with two listeners added.
+    cli = lightning_cli.build(["fit", *args], trainer_defaults={"callbacks": [clock, gradients]})
     callback = cli.trainer.checkpoint_callback
     row = {"parameters": sum(p.numel() for p in cli.model.parameters()), "monitor": callback.monitor,
            "best_val": float(callback.best_model_score) if callback.best_model_score is not None else math.nan}
@@ -213,8 +212,12 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
     plt.close(figure)
     written.append(out / "learning_curves.png")
     curves = {f"{r['cell']}" + (f" {key}={r['value']}" if key else "") + f", {when}": norms
-              for r in rows if r["seed"] == 0 for when, norms in r["grad_curves"].items()}
-    if curves:
+              for r in rows if r["seed"] == 0 for when, norms in r["grad_curves"].items()
+              if sum(1 for v in norms if math.isfinite(v) and v > 0) >= 2}  # a curve a log scale can draw
+    if not curves:
+        print("compare: no gradients.png: no |dL/dh_t| curve was measured above zero in this recipe's training",
+              file=sys.stderr)
+    else:
         from seqkit.diagnostics import plot_gradient_norms
 
         written.append(plot_gradient_norms(curves, out / "gradients.png",
