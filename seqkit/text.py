@@ -449,8 +449,19 @@ def build_vocab_from_iterator(
 
 
 # ----------------------------------------------------------------------------- files
+_BINARY = (  # files that are often named .csv or .txt by mistake: (first bytes, what it is, the fix)
+    (b"\x1f\x8b", "gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PK\x03\x04", "zip archive (an .xlsx workbook is one)", "unzip it, or save the sheet as CSV"),
+    (b"PAR1", "Parquet file", "write it out as CSV (pandas: read_parquet, then to_csv)"),
+    (b"%PDF", "PDF document", "export its text or tables first"),
+)
+
+
 def _read_text(path: Path, what: str) -> str:
     """The file's bytes decoded as UTF-8 (a BOM dropped), or a DataError saying why not."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A FIFO or a device: reading it could wait forever for a writer.
+        raise DataError(f"{path}: is not a regular file (a pipe or a device); give the path of a {what}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -459,6 +470,9 @@ def _read_text(path: Path, what: str) -> str:
         raise DataError(f"{path}: is a folder, not a {what}; give the path of a file inside it") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read the {what} ({error.strerror}); check its permissions") from None
+    for magic, kind, fix in _BINARY:
+        if data.startswith(magic):
+            raise DataError(f"{path}: is a {kind}, not a {what}; {fix}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

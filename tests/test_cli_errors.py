@@ -94,3 +94,53 @@ def test_seed_is_a_name_for_seed_everything(capsys):
     with pytest.raises(SystemExit) as done:
         main(["fit", "-c", "memory/adding", "--seed", "3", "--print_config"])
     assert done.value.code == 0 and "seed_everything: 3" in capsys.readouterr().out
+
+
+def _table(path, rows):
+    path.write_text("text,label\n" + "".join(f"{text},{label}\n" for text, label in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows, said", [
+    ([(f"good thing {i}", "pos") for i in range(20)], "every training row has the label 'pos'"),
+    ([(f"thing {i}", ["1.0", "0.0", "2.5"][i % 3]) for i in range(30)], "labels such as 2.5 have a fractional part"),
+])
+def test_training_labels_that_cannot_make_a_classifier_get_one_line(rows, said, tmp_path, capsys):
+    table = _table(tmp_path / "mine.csv", rows)
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--data.train_path", str(table),
+                 "--trainer.fast_dev_run", "true", "--trainer.default_root_dir", str(tmp_path)]) == 2
+    assert said in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_labels_are_tidied_with_a_warning(tmp_path):
+    from seqkit.data import SentimentData
+
+    rows = [(f"good {i}", "pos") for i in range(10)] + [(f"bad {i}", "pos ") for i in range(10)] + \
+        [(f"awful {i}", "1.0") for i in range(10)] + [(f"fine {i}", "1") for i in range(10)]
+    data = SentimentData(train_path=str(_table(tmp_path / "mine.csv", rows)))
+    with pytest.warns(UserWarning, match=r"10 labels had spaces around them \(e.g. 'pos '\), read as 'pos'"):
+        data.setup("fit")
+    assert data.labels == ["1", "pos"]  # "pos " is "pos", "1.0" is "1"
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"\x1f\x8b\x08\x00 compressed", "is a gzip-compressed file, not a CSV file; decompress it first"),
+    (b"PK\x03\x04 a workbook", "is a zip archive (an .xlsx workbook is one), not a CSV file"),
+    (None, "is not a regular file (a pipe or a device)"),
+])
+def test_a_file_that_is_not_text_gets_one_line_that_says_what_it_is(content, said, tmp_path, capsys):
+    import os
+
+    path = tmp_path / "reviews.csv"
+    if content is None:
+        os.mkfifo(path)  # no writer: reading it would wait forever
+    else:
+        path.write_bytes(content)
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--data.train_path", str(path),
+                 "--trainer.fast_dev_run", "true", "--trainer.default_root_dir", str(tmp_path)]) == 2
+    assert said in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_classify_with_nothing_to_classify_says_so(language_model, tmp_path, capsys):
+    assert main(["classify", "--ckpt_path", str(tmp_path / "x.ckpt")]) == 2
+    assert "nothing to classify: give texts" in capsys.readouterr().err

@@ -36,7 +36,10 @@ def _write_table(table, path: Path) -> None:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(modernize(argv, "classify", {"--ckpt": "--ckpt_path", "--text-column": "--text_column"}))
-    if bool(args.texts) == bool(args.input):
+    if not args.texts and args.input is None:
+        raise SeqkitError("nothing to classify: give texts (seqkit classify --ckpt_path CKPT \"some text\"), or "
+                          "--input FILE with --output FILE")
+    if args.texts and args.input is not None:
         raise SeqkitError("give texts to classify, or --input FILE (with --output FILE), not both")
     if args.input is not None:
         if args.output is None:

@@ -242,8 +242,34 @@ def read_table(path: str | Path, text_column: str, label_column: str | None) -> 
     if len(frame) == 0:
         raise DataError(f"{path}: the file has a header but no rows; point to the file that holds the data")
     texts = [_as_text(value) for value in frame[text_column].tolist()]
-    labels = [_as_label(value) for value in frame[label_column].tolist()] if label_column else None
+    labels = _tidy_labels(path, [_as_label(value) for value in frame[label_column].tolist()]) if label_column else None
     return Table(path, texts, labels, lines)
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+|[+-]?[0-9]+\.[0-9]*")
+
+
+def _tidy_labels(path: Path, labels: list[str]) -> list[str]:
+    """Labels as classes: surrounding spaces dropped (with a warning), whole numbers written as decimals made whole.
+
+    Raises:
+        DataError: labels with a fractional part (2.5): a score to regress, not a class.
+    """
+    stripped = [label.strip() for label in labels]
+    changed = [(a, b) for a, b in zip(labels, stripped) if a != b]
+    if changed:
+        rank_zero_warn(f"{path}: {len(changed)} labels had spaces around them (e.g. {changed[0][0]!r}), read as "
+                       f"{changed[0][1]!r}; otherwise they would be classes of their own")
+    decimals = {label for label in stripped if _DECIMAL.fullmatch(label)}
+    if decimals:
+        fractional = sorted(label for label in decimals if float(label) != int(float(label)))
+        if fractional:
+            raise DataError(f"{path}: labels such as {', '.join(fractional[:3])} have a fractional part; a sentiment "
+                            "recipe classifies, so give class names or whole numbers (round scores into classes)")
+        stripped = [str(int(float(label))) if label in decimals else label for label in stripped]
+        rank_zero_warn(f"{path}: labels written as decimals ({', '.join(sorted(decimals)[:3])}) are read as whole "
+                       "numbers, so that 1.0 and 1 are one class")
+    return stripped
 
 
 def _read_delimited(path: Path, text: str, kind: str) -> tuple[pd.DataFrame, list[int]]:
@@ -323,7 +349,7 @@ def _as_label(value: object) -> str:
             return ""
         if value.is_integer():
             return str(int(value))
-    return _as_text(value).strip()
+    return _as_text(value)  # surrounding spaces: _tidy_labels drops them, and says so
 
 
 def sorted_labels(labels: set[str] | Sequence[str]) -> list[str]:
@@ -565,6 +591,9 @@ class SentimentData(pl.LightningDataModule):
         self._rows = self._read_splits()
         if self.labels is None:
             self.labels = sorted_labels(self._rows["train"].labels)
+            if len(self.labels) < 2:
+                raise DataError(f"{self._rows['train'].path}: every training row has the label {self.labels[0]!r} "
+                                f"(column {self.label_column!r}); a classifier needs rows of at least two labels")
         if self.vocab is None:
             vocab = build_vocab_from_iterator(self._rows["train"].tokens, min_freq=self.min_freq,
                                               specials=[UNK, PAD], max_tokens=self.max_tokens)
