@@ -56,9 +56,26 @@ def resolve_recipe(value: str) -> str:
         SeqkitError: neither a file nor a recipe name; the message lists the names.
     """
     if Path(value).expanduser().is_file():
+        _check_config(Path(value).expanduser())
         return value
     path = recipe_path(value)
     if path is not None:
         return str(path)
     raise SeqkitError(f"no file and no recipe named {value!r}; the recipes are {', '.join(recipe_names())} "
                       "(`seqkit recipes` describes them)")
+
+
+def _check_config(path: Path) -> None:
+    """Refuse a config file that holds nothing, or no mapping, before LightningCLI reads it."""
+    import yaml
+
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SeqkitError(f"{path}: not a readable YAML recipe ({detail})") from None
+    if content is None:
+        raise SeqkitError(f"{path} is empty; a recipe names at least the model and the data "
+                          "(`seqkit recipes copy NAME` writes one out to start from)")
+    if not isinstance(content, dict):
+        raise SeqkitError(f"{path} holds {type(content).__name__}, not a recipe (keys such as model:, data:, trainer:)")

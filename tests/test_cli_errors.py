@@ -144,3 +144,25 @@ def test_a_file_that_is_not_text_gets_one_line_that_says_what_it_is(content, sai
 def test_classify_with_nothing_to_classify_says_so(language_model, tmp_path, capsys):
     assert main(["classify", "--ckpt_path", str(tmp_path / "x.ckpt")]) == 2
     assert "nothing to classify: give texts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, said", [
+    ("", "is empty; a recipe names at least the model and the data"),
+    ("# only a comment\n", "is empty"),
+    ("- a\n- b\n", "holds list, not a recipe"),
+    ("model: [\n", "not a readable YAML recipe"),
+])
+def test_a_config_file_that_is_no_recipe_gets_one_line(content, said, tmp_path, capsys):
+    config = tmp_path / "mine.yaml"
+    config.write_text(content)
+    assert main(["fit", "-c", str(config)]) == 2
+    assert said in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--test_start", "tomorrow"], "--test_start 'tomorrow' is not a date"),
+    (["--test_size", "-3"], "--test_size must be a number of steps"),
+])
+def test_backtest_spans_that_are_no_spans_get_one_line(options, said, tmp_path, capsys):
+    assert main(["backtest", "--ckpt_path", str(tmp_path / "x.ckpt"), "--input", str(tmp_path / "in.csv"), *options]) == 2
+    assert said in capsys.readouterr().err

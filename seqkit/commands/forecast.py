@@ -124,6 +124,16 @@ def backtest(argv: list[str]) -> int:
     """`seqkit backtest`."""
     args = backtest_parser().parse_args(modernize(argv, "backtest", RENAMED))
     args.output = output_path(args.output, "--output", (".csv",), args.force, source=args.input)
+    if args.test_start is not None:
+        import pandas as pd
+
+        try:
+            pd.Timestamp(args.test_start)
+        except (ValueError, TypeError):
+            raise SeqkitError(f"--test_start {args.test_start!r} is not a date; write it as 1958-01 or "
+                              "1958-01-01 (or 1958-01-01 06:00 for hours)") from None
+    if args.test_size is not None and not args.test_size > 0:
+        raise SeqkitError(f"--test_size must be a number of steps (or a fraction below 1) above 0, got {args.test_size}")
     from seqkit.data.forecast import ForecastData
     from seqkit.tasks.forecast import format_table
 
