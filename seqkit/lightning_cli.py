@@ -58,6 +58,16 @@ class RunConfig(SaveConfigCallback):
         self.parser.save(self.config, str(path), skip_unset=False, multifile=self.multifile)
 
 
+def _check_run_root(root: Path) -> None:
+    """Refuse a --trainer.default_root_dir that is a file, or that cannot be written, before any work."""
+    if root.exists() and not root.is_dir():
+        raise SeqkitError(f"--trainer.default_root_dir {root} is a file; runs need a folder there")
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise SeqkitError(f"--trainer.default_root_dir {root}: {existing} cannot be written (read-only or not "
+                          "yours); choose another folder")
+
+
 class SeqkitCLI(LightningCLI):
     """LightningCLI with `--init_from`, resumable runs (`seqkit.faults`) and a closing summary."""
 
@@ -91,6 +101,7 @@ class SeqkitCLI(LightningCLI):
         return trainer
 
     def before_fit(self) -> None:
+        _check_run_root(Path(self.trainer.default_root_dir))
         trainer = self.trainer
         if trainer.max_epochs == 0 or trainer.max_steps == 0 or trainer.limit_train_batches == 0:
             raise SeqkitError("this fit would train nothing (--trainer.max_epochs, max_steps or limit_train_batches "

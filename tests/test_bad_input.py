@@ -161,7 +161,7 @@ CASES = [
     Case("text: UTF-16", {"train.txt": "the cat sat\n".encode("utf-16")}, next_word, DataError,
          r"{file}: not UTF-8 text: line 1, byte offset 0 \(byte 0xff\)"),
     Case("text: binary (gzip)", {"train.txt": b"\x1f\x8b\x08\x00" + bytes(range(256))}, next_word, DataError,
-         r"{file}: not UTF-8 text: line 1, byte offset 1"),
+         r"{file}: is a gzip-compressed file, not a text file; decompress it first"),
     Case("text: a folder, not a file", {"train.txt/inside.txt": "the cat sat\n"}, next_word, DataError,
          r"{file}: is a folder, not a text file"),
     Case("text: one line, nothing to hold out", {"train.txt": "the cat sat on the mat\n"}, next_word, DataError,

@@ -166,3 +166,11 @@ def test_a_config_file_that_is_no_recipe_gets_one_line(content, said, tmp_path, 
 def test_backtest_spans_that_are_no_spans_get_one_line(options, said, tmp_path, capsys):
     assert main(["backtest", "--ckpt_path", str(tmp_path / "x.ckpt"), "--input", str(tmp_path / "in.csv"), *options]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_a_run_folder_that_is_a_file_gets_one_line(tmp_path, capsys):
+    root = tmp_path / "runs"
+    root.write_text("mine\n")
+    assert main(["fit", "-c", "memory/adding", "--trainer.default_root_dir", str(root),
+                 "--trainer.fast_dev_run", "true"]) == 2
+    assert "is a file; runs need a folder there" in capsys.readouterr().err and root.read_text() == "mine\n"

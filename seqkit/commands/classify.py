@@ -27,11 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_table(table, path: Path) -> None:
+    """Write `table` whole or not at all (faults.atomic_write_text), as CSV, TSV or JSON Lines by its suffix."""
+    from seqkit.faults import atomic_write_text
+
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
-        table.to_json(path, orient="records", lines=True, force_ascii=False)
+        text = table.to_json(orient="records", lines=True, force_ascii=False)
     else:
-        table.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+        text = table.to_csv(sep="\t" if suffix == ".tsv" else ",", index=False)
+    atomic_write_text(text, path)
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seqkit.commands import device, modernize, output_path
 from seqkit.errors import SeqkitError
+from seqkit.faults import atomic_write_text
 
 RENAMED = {"--ckpt": "--ckpt_path", "--test-size": "--test_size", "--test-start": "--test_start"}
 
@@ -78,7 +79,7 @@ def main(argv: list[str]) -> int:
     if args.output is None:
         print(result.to_string(index=False))
     else:
-        result.to_csv(args.output, index=False)
+        atomic_write_text(result.to_csv(index=False), args.output)
         print(f"wrote {len(result)} forecast rows to {args.output}")
     if args.plot is not None:
         plot_forecast(model, history, result, args.plot, args.history)
@@ -166,6 +167,6 @@ def backtest(argv: list[str]) -> int:
           f"each forecasting {horizon} steps; metrics on the original scale")
     print(format_table(table, notes))
     if args.output is not None:
-        per_origin.to_csv(args.output, index=False)
+        atomic_write_text(per_origin.to_csv(index=False), args.output)
         print(f"wrote one row per origin to {args.output}")
     return 0

@@ -175,7 +175,8 @@ CATALOG: dict[str, CatalogEntry] = {
         description="SST-2 as in GLUE: 67,349 training and 872 dev sentences labelled 0 (negative) or 1 (positive); "
                     "the 1,821 test sentences have no labels",
         license="no explicit licence for the data; cite Socher et al. 2013 and Wang et al. 2019 (GLUE)",
-        extra={"text_column": "sentence", "label_column": "label", "unlabelled": "test"},
+        extra={"text_column": "sentence", "label_column": "label", "unlabelled": "test",
+               "label_names": "0=negative,1=positive"},
         task="sentiment",
     ),
     "imdb": CatalogEntry(

@@ -22,6 +22,7 @@ them); in a JSON Lines file, each object's own line.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -532,6 +533,9 @@ class SentimentData(pl.LightningDataModule):
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
         # A catalog split without labels (GLUE keeps SST-2's test labels): said so if asked for.
         self.unlabelled = {name for name in entry.extra.get("unlabelled", "").split(",") if name} if entry else set()
+        # A catalog dataset's labels by name (SST-2's 0 and 1 are negative and positive), so predictions say so.
+        self.label_names = dict(pair.split("=", 1) for pair in entry.extra.get("label_names", "").split(",") if pair) \
+            if entry else {}
         self.tokenizer_name = tokenizer
         self.min_freq = min_freq
         self.max_tokens = max_tokens
@@ -676,11 +680,17 @@ class SentimentData(pl.LightningDataModule):
             paths = {split: path for split, path in located.items() if split not in self.unlabelled}
         else:
             paths = {split: Path(path) for split, path in self.paths.items() if path is not None}
-        rows = {split: self._tokenized(read_table(path, self.text_column, self.label_column))
+        rows = {split: self._tokenized(self._named(read_table(path, self.text_column, self.label_column)))
                 for split, path in paths.items()}
         if "val" not in rows:
             rows["train"], rows["val"] = self._hold_out(rows["train"])
         return rows
+
+    def _named(self, table: Table) -> Table:
+        """`table` with its labels by name, where the dataset names them (`label_names`)."""
+        if not self.label_names or table.labels is None:
+            return table
+        return dataclasses.replace(table, labels=[self.label_names.get(label, label) for label in table.labels])
 
     def _tokenized(self, table: Table) -> _Rows:
         """Tokenize and cut every text; drop (or refuse) empty ones; refuse rows without a label."""

@@ -53,14 +53,14 @@ def test_sst2_recipes_run_on_the_corpora(recipe, corpora, tmp_path):
 def test_classify_texts_and_a_csv(sst2_checkpoint, tmp_path, capsys):
     assert main(["classify", "--ckpt_path", str(sst2_checkpoint), "a gripping film", "dull and far too long"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].split("\t")[0] in {"0", "1"} and "0=" in lines[0]
+    assert len(lines) == 2 and lines[0].split("\t")[0] in {"negative", "positive"} and "negative=" in lines[0]
     out = tmp_path / "predicted.csv"
     before = REVIEWS.read_bytes()
     assert main(["classify", "--ckpt_path", str(sst2_checkpoint), "--input", str(REVIEWS), "--text_column", "review",
                  "--output", str(out)]) == 0
     assert REVIEWS.read_bytes() == before  # the input is never changed
     table = pd.read_csv(out)
-    assert list(table.columns)[:2] == ["review", "stars"] and {"predicted_label", "probability_0", "probability_1"} <= set(table.columns)
+    assert list(table.columns)[:2] == ["review", "stars"] and {"predicted_label", "probability_negative", "probability_positive"} <= set(table.columns)
     assert len(table) == len(pd.read_csv(REVIEWS))
     written = out.read_bytes()
     assert main(["classify", "--ckpt_path", str(sst2_checkpoint), "--input", str(REVIEWS), "--text_column", "review",
