@@ -14,6 +14,7 @@ also trains such an RNN with and without gradient clipping.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -88,8 +89,10 @@ def main(argv: list[str]) -> int:
                         ("--input_size", args.input_size), ("--batch", args.batch)):
         if value < 1 or (name == "--length" and value < 2):
             raise SeqkitError(f"{name} must be at least {2 if name == '--length' else 1}, got {value}")
-    if args.radius is not None and args.radius <= 0:
-        raise SeqkitError(f"--radius must be positive, got {args.radius}")
+    if args.radius is not None and not (math.isfinite(args.radius) and args.radius > 0):
+        raise SeqkitError(f"--radius must be a positive number, got {args.radius}")
+    if not math.isfinite(args.forget_bias):
+        raise SeqkitError(f"--forget_bias must be a number, got {args.forget_bias}")
     args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force)
     args.output = output_path(args.output, "--output", (".csv",), args.force)
 

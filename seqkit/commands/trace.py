@@ -248,6 +248,8 @@ def main(argv: list[str]) -> int:
             _fail(f"{', '.join(given)} cannot be used with --ckpt_path: the checkpoint gives the cell, weights and input")
         if not args.text.strip():
             _fail("--text is empty; give the sentence to trace")
+    if not 0 <= args.precision <= 12:
+        _fail(f"--precision is the number of decimals shown, from 0 to 12; got {args.precision}")
     args.output = output_path(args.output, "--output", (".csv",), args.force)
     args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force)
     if args.ckpt_path is not None:

@@ -1,0 +1,50 @@
+"""Whatever values a user types, the commands end in a result or one line: only SeqkitError (or argparse's usage) escapes."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seqkit.cli import main
+
+SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+NUMBERS = st.one_of(st.integers(-5, 40).map(str), st.sampled_from(["0", "-1", "1e9", "nan", "inf", "1.5", "", "x"]))
+VECTORS = st.one_of(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), max_size=6).map(
+    lambda xs: ",".join(map(str, xs))), st.sampled_from(["", "[[1,0],[0,1]]", "[[1],[2", "1,,2", "a,b", "[]"]))
+
+
+def _outcome(argv: list[str], capsys) -> int:
+    try:
+        code = main(argv)
+    except SystemExit as done:  # argparse: a value of the wrong type, with its usage line
+        code = done.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code
+
+
+@SETTINGS
+@given(cell=st.sampled_from(["rnn", "lstm", "gru", "x"]), input_size=NUMBERS, hidden_size=NUMBERS, layers=NUMBERS,
+       x=VECTORS, precision=NUMBERS)
+def test_trace_takes_any_values(cell, input_size, hidden_size, layers, x, precision, capsys):
+    argv = ["trace", "--cells", cell, "--input_size", input_size, "--hidden_size", hidden_size, "--num_layers", layers,
+            "--precision", precision]
+    if x:
+        argv += ["--x", x]
+    code = _outcome(argv, capsys)
+    assert code in (0, 2)
+    if precision.lstrip("-").isdigit() and not 0 <= int(precision) <= 12:
+        assert code == 2  # refused, not printed with a nonsense format
+
+
+@SETTINGS
+@given(length=NUMBERS, hidden_size=NUMBERS, radius=NUMBERS, forget_bias=NUMBERS)
+def test_gradients_takes_any_values(length, hidden_size, radius, forget_bias, tmp_path_factory, capsys):
+    plot = tmp_path_factory.mktemp("g") / "g.png"
+    argv = ["gradients", "--length", length, "--hidden_size", hidden_size, "--radius", radius,
+            "--forget_bias", forget_bias, "--plot", str(plot), "--cells", "rnn"]
+    code = _outcome(argv, capsys)
+    assert code in (0, 2)
+    if radius in ("nan", "inf", "0", "-1") or forget_bias in ("nan", "inf"):
+        assert code == 2 and not plot.exists()  # no picture of nonsense
