@@ -452,7 +452,7 @@ def build_vocab_from_iterator(
 _BINARY = (  # files that are often named .csv or .txt by mistake: (first bytes, what it is, the fix)
     (b"\x1f\x8b", "gzip-compressed file", "decompress it first (gunzip)"),
     (b"PK\x03\x04", "zip archive (an .xlsx workbook is one)", "unzip it, or save the sheet as CSV"),
-    (b"PAR1", "Parquet file", "write it out as CSV (pandas: read_parquet, then to_csv)"),
+    (b"PAR1", "Parquet file", "name it .parquet (seqkit reads Parquet where pyarrow is installed)"),
     (b"%PDF", "PDF document", "export its text or tables first"),
 )
 
@@ -486,6 +486,30 @@ def _read_text(path: Path, what: str) -> str:
             "for a Latin-1 file") from None
     # Some Windows editors start UTF-8 files with a byte order mark; it is not text.
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_parquet(path: Path):
+    """A Parquet file's rows with every cell as a string (a null as ""), as the CSV readers give them.
+
+    Raises:
+        DataError: pyarrow is not installed (the message gives the pip command), or the
+            file is missing or not Parquet.
+    """
+    import pandas as pd
+
+    try:
+        import pyarrow  # noqa: F401 (pandas reads Parquet through it)
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'seqkit[parquet]' (or pyarrow), "
+                        "or save the table as CSV") from None
+    if not path.is_file():
+        raise DataError(f"{path}: no such Parquet file; check the path")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # noqa: BLE001 (pyarrow's errors for a damaged file take many types)
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(f"{path}: not a readable Parquet file ({detail})") from None
+    return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:

@@ -64,7 +64,7 @@ from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.data.sentiment import _row_lines
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
-from seqkit.text import _read_text
+from seqkit.text import _read_text, read_parquet
 
 EMBEDDED = {"co2": co2_frame}
 EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
@@ -217,12 +217,15 @@ class _Raw:
 
 
 def read_csv(path: str | Path) -> _Table:
-    """Read a CSV file (`.tsv`: tab-separated) with every cell as a string, and each row's line.
+    """Read a CSV file (`.tsv`: tab-separated; `.parquet`: Parquet) with every cell as a string, and each row's line.
 
     Raises:
         DataError: a missing, empty, unreadable or malformed file, or one that is not UTF-8.
     """
     path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        frame = read_parquet(path)
+        return _Table(frame, str(path), list(range(1, len(frame) + 1)))  # rows, not lines: numbered from 1
     tab = path.suffix.lower() == ".tsv"
     text = _read_text(path, what="TSV file" if tab else "CSV file")
     if not text.strip():

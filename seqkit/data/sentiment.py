@@ -48,9 +48,9 @@ from seqkit.data import catalog
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
-from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_from_iterator, get_tokenizer
+from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_from_iterator, get_tokenizer, read_parquet
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 ON_EMPTY = ("skip", "error")
 SPLITS = ("train", "val", "test")
 # Labelled samples shipped with seqkit (datasets/), usable offline as --data.dataset NAME:
@@ -223,13 +223,17 @@ def read_table(path: str | Path, text_column: str, label_column: str | None) -> 
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise DataError(f"{path}: unknown file type {path.suffix!r}; give a .csv, .tsv or .jsonl file "
+        raise DataError(f"{path}: unknown file type {path.suffix!r}; give a .csv, .tsv, .jsonl or .parquet file "
                         "(the type is taken from the extension)")
-    text = _read_text(path, what=f"{kind.upper()} file")  # missing, a folder, not UTF-8 (with line and byte offset)
-    if not text.strip():
-        raise DataError(f"{path}: the file is empty; point to the file that holds the data")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")  # one line ending, so that lines count the same everywhere
-    frame, lines = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
+    if kind == "parquet":
+        frame = read_parquet(path)
+        lines = list(range(1, len(frame) + 1))  # a Parquet file has rows, not lines: row numbers from 1
+    else:
+        text = _read_text(path, what=f"{kind.upper()} file")  # missing, a folder, not UTF-8 (with line and byte offset)
+        if not text.strip():
+            raise DataError(f"{path}: the file is empty; point to the file that holds the data")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # one line ending, so that lines count the same everywhere
+        frame, lines = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
     wanted = {"text_column": text_column, **({"label_column": label_column} if label_column else {})}
     missing = [f"{name!r} (--data.{flag})" for flag, name in wanted.items() if name not in frame.columns]
     if missing:
@@ -420,13 +424,15 @@ class _Rows:
 
 
 def read_table_of_texts(path: str | Path) -> pd.DataFrame:
-    """A whole CSV, TSV or JSON Lines file of texts (every column, cells as strings), to label.
+    """A whole CSV, TSV, JSON Lines or Parquet file of texts (every column, cells as strings), to label.
 
     Raises:
         DataError: a missing, empty, not UTF-8 or malformed file; the message names the file and the line.
     """
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower(), "csv")  # any other extension is read as CSV
+    if kind == "parquet":
+        return read_parquet(path)
     text = _read_text(path, what=f"{kind.upper()} file")
     if not text.strip():
         raise DataError(f"{path}: the file is empty; point to the file that holds the texts")
