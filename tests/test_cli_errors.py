@@ -174,3 +174,29 @@ def test_a_run_folder_that_is_a_file_gets_one_line(tmp_path, capsys):
     assert main(["fit", "-c", "memory/adding", "--trainer.default_root_dir", str(root),
                  "--trainer.fast_dev_run", "true"]) == 2
     assert "is a file; runs need a folder there" in capsys.readouterr().err and root.read_text() == "mine\n"
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("co2")
+    assert main(["fit", "-c", "forecasting/lstm", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                 "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                 "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--test_size", "25"], "--test_size 25: a test span of 25 of the 2284 steps of {input}; give 26 to 2153 steps"),
+    (["--test_size", "2154"], "give 26 to 2153 steps (at least the horizon, 26, and leaving 131 steps before it"),
+    (["--test_start", "2030-01-01"], "--test_start 2030-01-01: 0 of the 2284 steps of {input} are on or after it; "
+                                     "give a date from 1960-10-01 to 2001-07-07"),
+    (["--test_start", "1950-01-01"], "2284 of the 2284 steps"),
+])
+def test_a_backtest_span_that_cannot_be_scored_is_said_in_backtests_terms(options, said, forecaster, capsys):
+    from seqkit import packaged
+
+    series = packaged.sample("co2_weekly.csv")
+    assert main(["backtest", "--ckpt_path", str(forecaster), "--input", str(series), *options]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said.format(input=series) in error and "--data." not in error
+    assert main(["backtest", "--ckpt_path", str(forecaster), "--input", str(series), "--test_size", "26"]) == 0

@@ -121,6 +121,46 @@ def plot_forecast(model, history, result, path: Path, steps: int | None = None) 
     plt.close(figure)
 
 
+def _check_span(args: argparse.Namespace, state: dict, horizon: int) -> None:
+    """Refuse a test span that cannot be backtested, in backtest's own terms, before any work.
+
+    The span must hold at least one horizon, and leave a training window (the model's input
+    window and a horizon) and one step (the token validation span) before it, in the
+    shortest series of the file.
+    """
+    import pandas as pd
+
+    from seqkit.data.forecast import read_csv
+
+    frame = read_csv(args.input).frame
+    time, ident = state["time_column"], state["id_column"]
+    if time not in frame.columns:
+        return  # the DataModule names the missing column, with the file's columns
+    times = pd.to_datetime(frame[time], errors="coerce", format="mixed")
+    groups = [times] if ident is None or ident not in frame.columns else [t for _, t in times.groupby(frame[ident])]
+    shortest = min(groups, key=lambda t: t.nunique())
+    steps = sorted(shortest.dropna().unique())
+    n, window = len(steps), state["input_length"]
+    least, most = horizon, n - window - horizon - 1
+    where = f"{args.input}" + (" (its shortest series)" if len(groups) > 1 else "")
+    if most < least:
+        raise SeqkitError(f"{where} has {n} steps: too few to backtest a model that reads {window} and forecasts "
+                          f"{horizon} (it needs at least {window + 2 * horizon + 1})")
+    if args.test_size is not None:
+        size = int(args.test_size) if args.test_size >= 1 else round(args.test_size * n)
+        if not least <= size <= most:
+            raise SeqkitError(f"--test_size {args.test_size:g}: a test span of {size} of the {n} steps of {where}; "
+                              f"give {least} to {most} steps (at least the horizon, {horizon}, and leaving "
+                              f"{window + horizon + 1} steps before it: a training window and one more), or a fraction")
+    else:
+        size = sum(1 for step in steps if step >= pd.Timestamp(args.test_start))
+        if not least <= size <= most:
+            first, last = pd.Timestamp(steps[n - most]), pd.Timestamp(steps[n - least])
+            raise SeqkitError(f"--test_start {args.test_start}: {size} of the {n} steps of {where} are on or after "
+                              f"it; give a date from {first.date()} to {last.date()} (at least the horizon, {horizon} "
+                              f"steps, after it and {window + horizon + 1} before it: a training window and one more)")
+
+
 def backtest(argv: list[str]) -> int:
     """`seqkit backtest`."""
     args = backtest_parser().parse_args(modernize(argv, "backtest", RENAMED))
@@ -150,6 +190,7 @@ def backtest(argv: list[str]) -> int:
         from pandas.tseries.frequencies import to_offset
 
         span["val_start"] = str(pd.Timestamp(args.test_start) - to_offset(state["freq"]))
+    _check_span(args, state, horizon)
     # Training is everything before the test span (less one step, a token validation span the
     # DataModule needs): the linear baseline is fitted on it and MASE is scaled by it.
     data = ForecastData(train_path=str(args.input), time_column=state["time_column"],
