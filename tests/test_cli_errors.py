@@ -200,3 +200,19 @@ def test_a_backtest_span_that_cannot_be_scored_is_said_in_backtests_terms(option
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert said.format(input=series) in error and "--data." not in error
     assert main(["backtest", "--ckpt_path", str(forecaster), "--input", str(series), "--test_size", "26"]) == 0
+
+
+def test_a_number_too_large_for_the_model_is_named_before_training(tmp_path, capsys):
+    import pandas as pd
+
+    from seqkit import packaged
+
+    frame = pd.read_csv(packaged.sample("co2_weekly.csv"))
+    frame.loc[100, "co2"] = 1e308
+    series = tmp_path / "big.csv"
+    frame.to_csv(series, index=False)
+    assert main(["fit", "-c", "forecasting/lstm", "--data.train_path", str(series), "--data.time_column", "date",
+                 "--data.target_columns", "[co2]", "--data.missing", "interpolate", "--trainer.fast_dev_run", "true",
+                 "--trainer.default_root_dir", str(tmp_path)]) == 2
+    assert f"{series}: column 'co2' holds numbers too large for the model at line 102 (1e+308" in \
+        capsys.readouterr().err

@@ -370,6 +370,9 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(parsed)
 
 
+HUGE = 1e18  # beyond this a value's square overflows float32 (3.4e38)
+
+
 def _parse_numbers(table: _Table, column: str) -> np.ndarray:
     raw = table.frame[column]
     if pd.api.types.is_bool_dtype(raw.dtype):
@@ -387,6 +390,13 @@ def _parse_numbers(table: _Table, column: str) -> np.ndarray:
     if len(infinite):
         raise DataError(f"{table.source}: column {column!r} holds an infinite number at {table.rows(infinite)}; "
                         "write finite numbers (an empty cell is a missing value)")
+    # The model computes in float32 (and squares and sums values to scale them): a value beyond
+    # about 1e18 overflows there, and its window would be silently lost. Say so, with the rows.
+    huge = np.flatnonzero(np.abs(np.nan_to_num(values)) > HUGE)
+    if len(huge):
+        shown = ", ".join(f"{values[p]:.3g}" for p in huge[:SHOWN])
+        raise DataError(f"{table.source}: column {column!r} holds numbers too large for the model at "
+                        f"{table.rows(huge)} ({shown}; at most {HUGE:.0e}); fix those values, or rescale the column")
     return values
 
 
