@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,3 +49,29 @@ def test_gradients_takes_any_values(length, hidden_size, radius, forget_bias, tm
     assert code in (0, 2)
     if radius in ("nan", "inf", "0", "-1") or forget_bias in ("nan", "inf"):
         assert code == 2 and not plot.exists()  # no picture of nonsense
+
+
+@pytest.fixture(scope="module")
+def reviews_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reviews")
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar",
+                 "false", "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+TEXTS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@SETTINGS
+@given(texts=st.lists(TEXTS, max_size=3), cells=st.lists(TEXTS, min_size=1, max_size=4), column=st.sampled_from(
+    ["text", "review", "x"]), suffix=st.sampled_from([".csv", ".tsv", ".jsonl", "", ".xyz"]))
+def test_classify_takes_any_texts_and_tables(texts, cells, column, suffix, reviews_model, tmp_path_factory, capsys):
+    folder = tmp_path_factory.mktemp("c")
+    assert _outcome(["classify", "--ckpt_path", str(reviews_model), *[t for t in texts if not t.startswith("-")]],
+                    capsys) in (0, 2)
+    table = folder / "in.csv"
+    table.write_text("text\n" + "\n".join(c.replace("\n", " ") for c in cells) + "\n", encoding="utf-8")
+    code = _outcome(["classify", "--ckpt_path", str(reviews_model), "--input", str(table), "--text_column", column,
+                     "--output", str(folder / f"out{suffix}")], capsys)
+    assert code in (0, 2)
+    assert table.read_text(encoding="utf-8").startswith("text\n")  # the input is never changed
