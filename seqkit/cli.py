@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from pathlib import Path
 
 from seqkit import __version__
 from seqkit.errors import SeqkitError
@@ -116,10 +114,9 @@ def _raised_by_seqkit(error: BaseException) -> bool:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return tb.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+    from seqkit.console import from_seqkit
 
-
-_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
+    return from_seqkit(tb.tb_frame.f_code.co_filename)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,17 @@ A default run shows no notices of Lightning's that say nothing about it (`quiet`
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
+
+
+def from_seqkit(filename: str) -> bool:
+    """Whether `filename` is one of seqkit's own source files (for warnings and errors raised there)."""
+    return str(filename).startswith(_PACKAGE)
 
 
 QUIET = False  # set by quiet(): a default run of the seqkit command
@@ -60,7 +66,7 @@ def quiet() -> None:
     python_show = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if _PACKAGE in str(filename):
+        if from_seqkit(filename):
             print(f"seqkit: warning: {message}", file=sys.stderr, flush=True)
         else:
             python_show(message, category, filename, lineno, file, line)

@@ -226,7 +226,6 @@ class SeqkitCLI(LightningCLI):
         if self.trainer.global_rank != 0:
             return
         path = self.evaluation_folder / "predictions.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
         faults.atomic_write_text(frame.to_csv(index=False), path)
         print(frame.head(10).to_string(index=False))
         console.say(f"seqkit: wrote {len(frame)} predictions to {path}")

@@ -61,10 +61,10 @@ def _path(name: str) -> Path:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.action in (None, "list"):
-        names = packaged.recipe_names()
+        names, root = packaged.recipe_names(), packaged.folder("recipes")
         width = max(map(len, names))
         for name in names:
-            print(f"{name:<{width}}  {describe(packaged.recipe_path(name))}")
+            print(f"{name:<{width}}  {describe(root / f'{name}.yaml')}")
         print(f"\nsample files: {', '.join(samples())} (seqkit recipes copy NAME writes one out)", file=sys.stderr)
         print("seqkit fit -c NAME trains one; `seqkit recipes show NAME` prints it, `seqkit recipes copy NAME` "
               "writes it out to edit. Recipes marked 'downloaded once' fetch their data into ~/.cache/seqkit "
