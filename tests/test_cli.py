@@ -116,6 +116,11 @@ def test_a_default_run_is_quiet_and_verbose_brings_lightnings_notices_back(tmp_p
     assert [line for line in lines if any(word in line for word in NOISE)] == []
     assert all(line.startswith(("seqkit: ", "  ")) or not line.strip() for line in lines), lines
     assert "  best checkpoint: " in done.stderr and " parameters, trained on cpu" in done.stderr
+    co2 = _seqkit("fit", "-c", "forecasting/lstm", "--trainer.fast_dev_run", "true", "--trainer.enable_progress_bar",
+                  "false", cwd=tmp_path)  # a run with a warning of seqkit's own: one line, no source
+    assert co2.returncode == 0, co2.stderr[-2000:]
+    assert "seqkit: warning: the shipped series 'co2': filled 59 missing steps by interpolate" in co2.stderr
+    assert [line for line in co2.stderr.splitlines() if any(word in line for word in NOISE)] == []
     loud = _seqkit(*recipe, "--trainer.enable_progress_bar", "false", "--verbose", cwd=tmp_path)
     assert loud.returncode == 0, loud.stderr[-2000:]
     assert "GPU available" in loud.stderr and "Trainable params" in loud.stdout + loud.stderr

@@ -71,3 +71,15 @@ def test_compare_runs_what_fit_runs_init_from_included(tmp_path, capsys):
     assert main(["compare", "-c", "memory/adding", "--cells", "lstm", "--output_dir", str(tmp_path / "c2"), *TINY,
                  "--init_from", str(checkpoint)]) == 2  # as fit refuses it
     assert "MemoryTask does not support --init_from" in capsys.readouterr().err
+
+
+def test_no_gradients_picture_when_no_curve_was_measured(tmp_path, capsys):
+    from seqkit.commands.compare import plot
+
+    rows = [{"cell": "rnn", "value": "", "seed": 0, "monitor": "val/mape", "curve": [3.0, 2.5],
+             "grad_curves": {"at initialisation": [0.0, 0.0, 0.0], "after training": [0.0, 0.0, 0.0]}}]
+    written = plot(rows, None, tmp_path)
+    assert [p.name for p in written] == ["learning_curves.png"] and not (tmp_path / "gradients.png").exists()
+    assert "no gradients.png: no |dL/dh_t| curve was measured above zero" in capsys.readouterr().err
+    rows[0]["grad_curves"]["after training"] = [1e-3, 1e-2, 1.0]
+    assert [p.name for p in plot(rows, None, tmp_path)] == ["learning_curves.png", "gradients.png"]
