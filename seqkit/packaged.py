@@ -65,6 +65,19 @@ def resolve_recipe(value: str) -> str:
                       "(`seqkit recipes` describes them)")
 
 
+def run_root(value: str) -> str:
+    """The run folder of a recipe (its `trainer.default_root_dir`; the current folder when it names none).
+
+    Raises:
+        SeqkitError: neither a file nor a recipe name, or not a recipe.
+    """
+    import yaml
+
+    path = Path(resolve_recipe(value)).expanduser()
+    trainer = yaml.safe_load(path.read_text(encoding="utf-8")).get("trainer")
+    return (trainer.get("default_root_dir") if isinstance(trainer, dict) else None) or "."
+
+
 def _check_config(path: Path) -> None:
     """Refuse a config file that holds nothing, or no mapping, before LightningCLI reads it."""
     import yaml

@@ -143,3 +143,23 @@ def test_load_from_checkpoint_gives_the_model_from_checkpoint_gives(recipe, tmp_
                    (right.get_itos() if hasattr(right, "get_itos") else right), attribute
     with pytest.raises(SeqkitError, match="takes a checkpoint and map_location only"):
         task_class.load_from_checkpoint(checkpoints.resolve(tmp_path, say=False), hparams_file="h.yaml")
+
+
+@pytest.mark.parametrize("command", ["classify", "trace"])
+def test_inference_commands_take_best_and_last_of_a_recipe(command, trained, tmp_path, capsys):
+    """`-c RECIPE --ckpt_path best|last` on an inference command looks under the recipe's run folder."""
+    import yaml
+
+    from seqkit import packaged
+
+    recipe = yaml.safe_load(packaged.recipe_path("sentiment/lstm_reviews").read_text())
+    recipe["trainer"]["default_root_dir"] = str(trained)
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(recipe))
+    best, last = _checkpoints(trained)
+    text = ["a fine film"] if command == "classify" else ["--text", "a fine film"]
+    for value, chosen in (("best", best), ("last", last)):
+        assert main([command, "-c", str(tmp_path / "mine.yaml"), "--ckpt_path", value, *text]) == 0
+        assert f"seqkit: checkpoint {chosen} " in capsys.readouterr().err
+    assert main([command, "--ckpt_path", "best", *text]) == 2  # no recipe: nothing to look under
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "needs the recipe's run folder: give -c RECIPE" in err

@@ -31,6 +31,27 @@ def modernize(argv: list[str], command: str, renamed: dict[str, str]) -> list[st
     return out
 
 
+def add_checkpoint(parser, recipe_family: str, required: bool = True) -> None:
+    """`--ckpt_path` and `-c/--config` on an inference command, the way `fit`/`test` have them.
+
+    `--ckpt_path` takes a file, a run folder, `last` or `best`; the last two look under the
+    run folder of the recipe given with `-c` (its `trainer.default_root_dir`).
+    """
+    parser.add_argument("--ckpt_path", required=required,
+                        help=f"a checkpoint written by `seqkit fit` with a {recipe_family} recipe; a run folder (the best "
+                        "checkpoint of its newest run); or best / last of the run folder of the recipe given with -c")
+    parser.add_argument("-c", "--config", help="the recipe that was trained (a file or a packaged name, as for "
+                        "`seqkit fit -c`): with --ckpt_path best or last, its run folder is searched")
+
+
+def checkpoint_file(args):
+    """The checkpoint file that `args.ckpt_path` names (see `add_checkpoint`), said when it was not a file."""
+    from seqkit import checkpoints, packaged
+
+    root = packaged.run_root(args.config) if getattr(args, "config", None) else None
+    return checkpoints.resolve(args.ckpt_path, root=root)
+
+
 def device(value: str) -> str:
     """The device a `--device` value means: `auto` is a CUDA GPU when one is present, else the CPU.
 

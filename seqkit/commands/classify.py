@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqkit.commands import device, modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize, output_path
 from seqkit.errors import SeqkitError
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description="Label texts with a checkpoint of the sentiment recipe: "
                                      "print each text's label and the probability of every label, or add them as columns to a CSV.")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `seqkit fit` with a sentiment recipe, or a run folder (the best checkpoint of its newest run)")
+    add_checkpoint(parser, "sentiment")
     parser.add_argument("--input", type=Path, help="a CSV, TSV or JSON Lines file of texts")
     parser.add_argument("--text_column", default="text", help="the column of --input holding the texts (default text)")
     parser.add_argument("--output", type=Path, help="where to write --input with the predictions added (required with --input)")
@@ -50,10 +50,9 @@ def main(argv: list[str]) -> int:
             raise SeqkitError("--input needs --output (the input file is never changed)")
         args.output = output_path(args.output, "--output", (".csv", ".tsv", ".jsonl", ".json"), args.force,
                                   source=args.input)
-    from seqkit import checkpoints
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
+    model = SentimentTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))
     if args.input is None:
         import pandas as pd
 

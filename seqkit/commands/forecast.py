@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqkit.commands import device, modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize, output_path
 from seqkit.errors import SeqkitError
 from seqkit.faults import atomic_write_text
 
@@ -23,8 +23,7 @@ RENAMED = {"--ckpt": "--ckpt_path", "--test-size": "--test_size", "--test-start"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt_path", required=True,
-                        help="a checkpoint written by `seqkit fit` with a forecasting recipe, or a run folder (the best checkpoint of its newest run)")
+    add_checkpoint(parser, "forecasting")
     parser.add_argument("--input", required=True, type=Path, help="a CSV (or .tsv) with the columns the model was trained on")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--device", default="auto", help="where to run: auto (a GPU when one is present, else the CPU; the default), cpu, cuda, cuda:1")
@@ -59,10 +58,9 @@ def backtest_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace):
-    from seqkit import checkpoints
     from seqkit.tasks.forecast import ForecastTask
 
-    return ForecastTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
+    return ForecastTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))
 
 
 def main(argv: list[str]) -> int:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-from seqkit.commands import device, modernize
+from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize
 
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit generate", description="Suggest the next words after a prompt and continue it by sampling, with a checkpoint of the next-word recipe.")
-    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `seqkit fit` with a next_word recipe, or a run folder (the best checkpoint of its newest run)")
+    add_checkpoint(parser, "next_word")
     parser.add_argument("--prompt", required=True, help="the text to continue")
     parser.add_argument("--k", type=int, default=5, help="how many next-word suggestions (default 5)")
     parser.add_argument("--max_new_tokens", type=int, default=30, help="words to generate (default 30; 0 for suggestions only)")
@@ -26,10 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(modernize(argv, "generate", {"--ckpt": "--ckpt_path", "--max-new-tokens": "--max_new_tokens", "--top-k": "--top_k"}))
-    from seqkit import checkpoints
     from seqkit.tasks.next_word import NextWordTask
 
-    model = NextWordTask.from_checkpoint(checkpoints.resolve(args.ckpt_path), map_location=device(args.device))
+    model = NextWordTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))
     # A backward model (trained with --data.reverse true) suggests the word before and writes what precedes.
     print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
     for word, probability in model.predict_next(args.prompt, k=args.k):

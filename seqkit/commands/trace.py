@@ -29,7 +29,7 @@ import re
 import sys
 from pathlib import Path
 
-from seqkit.commands import modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, modernize, output_path
 
 FORMULAS = {
     "rnn": ["a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)"],
@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse pass, without --weights")
     parser.add_argument("--weights", type=Path, help="JSON or YAML file: parameters by torch.nn name, optionally `cell`, `nonlinearity`, `x`, `h0`, `c0`")
     parser.add_argument("--x", help="the input: '1,0.5,-1' (one feature per step) or JSON '[[1,0],[0,1]]' (T x input_size)")
-    parser.add_argument("--ckpt_path", help="a sentiment checkpoint (or a run folder: the best checkpoint of its newest run): trace --text "
-                        "through its trained encoder instead of a tiny random or given cell")
+    add_checkpoint(parser, "sentiment (trace --text through its trained encoder instead of a tiny random or given cell)",
+                   required=False)
     parser.add_argument("--text", help="with --ckpt_path: the sentence to trace, tokenized with the checkpoint's vocabulary")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and input (default 0)")
     parser.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
@@ -191,12 +191,12 @@ def trace_sentence(args) -> int:
     import numpy as np
     import torch
 
-    from seqkit import checkpoints
     from seqkit.diagnostics import DIRECTIONS, plot_hidden_states, trace
     from seqkit.modules import CELLS
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(checkpoints.resolve(args.ckpt_path))
+    path = checkpoint_file(args)
+    model = SentimentTask.from_checkpoint(path)
     ids = model.encode([args.text])[0]                             # (T,), unknown words as <unk>
     tokens = model.vocab.lookup_tokens(ids.tolist())               # what the model reads
     with torch.no_grad():
@@ -207,7 +207,7 @@ def trace_sentence(args) -> int:
     cell = next((name for name, cls in CELLS.items() if isinstance(encoder, cls)), type(encoder).__name__)
     top = encoder.num_layers - 1
     print(f"seqkit trace: {args.text!r} through the {'bidirectional ' if encoder.bidirectional else ''}{cell} "
-          f"encoder of {args.ckpt_path} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
+          f"encoder of {path} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
           f"{model.hparams.pooling} pooling)")
     probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())
     print(f"prediction: {result['label']}  ({probabilities})\n")
