@@ -15,6 +15,7 @@ import inspect
 import os
 import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -100,7 +101,9 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): the file is empty")
     try:
-        with _weights_only_forced():
+        with _weights_only_forced(), warnings.catch_warnings():
+            # torch's note on a pickle protocol it did not write would come before seqkit's own verdict
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         detail = _unpickling_detail(str(error))

@@ -75,3 +75,57 @@ def test_classify_takes_any_texts_and_tables(texts, cells, column, suffix, revie
                      "--output", str(folder / f"out{suffix}")], capsys)
     assert code in (0, 2)
     assert table.read_text(encoding="utf-8").startswith("text\n")  # the input is never changed
+
+
+@pytest.fixture(scope="module")
+def language_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    assert main(["fit", "-c", "next_word/lstm", "--data.max_tokens", "300", "--trainer.max_epochs", "1",
+                 "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                 "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+@SETTINGS
+@given(prompt=TEXTS, k=NUMBERS, temperature=NUMBERS, top_k=NUMBERS, max_new_tokens=st.sampled_from(["0", "3", "-1", "x"]))
+def test_generate_takes_any_prompt_and_values(prompt, k, temperature, top_k, max_new_tokens, language_model, capsys):
+    argv = ["generate", "--ckpt_path", str(language_model), f"--prompt={prompt}", "--k", k, "--temperature",
+            temperature, "--top_k", top_k, "--max_new_tokens", max_new_tokens, "--seed", "0"]
+    code = _outcome(argv, capsys)
+    assert code in (0, 2)
+    if temperature in ("nan", "inf", "0", "-1") or k in ("0", "-1", "1e9"):
+        assert code == 2
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("co2")
+    assert main(["fit", "-c", "forecasting/lstm", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                 "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                 "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(str), st.sampled_from(["", "x", "1e308", "340"]))
+
+
+@SETTINGS
+@given(steps=st.integers(0, 400), spoil=st.lists(st.tuples(st.integers(0, 399), st.sampled_from(["date", "co2"]),
+                                                           CELLS), max_size=4),
+       horizon=st.sampled_from([None, "1", "26", "27", "0", "-3"]), command=st.sampled_from(["forecast", "backtest"]))
+def test_forecast_and_backtest_take_any_table(steps, spoil, horizon, command, forecaster, tmp_path_factory, capsys):
+    import pandas as pd
+
+    from seqkit import packaged
+
+    frame = pd.read_csv(packaged.sample("co2_weekly.csv")).tail(steps).reset_index(drop=True).astype(object)
+    for row, column, value in spoil:
+        if row < len(frame):
+            frame.loc[row, column] = value
+    table = tmp_path_factory.mktemp("f") / "in.csv"
+    frame.to_csv(table, index=False)
+    before = table.read_bytes()
+    argv = [command, "--ckpt_path", str(forecaster), "--input", str(table)]
+    argv += (["--horizon", horizon] if horizon else []) if command == "forecast" else ["--test_size", horizon or "30"]
+    assert _outcome(argv, capsys) in (0, 2)
+    assert table.read_bytes() == before

@@ -30,10 +30,12 @@ def main(argv: list[str]) -> int:
 
     model = NextWordTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))
     # A backward model (trained with --data.reverse true) suggests the word before and writes what precedes.
+    # Every option is checked before anything is printed (generate refuses a bad one even for 0 words).
+    text = model.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed)
+    suggestions = model.predict_next(args.prompt, k=args.k)
     print(f"{'word before' if model.reverse else 'next word after'} {args.prompt!r}:")
-    for word, probability in model.predict_next(args.prompt, k=args.k):
+    for word, probability in suggestions:
         print(f"  {word:20s} {probability:.3f}")
-    if args.max_new_tokens != 0:  # a negative count is refused by generate, not ignored
-        text = model.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed)
+    if args.max_new_tokens != 0:
         print(f"\n{text} {args.prompt}" if model.reverse else f"\n{args.prompt} {text}")
     return 0

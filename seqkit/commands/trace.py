@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 from seqkit.commands import add_checkpoint, checkpoint_file, modernize, output_path
+from seqkit.errors import SeqkitError
 
 FORMULAS = {
     "rnn": ["a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)"],
@@ -83,8 +83,7 @@ RENAMED = {"--ckpt": "--ckpt_path", "--cell": "--cells", "--input-size": "--inpu
 
 
 def _fail(message: str) -> None:
-    print(f"seqkit trace: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SeqkitError(message)
 
 
 def _read_spec(path: Path) -> dict:
@@ -248,6 +247,9 @@ def main(argv: list[str]) -> int:
             _fail(f"{', '.join(given)} cannot be used with --ckpt_path: the checkpoint gives the cell, weights and input")
         if not args.text.strip():
             _fail("--text is empty; give the sentence to trace")
+    for flag in ("input_size", "hidden_size", "num_layers"):
+        if getattr(args, flag) < 1:
+            _fail(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     if not 0 <= args.precision <= 12:
         _fail(f"--precision is the number of decimals shown, from 0 to 12; got {args.precision}")
     args.output = output_path(args.output, "--output", (".csv",), args.force)

@@ -302,7 +302,7 @@ class NextWordTask(pl.LightningModule):
         ids = self.vocab.lookup_indices(tokens)
         if UNK in self.vocab and all(i == self.vocab[UNK] for i in ids) and tokens != [UNK]:
             warnings.warn(f"no word of {text!r} is in the model's vocabulary: it reads {len(ids)} x {UNK}, "
-                          "and what follows says little about the text", stacklevel=3)
+                          "and what follows says little about the text", stacklevel=1)
         return torch.tensor([ids[::-1] if self.reverse else ids], device=self.device)  # a backward model reads from the end
 
     @torch.no_grad()

@@ -1,0 +1,69 @@
+"""`seqkit classify` given bad tables, texts or outputs: one line each, and no file written or changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from seqkit.cli import main as seqkit
+from seqkit.errors import DataError, SeqkitError
+
+CLASSIFY = ["classify", "--ckpt_path", "{sentiment}", "--input", "{input}", "--output", "{out}"]
+
+MISUSES = [  # (what is wrong, the files in the folder, the command, the error, what it says)
+    ("--input without the text column", {"in.csv": "review,label\ngreat,pos\n"}, CLASSIFY, DataError,
+     r"{input} has no column 'text'; its columns are \['review', 'label'\] \(set --text_column\)"),
+    ("--input not UTF-8", {"in.csv": "text\nvery good\ntr\xe8s bien\n".encode("latin-1")}, CLASSIFY, DataError,
+     r"{input}: not UTF-8 text: line 3"),
+    ("--input JSON Lines with a broken line", {"in.jsonl": '{"text": "good"}\n{"text": \n'}, CLASSIFY, DataError,
+     r"{input}: line 2 is not valid JSON"),
+    ("--input gzip named .csv", {"in.csv": b"\x1f\x8b\x08\x00 compressed"}, CLASSIFY, DataError,
+     r"{input}: is a gzip-compressed file, not a CSV file; decompress it first"),
+    ("--output is the --input", {"in.csv": "text\ngreat\n"}, CLASSIFY[:-1] + ["{input}"], SeqkitError,
+     r"--output {input} is the input file; write elsewhere"),
+    ("--output exists", {"in.csv": "text\ngreat\n", "out.csv": "mine,keep me\n"}, CLASSIFY, SeqkitError,
+     r"out.csv exists; pass --force to overwrite it"),
+    ("--output of an unknown format", {"in.csv": "text\ngreat\n"}, CLASSIFY[:-1] + ["{folder}/out.xlsx"], SeqkitError,
+     r"--output {folder}/out.xlsx: seqkit writes .csv"),
+    ("--output in a folder that does not exist", {"in.csv": "text\ngreat\n"}, CLASSIFY[:-1] + ["{folder}/no/out.csv"],
+     SeqkitError, r"the folder {folder}/no does not exist; create it first"),
+    ("--device cuda without a GPU", {"in.csv": "text\ngreat\n"}, CLASSIFY + ["--device", "cuda"], SeqkitError,
+     r"--device cuda: this machine has no CUDA device that torch can use"),
+]
+
+
+@pytest.mark.parametrize("files, argv, error, message", [case[1:] for case in MISUSES], ids=[c[0] for c in MISUSES])
+def test_classify_given_something_bad_stops_with_one_line_and_writes_nothing(files, argv, error, message, misuse):
+    import torch
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    misuse(files, argv, error, message)
+
+
+def test_the_shell_gets_one_line_and_exit_status_2(made, tmp_path, capsys):
+    table = tmp_path / "in.csv"
+    table.write_text("review\ngreat\n")
+    code = seqkit(["classify", "--ckpt_path", str(made["sentiment"]), "--input", str(table), "--output",
+                   str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"seqkit classify: error: {table} has no column 'text'; its columns are ['review'] "
+                                 "(set --text_column)\n")
+
+
+def test_classify_with_nothing_to_classify_says_so(tmp_path, capsys):
+    assert seqkit(["classify", "--ckpt_path", str(tmp_path / "x.ckpt")]) == 2
+    assert "nothing to classify: give texts" in capsys.readouterr().err
+
+
+def test_an_empty_text_is_classified_with_a_warning(made):
+    with pytest.warns(UserWarning, match="empty"):
+        assert seqkit(["classify", "--ckpt_path", str(made["sentiment"]), ""]) == 0
+
+
+def test_blank_cells_in_the_input_are_classified_with_a_warning(made, tmp_path):
+    table = tmp_path / "in.csv"
+    table.write_text('text\ngreat\n""\n   \n')
+    with pytest.warns(UserWarning, match="empty"):
+        assert seqkit(["classify", "--ckpt_path", str(made["sentiment"]), "--input", str(table), "--output",
+                       str(tmp_path / "out.csv")]) == 0
+    assert table.read_text() == 'text\ngreat\n""\n   \n'
