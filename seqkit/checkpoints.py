@@ -125,7 +125,24 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
     if "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} has no state_dict")
     _check_contents(path, checkpoint)
+    _upgrade_layout(checkpoint)
     return checkpoint
+
+
+# Tasks whose layers moved into `task.model` (seqkit.models): their weights are named `model.*`.
+MODEL_TASKS = ("next_word", "sentiment", "forecast")
+
+
+def _upgrade_layout(checkpoint: dict) -> None:
+    """Name the weights of a checkpoint written before its task held a `model` the way they are named now.
+
+    Earlier checkpoints of the tasks in `MODEL_TASKS` hold `embedding.weight`, `encoder.*`,
+    `head.*`; the same weights are now `model.embedding.weight`, ... Nothing else changes.
+    """
+    state_dict = checkpoint["state_dict"]
+    if checkpoint["seqkit"].get("task") in MODEL_TASKS and state_dict and not any(
+            name.startswith("model.") for name in state_dict):
+        checkpoint["state_dict"] = {f"model.{name}": value for name, value in state_dict.items()}
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ the `module:function` that receives the rest of the command line.
     seqkit compare ...                     one recipe with each cell, same data and seed: table, CSV, plots
     seqkit forecast ...                    forecasts (and intervals, a plot) for the series of a CSV
     seqkit backtest ...                    a rolling-origin backtest of a forecaster beside the baselines
+    seqkit export ...                      a trained model as an ONNX or pt2 file that runs without seqkit
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("seqkit.commands.compare:main", "train one recipe with each cell (rnn, lstm, gru) and compare: table, CSV, plots"),
     "forecast": ("seqkit.commands.forecast:main", "forecast the steps after each series of a CSV with a trained forecaster"),
     "backtest": ("seqkit.commands.forecast:backtest", "score a trained forecaster from every origin of a CSV's last steps"),
+    "export": ("seqkit.commands.export:main", "write a trained model as an ONNX or pt2 file that runs without seqkit"),
 }
 
 

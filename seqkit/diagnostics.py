@@ -440,8 +440,8 @@ class _GradientNormHooks:
         values = {"grad/h_first": first, "grad/h_last": last,
                   "grad/ratio_first_last": first / last if last > 0 else math.inf}
         for name, parameter in pl_module.named_parameters():
-            if parameter.grad is not None:
-                values[f"grad/{name}"] = parameter.grad.detach().norm()
+            if parameter.grad is not None:  # named as in the model the task holds: grad/encoder.weight_hh_l0
+                values[f"grad/{name.removeprefix('model.')}"] = parameter.grad.detach().norm()
         for name, value in values.items():
             pl_module.log(name, value, on_step=True, on_epoch=False, batch_size=1)
 

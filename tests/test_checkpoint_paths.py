@@ -163,3 +163,17 @@ def test_inference_commands_take_best_and_last_of_a_recipe(command, trained, tmp
     assert main([command, "--ckpt_path", "best", *text]) == 2  # no recipe: nothing to look under
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "needs the recipe's run folder: give -c RECIPE" in err
+
+
+def test_a_checkpoint_written_before_the_task_held_a_model_still_loads(trained, tmp_path):
+    """Weights named `embedding.weight`, `encoder.*`, `head.*` (before `task.model`) load as `model.*`."""
+    from seqkit.tasks.sentiment import SentimentTask
+
+    best, _ = _checkpoints(trained)
+    checkpoint = torch.load(best, weights_only=True)
+    assert all(name.startswith("model.") for name in checkpoint["state_dict"])
+    checkpoint["state_dict"] = {name.removeprefix("model."): value for name, value in checkpoint["state_dict"].items()}
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+    texts = ["a fine film", "dull and far too long"]
+    assert SentimentTask.from_checkpoint(old).predict(texts) == SentimentTask.from_checkpoint(best).predict(texts)

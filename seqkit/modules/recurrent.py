@@ -215,7 +215,10 @@ class Recurrent(nn.Module):
             # hx follows the user's batch order; the packed data is sorted by length.
             state = tuple(s.index_select(1, sorted_indices) for s in state)
 
-        if self.backend == "fused":
+        # Under torch.compile the fused kernel, opaque to the compiler, gives way to the readable
+        # loop over the same parameters: the compiler traces the step functions and fuses them.
+        # torch.export keeps the kernel (one op for any sequence length; the loop would be unrolled).
+        if self.backend == "fused" and (not torch.compiler.is_compiling() or torch.compiler.is_exporting()):
             output, state = self._forward_fused(data if batch_sizes is not None else input, batch_sizes, state)
         else:
             output, state = self._forward_loop(data if batch_sizes is not None else input, batch_sizes, state)
@@ -268,7 +271,8 @@ class Recurrent(nn.Module):
                 # Hoisting: x_t @ W_ih^T + b for every timestep in one matmul.
                 x_proj = F.linear(layer_input, w_ih, b_ih)  # (T, B, G*H) or (N, G*H)
                 h_prev = None
-                if self.linear_recurrence and w_hh.requires_grad and torch.is_grad_enabled():
+                if (self.linear_recurrence and w_hh.requires_grad and torch.is_grad_enabled()
+                        and not torch.compiler.is_compiling()):  # a list filled after forward: not traceable
                     # W_hh's gradient as one matmul over all timesteps (see _RecurrentWeightGrad);
                     # the loop itself sees W_hh as a constant.
                     h_prev = []

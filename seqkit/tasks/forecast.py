@@ -38,6 +38,7 @@ from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.distributed import gather_rows
 from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.models.forecaster import Naive, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, with_input_size
 
@@ -160,11 +161,10 @@ class ForecastTask(pl.LightningModule):
             raise SeqkitError("quantiles belong to loss: quantile; set --model.init_args.loss quantile or drop them")
         check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
-        self.encoder = encoder
+        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self.model: RecurrentForecaster | None = None  # sized by the data, built in configure_model
         self.quantiles = list(quantiles) if loss == "quantile" else [0.5]
         self.register_buffer("quantile_levels", torch.tensor(self.quantiles), persistent=False)
-        self.drop = nn.Dropout(dropout)
-        self.head: nn.Linear | None = None  # sized by the data, built in configure_model
         self.shapes: dict[str, int] | None = None
         self.data_state: dict | None = None  # the fitted ForecastData state: columns, frequency, scaler
         self._init_from: dict | None = None
@@ -175,7 +175,7 @@ class ForecastTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.head is not None:
+        if self.model is not None:
             return
         datamodule = attached_datamodule(self)
         if self.shapes is None:
@@ -191,16 +191,24 @@ class ForecastTask(pl.LightningModule):
 
     def _build_layers(self) -> None:
         shapes = self.shapes
-        self.encoder = with_input_size(self.encoder, shapes["input_size"])  # every input feature
+        encoder = with_input_size(self.encoder, shapes["input_size"])  # every input feature
         if self.hparams.season > shapes["input_length"] or (self.hparams.baseline == "seasonal_drift"
                                                             and self.hparams.season >= shapes["input_length"]):
             raise SeqkitError(f"season {self.hparams.season} does not fit in the input window of "
                               f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
-        features = self.encoder.hidden_size * self.encoder.num_directions + shapes["horizon"] * shapes["future_size"]
-        self.head = nn.Linear(features, shapes["horizon"] * shapes["n_targets"] * len(self.quantiles))
-        if self.hparams.baseline != "none":
-            nn.init.zeros_(self.head.weight)  # start from the baseline forecast
-            nn.init.zeros_(self.head.bias)
+        hp = self.hparams
+        baseline = {"none": None, "naive": Naive(), "seasonal": SeasonalNaive(hp.season),
+                    "seasonal_drift": SeasonalDrift(hp.season)}[hp.baseline]
+        self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
+                                         len(self.quantiles), hp.revin, baseline, hp.dropout)
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.model.encoder if self.model is not None else self._pending[0]
+
+    @property
+    def head(self) -> nn.Linear | None:
+        return self.model.head if self.model is not None else None
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
         """Fine-tune a trained forecaster on new data: same columns, input length and horizon.
@@ -268,34 +276,7 @@ class ForecastTask(pl.LightningModule):
 
     def forward(self, past: Tensor, future: Tensor) -> Tensor:
         """`past (B, L, F_in)`, `future (B, H, F_known)` scaled -> forecasts `(B, H, n_targets, Q)` scaled."""
-        n_targets, horizon = self.shapes["n_targets"], self.shapes["horizon"]
-        history = past[..., :n_targets]  # (B, L, n_targets)
-        if self.hparams.revin:
-            level = history.mean(dim=1, keepdim=True)  # (B, 1, n_targets)
-            spread = history.std(dim=1, keepdim=True, unbiased=False) + 1e-5
-            history = (history - level) / spread
-            past = torch.cat([history, past[..., n_targets:]], dim=-1)
-        output, _ = self.encoder(past)  # (B, L, D*H_enc)
-        if self.encoder.bidirectional:  # the forward direction's last step, the backward one's first
-            half = self.encoder.hidden_size
-            summary = torch.cat([output[:, -1, :half], output[:, 0, half:]], dim=-1)
-        else:
-            summary = output[:, -1]
-        features = torch.cat([summary, future.flatten(1)], dim=-1)
-        forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, len(self.quantiles))
-        if self.hparams.baseline != "none":
-            forecast = forecast + self._baseline(history, horizon).unsqueeze(-1)
-        if self.hparams.revin:
-            forecast = forecast * spread.unsqueeze(-1) + level.unsqueeze(-1)
-        return forecast
-
-    def _baseline(self, history: Tensor, horizon: int) -> Tensor:
-        kind, season = self.hparams.baseline, self.hparams.season
-        if kind == "naive":
-            return fm.naive_forecast(history, horizon)
-        if kind == "seasonal":
-            return fm.seasonal_naive_forecast(history, horizon, season)
-        return fm.seasonal_drift_forecast(history, horizon, season)
+        return self.model(past, future)
 
     def point(self, forecast: Tensor) -> Tensor:
         """The point forecast `(B, H, n_targets)` of `forward`'s output: the median, or the only output."""

@@ -11,7 +11,6 @@ dropped `truncated_bptt_steps`, so this task owns it.
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
+from seqkit.models import RecurrentLM, generation
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer, read_lines
 
@@ -103,10 +103,8 @@ class NextWordTask(pl.LightningModule):
             )
         check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
-        self.encoder = encoder
-        self.drop = nn.Dropout(dropout)
-        self.embedding: nn.Embedding | None = None  # sized by the vocabulary, built in configure_model
-        self.head: LanguageModelHead | None = None
+        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self.model: RecurrentLM | None = None  # sized by the vocabulary, built in configure_model
         self.vocab: Vocab | None = None
         self.tokenizer_name = "basic_english"
         self.reverse = False  # a backward model: reads text last word first (set by the data)
@@ -119,7 +117,7 @@ class NextWordTask(pl.LightningModule):
 
     def configure_model(self) -> None:
         """Build the vocabulary-sized layers once the data (or a checkpoint) has fixed the vocabulary."""
-        if self.embedding is not None:
+        if self.model is not None:
             return
         datamodule = attached_datamodule(self)
         if self._init_from is not None:
@@ -143,8 +141,19 @@ class NextWordTask(pl.LightningModule):
         self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
 
     def _build_layers(self, vocab_size: int) -> None:
-        self.embedding = nn.Embedding(vocab_size, self.encoder.input_size)
-        self.head = LanguageModelHead(self.encoder.hidden_size, vocab_size, tie_to=self.embedding if self.hparams.tie_weights else None)
+        self.model = RecurrentLM(vocab_size, self.encoder, self.hparams.dropout, self.hparams.tie_weights)
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.model.encoder if self.model is not None else self._pending[0]
+
+    @property
+    def embedding(self) -> nn.Embedding | None:
+        return self.model.embedding if self.model is not None else None
+
+    @property
+    def head(self) -> LanguageModelHead | None:
+        return self.model.head if self.model is not None else None
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])
@@ -219,10 +228,8 @@ class NextWordTask(pl.LightningModule):
     # ------------------------------------------------------------------ the model
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
-        """`tokens (B, T)` -> `logits (B, T, V)` and the encoder's final state."""
-        x = self.drop(self.embedding(tokens))   # (B, T, E)
-        output, state = self.encoder(x, state)  # (B, T, H)
-        return self.head(self.drop(output)), state
+        """`tokens (B, T)` -> `logits (B, T, V)` and the encoder's final state (`RecurrentLM`)."""
+        return self.model(tokens, state)
 
     def _step(self, batch: LMBatch, stage: str) -> Tensor:
         # Carry the state over from the previous batch of this stage, cut from its graph:
@@ -342,13 +349,9 @@ class NextWordTask(pl.LightningModule):
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.vocab):
             raise SeqkitError(f"k must be a whole number from 1 to the vocabulary's {len(self.vocab)} words, got {k}")
         self.eval()
-        logits, _ = self(self._ids(text))
-        probs = torch.softmax(logits[0, -1], dim=-1)
-        for token in exclude:
-            if token in self.vocab:
-                probs[self.vocab[token]] = 0.0
-        values, indices = probs.topk(min(k, probs.numel()))
-        return [(self.vocab.lookup_token(i), p) for i, p in zip(indices.tolist(), values.tolist())]
+        probabilities, _ = generation.next_token_probabilities(self.model, self._ids(text))
+        exclude = [self.vocab[token] for token in exclude if token in self.vocab]
+        return [(self.vocab.lookup_token(i), p) for i, p in generation.top_k_tokens(probabilities, k, exclude)]
 
     @torch.no_grad()
     def generate(self, prompt: str, max_new_tokens: int = 30, temperature: float = 1.0,
@@ -363,27 +366,14 @@ class NextWordTask(pl.LightningModule):
             top_k: sample only among the k most likely words.
             seed: makes the sample repeatable.
         """
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise SeqkitError(f"temperature must be a positive number, got {temperature}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise SeqkitError(f"top_k must be a whole number of at least 1 (or none, for every word), got {top_k}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise SeqkitError(f"max_new_tokens must be a whole number of at least 0, got {max_new_tokens}")
+        generation.check_sampling(temperature, top_k, max_new_tokens)
         self.eval()
         generator = torch.Generator(device=self.device)
         if seed is not None:
             generator.manual_seed(seed)
         else:
             generator.seed()
-        logits, state = self(self._ids(prompt))
-        words = []
-        for _ in range(max_new_tokens):
-            scores = logits[0, -1] / temperature
-            if top_k is not None:
-                threshold = scores.topk(min(top_k, scores.numel())).values[-1]
-                scores = scores.masked_fill(scores < threshold, -math.inf)
-            token = torch.multinomial(torch.softmax(scores, -1), 1, generator=generator)  # softmax at sampling
-            words.append(self.vocab.lookup_token(token.item()))
-            logits, state = self(token.view(1, 1), state)
+        ids = generation.sample(self.model, self._ids(prompt), max_new_tokens, temperature, top_k, generator)
+        words = self.vocab.lookup_tokens(ids)
         text = " ".join(words[::-1] if self.reverse else words)
         return text.replace(f" {EOS} ", "\n").replace(EOS, "\n")

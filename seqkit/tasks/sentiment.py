@@ -20,13 +20,13 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
+from seqkit.models import RecurrentClassifier
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
@@ -87,10 +87,8 @@ class SentimentTask(pl.LightningModule):
             raise SeqkitError(f"body_lr_scale must be > 0 and freeze_body_epochs >= 0, got {body_lr_scale} and {freeze_body_epochs}")
         check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
         self.save_hyperparameters(ignore=["encoder"])
-        self.encoder = encoder
-        self.drop = nn.Dropout(dropout)
-        self.embedding: nn.Embedding | None = None  # sized by the vocabulary, built in configure_model
-        self.head: ClassifierHead | None = None
+        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self.model: RecurrentClassifier | None = None  # sized by the vocabulary and labels, built in configure_model
         self.vocab: Vocab | None = None
         self.labels: list[str] | None = None
         self.tokenizer_name = "basic_english"
@@ -101,7 +99,7 @@ class SentimentTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.embedding is not None:
+        if self.model is not None:
             return
         datamodule = attached_datamodule(self)
         if self.vocab is None:
@@ -125,15 +123,25 @@ class SentimentTask(pl.LightningModule):
         # A language model's vocabulary (transfer) has no <pad>; padded steps never reach the
         # encoder (packed sequences), so then nothing needs a padding row.
         padding = self.vocab[PAD] if PAD in self.vocab else None
-        self.embedding = nn.Embedding(len(self.vocab), self.encoder.input_size, padding_idx=padding)
-        self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, classes,
-                                   pooling=self.hparams.pooling, dropout=self.hparams.dropout,
-                                   bidirectional=self.encoder.bidirectional)
+        self.model = RecurrentClassifier(len(self.vocab), self.encoder, classes, self.hparams.pooling,
+                                         self.hparams.dropout, padding)
         # Counts, added up across processes before they are divided: exact on many devices too.
         metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"), "f1": lambda: MulticlassF1Score(classes, average="macro"),
                    "loss": MeanMetric}
         self.metrics = nn.ModuleDict({f"{stage}_{name}": make() for stage in ("val", "test") for name, make in metrics.items()})
         self.confusion = MulticlassConfusionMatrix(classes)
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.model.encoder if self.model is not None else self._pending[0]
+
+    @property
+    def embedding(self) -> nn.Embedding | None:
+        return self.model.embedding if self.model is not None else None
+
+    @property
+    def head(self) -> ClassifierHead | None:
+        return self.model.head if self.model is not None else None
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])
@@ -198,12 +206,12 @@ class SentimentTask(pl.LightningModule):
             self._adopt({k: v for k, v in section.items() if k != "labels"})
             self._build_layers()
         same_labels = section.get("task") == self.task_name and list(section.get("labels", [])) == self.labels
-        body = ("embedding.", "encoder.")
+        body = ("model.embedding.", "model.encoder.")
         loaded = checkpoints.load_weights(self, checkpoint["state_dict"], "--init_from checkpoint", only=None if same_labels else body)
         if same_labels:
             say("seqkit: --init_from: all weights loaded (same labels)")
             return
-        backward = self._load_backward(checkpoint["state_dict"]["embedding.weight"]) if self._init_backward is not None else []
+        backward = self._load_backward(checkpoint["state_dict"]["model.embedding.weight"]) if self._init_backward is not None else []
         fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded + backward]
         reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
         also = f" (the reverse direction's {len(backward)} from --init_from_backward)" if backward else ""
@@ -214,9 +222,9 @@ class SentimentTask(pl.LightningModule):
         """The backward language model's encoder into the reverse direction: `weight_ih_l0` -> `weight_ih_l0_reverse`."""
         checkpoint, self._init_backward = self._init_backward, None
         state = checkpoint["state_dict"]
-        reverse = {f"{name}_reverse": value for name, value in state.items() if name.startswith("encoder.")}
-        loaded = checkpoints.load_weights(self, reverse, "--init_from_backward checkpoint", only=("encoder.",))
-        if not torch.equal(state["embedding.weight"].float().cpu(), forward_embedding.float().cpu()):
+        reverse = {f"{name}_reverse": value for name, value in state.items() if name.startswith("model.encoder.")}
+        loaded = checkpoints.load_weights(self, reverse, "--init_from_backward checkpoint", only=("model.encoder.",))
+        if not torch.equal(state["model.embedding.weight"].float().cpu(), forward_embedding.float().cpu()):
             say("seqkit: warning: the backward language model learned other word vectors than the forward one's, which "
                 "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
         return loaded
@@ -258,12 +266,8 @@ class SentimentTask(pl.LightningModule):
     # ------------------------------------------------------------------ the model
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """`tokens (B, T)`, `lengths (B,)` -> logits `(B, C)`."""
-        x = self.drop(self.embedding(tokens))                                        # (B, T, E)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, _ = self.encoder(packed)
-        output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
-        return self.head(output, lengths)
+        """`tokens (B, T)`, `lengths (B,)` -> logits `(B, C)` (`RecurrentClassifier`)."""
+        return self.model(tokens, lengths)
 
     def _step(self, batch, stage: str) -> Tensor:
         logits = self(batch.tokens, batch.lengths)

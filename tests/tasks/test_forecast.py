@@ -85,17 +85,19 @@ def test_with_a_baseline_the_untrained_model_is_that_baseline(tmp_path):
 
 
 def test_per_window_normalisation_makes_the_forecast_follow_the_window_level_and_scale():
-    task = ForecastTask(LSTM(1, 8), revin=True)
+    from seqkit.models import RecurrentForecaster
+
+    model = RecurrentForecaster(LSTM(1, 8), horizon=H, n_targets=1, revin=True)
+    past, future = torch.randn(4, L, 1), torch.zeros(4, H, 0)
+    base = model(past, future)
+    torch.testing.assert_close(model(past + 7.0, future), base + 7.0)  # a shifted window, a shifted forecast
+    torch.testing.assert_close(model(past * 3.0, future), base * 3.0, atol=1e-4, rtol=1e-4)
+    plain = RecurrentForecaster(LSTM(1, 8), horizon=H, n_targets=1)
+    assert not torch.allclose(plain(past + 7.0, future), plain(past, future) + 7.0)  # without it, no such thing
+    task = ForecastTask(LSTM(1, 8), revin=True)  # the task builds the same model from the data's sizes
     task.shapes = {"input_size": 1, "future_size": 0, "n_targets": 1, "input_length": L, "horizon": H}
     task._build_layers()
-    past, future = torch.randn(4, L, 1), torch.zeros(4, H, 0)
-    base = task(past, future)
-    torch.testing.assert_close(task(past + 7.0, future), base + 7.0)  # a shifted window, a shifted forecast
-    torch.testing.assert_close(task(past * 3.0, future), base * 3.0, atol=1e-4, rtol=1e-4)
-    plain = ForecastTask(LSTM(1, 8))
-    plain.shapes, plain.head = task.shapes, None
-    plain._build_layers()
-    assert not torch.allclose(plain(past + 7.0, future), plain(past, future) + 7.0)  # without it, no such thing
+    assert isinstance(task.model, RecurrentForecaster) and task.model.revin
 
 
 def test_the_pinball_loss_weighs_under_and_over_forecasts_by_the_quantile():

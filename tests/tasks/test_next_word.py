@@ -148,9 +148,9 @@ def test_a_compact_copy_keeps_the_model_in_half_the_space(trained, tmp_path):
     raw = torch.load(copy, weights_only=True)
     assert set(raw) == {"seqkit", "hyper_parameters", "state_dict"}  # no optimizer or loop state
     weights = raw["state_dict"]
-    assert weights["embedding.weight"].dtype == torch.float16
-    assert weights["embedding.weight"].data_ptr() == weights["head.proj.weight"].data_ptr()  # tied stays tied
-    full = sum(v.numel() * 4 for k, v in task.state_dict().items() if k != "head.proj.weight")
+    assert weights["model.embedding.weight"].dtype == torch.float16
+    assert weights["model.embedding.weight"].data_ptr() == weights["model.head.proj.weight"].data_ptr()  # tied stays tied
+    full = sum(v.numel() * 4 for k, v in task.state_dict().items() if k != "model.head.proj.weight")
     assert size < 0.5 * full + 20_000  # half-precision weights, stored once, plus the vocabulary
     loaded = NextWordTask.from_checkpoint(copy)
     tokens = torch.tensor([[2, 3, 4, 5]])

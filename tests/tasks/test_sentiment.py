@@ -102,8 +102,8 @@ def test_fine_tuning_with_a_new_label_set_keeps_the_encoder(trained, tmp_path):
     saved = torch.load(last, weights_only=True)["state_dict"]
     assert fresh.labels == ["1", "4", "5"] and fresh.head.proj.out_features == 3
     for name, value in fresh.encoder.state_dict().items():
-        assert torch.equal(value, saved[f"encoder.{name}"])
-    assert torch.equal(fresh.embedding.weight, saved["embedding.weight"])
+        assert torch.equal(value, saved[f"model.encoder.{name}"])
+    assert torch.equal(fresh.embedding.weight, saved["model.embedding.weight"])
 
 
 def test_transfer_from_a_language_model(reviews, tmp_path):

@@ -1,0 +1,49 @@
+"""`seqkit export`: a trained model as an ONNX or pt2 file that runs without seqkit.
+
+    seqkit export --ckpt_path runs/next_word/lstm --format onnx --output lm.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seqkit.commands import add_checkpoint, checkpoint_file, output_path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit export", description="Write a trained next-word, sentiment or "
+                                     "forecasting model as a file that runs without seqkit (ONNX for onnxruntime, or "
+                                     "PyTorch's pt2), with its vocabulary, labels or scaling in a JSON file beside it.")
+    add_checkpoint(parser, "next_word, sentiment or forecasting")
+    parser.add_argument("--format", choices=("onnx", "pt2"), default="onnx", help="onnx (the default) or pt2")
+    parser.add_argument("--output", type=Path, help="the model file to write (default: TASK.onnx or TASK.pt2 here); "
+                        "the JSON goes beside it")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing model file and its JSON")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from seqkit import checkpoints
+    from seqkit.export import export
+
+    path = checkpoint_file(args)
+    task_name = checkpoints.load(path)["seqkit"]["task"]
+    classes = {"next_word": "seqkit.tasks.next_word:NextWordTask", "sentiment": "seqkit.tasks.sentiment:SentimentTask",
+               "forecast": "seqkit.tasks.forecast:ForecastTask"}
+    if task_name not in classes:
+        from seqkit.errors import SeqkitError
+
+        raise SeqkitError(f"seqkit export takes next_word, sentiment and forecast checkpoints; {path} is a "
+                          f"{task_name!r} one")
+    output = output_path(args.output or Path(f"{task_name}.{args.format}"), "--output", (f".{args.format}",), args.force)
+    output_path(output.with_suffix(".json"), "--output's JSON", (".json",), args.force)
+    import importlib
+
+    module, name = classes[task_name].split(":")
+    task = getattr(importlib.import_module(module), name).from_checkpoint(path)
+    side = export(task, output, args.format)
+    print(f"seqkit export: wrote {output} (inputs {', '.join(side['inputs'])}; outputs {', '.join(side['outputs'])}) "
+          f"and {output.with_suffix('.json')}")
+    return 0

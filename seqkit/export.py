@@ -1,0 +1,153 @@
+"""A trained model as a file that runs without seqkit: ONNX (onnxruntime, any language) or PyTorch's pt2.
+
+    export(task, "model.onnx")   # or "model.pt2"; writes model.onnx and model.json beside it
+
+What each file takes and gives (B: batch, T: time; ONNX takes any B and T):
+
+| task | inputs | outputs |
+|---|---|---|
+| next_word | `tokens (B, T)` int64, `h0 (L, B, H)` [, `c0`] | `logits (B, T, V)`, `h_n` [, `c_n`] |
+| sentiment | `tokens (B, T)` int64, whole texts (no padding) | `probabilities (B, C)` |
+| forecast  | `past (B, L, F)` [, `future (B, H, K)`], scaled | `forecast (B, H, n_targets, Q)`, scaled |
+
+The JSON beside the model holds what turns text or a table into those tensors and back:
+the vocabulary (`itos`, the id of unknown words) and tokenizer, the label names, the
+forecaster's columns, scaling and quantiles.
+
+ONNX goes through torch's TorchScript-based exporter, which writes each recurrent layer as
+ONNX's own RNN, LSTM or GRU operator: one operator for any sequence length. (The
+torch.export-based exporter unrolls the recurrence over the example's length.) For the
+same reason a pt2 file of a language model takes one step, `tokens (B, 1)` and the
+state, and is fed a text token by token; a sentiment model has no pt2 form yet.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from seqkit.errors import SeqkitError
+
+FORMATS = ("onnx", "pt2")
+
+
+class _LanguageModelStep(nn.Module):
+    """`RecurrentLM` with its state as plain tensors: `(tokens, h0[, c0]) -> (logits, h_n[, c_n])`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor, *state: Tensor):
+        logits, final = self.model(tokens, state if len(state) > 1 else state[0])
+        return (logits, *final) if isinstance(final, tuple) else (logits, final)
+
+
+class _Probabilities(nn.Module):
+    """`RecurrentClassifier` on whole texts, with the softmax: `tokens (B, T) -> probabilities (B, C)`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return torch.softmax(self.model(tokens), dim=-1)
+
+
+def _plan(task) -> tuple[nn.Module, tuple[Tensor, ...], list[str], list[str], dict, dict]:
+    """The module to export, example inputs, input and output names, ONNX dynamic axes, and the JSON side."""
+    name = task.task_name
+    if name == "next_word":
+        encoder = task.model.encoder
+        layers, hidden = encoder.num_layers * encoder.num_directions, encoder.hidden_size
+        state = [torch.zeros(layers, 2, hidden) for _ in range(encoder.state_size)]
+        states = ["h0", "c0"][: encoder.state_size]
+        finals = ["h_n", "c_n"][: encoder.state_size]
+        axes = {"tokens": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"},
+                **{key: {1: "batch"} for key in states + finals}}
+        side = {"vocab": task.vocab.to_dict(), "tokenizer": task.tokenizer_name, "reverse": task.reverse,
+                "state": {"layers": layers, "hidden_size": hidden, "tensors": states}}
+        return (_LanguageModelStep(task.model), (torch.zeros(2, 3, dtype=torch.long), *state), ["tokens", *states],
+                ["logits", *finals], axes, side)
+    if name == "sentiment":
+        side = {"vocab": task.vocab.to_dict(), "tokenizer": task.tokenizer_name, "labels": list(task.labels)}
+        axes = {"tokens": {0: "batch", 1: "time"}, "probabilities": {0: "batch"}}
+        return (_Probabilities(task.model), (torch.zeros(2, 5, dtype=torch.long),), ["tokens"], ["probabilities"],
+                axes, side)
+    if name == "forecast":
+        shapes = task.shapes
+        inputs = (torch.zeros(2, shapes["input_length"], shapes["input_size"]),)
+        names = ["past"]
+        if shapes["future_size"]:
+            inputs += (torch.zeros(2, shapes["horizon"], shapes["future_size"]),)
+            names.append("future")
+        model = task.model if shapes["future_size"] else _PastOnly(task.model, shapes["horizon"])
+        axes = {key: {0: "batch"} for key in [*names, "forecast"]}
+        side = {"data": task.data_state, "quantiles": list(task.quantiles), "shapes": dict(shapes)}
+        return model, inputs, names, ["forecast"], axes, side
+    raise SeqkitError(f"seqkit export takes next_word, sentiment and forecast checkpoints; this one is {name!r}")
+
+
+class _PastOnly(nn.Module):
+    """A forecaster without known future covariates, taking the past only."""
+
+    def __init__(self, model: nn.Module, horizon: int) -> None:
+        super().__init__()
+        self.model, self.horizon = model, horizon
+
+    def forward(self, past: Tensor) -> Tensor:
+        return self.model(past, past.new_zeros(past.shape[0], self.horizon, 0))
+
+
+def export(task, path: str | Path, format: str | None = None) -> dict:
+    """Write `task`'s model to `path` (`.onnx` or `.pt2`) and its vocabulary, labels or scaling to `path.json`.
+
+    Args:
+        task: a trained task (`NextWordTask`, `SentimentTask` or `ForecastTask`), e.g. from
+            `from_checkpoint`.
+        path: the model file to write; the JSON goes beside it with the suffix `.json`.
+        format: `"onnx"` or `"pt2"`; by default the suffix of `path`.
+
+    Returns:
+        What was written into the JSON file.
+
+    Raises:
+        SeqkitError: an unknown format, a task without such an export, or the `onnx`
+            package missing for ONNX (`pip install "seqkit[export]"`).
+    """
+    path = Path(path)
+    format = format or path.suffix.lstrip(".")
+    if format not in FORMATS:
+        raise SeqkitError(f"seqkit exports to {' or '.join(FORMATS)}, not {format!r}")
+    module, inputs, input_names, output_names, axes, side = _plan(task)
+    module = module.cpu().eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notes on the exporter it is about to replace
+        if format == "onnx":
+            try:
+                import onnx  # noqa: F401 -- torch needs it to write the file
+            except ImportError:
+                raise SeqkitError('ONNX export needs the onnx package: pip install "seqkit[export]"') from None
+            torch.onnx.export(module, inputs, str(path), dynamo=False, input_names=input_names,
+                              output_names=output_names, dynamic_axes=axes, opset_version=17)
+        else:
+            if task.task_name == "sentiment":
+                raise SeqkitError("a sentiment model has no pt2 form yet (torch.export fixes the length of the "
+                                  "recurrence); export it with --format onnx, which takes texts of any length")
+            if task.task_name == "next_word":  # one step from the carried state: a text is fed token by token
+                inputs = (inputs[0][:, :1], *inputs[1:])
+            batch = torch.export.Dim("batch", min=1)
+            if task.task_name == "next_word":  # forward(tokens, *state): the state's tensors as one group
+                dynamic = ({0: batch}, tuple({1: batch} for _ in inputs[1:]))
+            else:
+                dynamic = tuple({0: batch} for _ in inputs)
+            program = torch.export.export(module, inputs, dynamic_shapes=dynamic)
+            torch.export.save(program, str(path))
+    side = {"format": "seqkit.export", "version": 1, "task": task.task_name, "model": path.name,
+            "inputs": input_names, "outputs": output_names, **side}
+    path.with_suffix(".json").write_text(json.dumps(side, indent=1) + "\n", encoding="utf-8")
+    return side

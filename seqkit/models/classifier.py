@@ -1,0 +1,54 @@
+"""`RecurrentClassifier`: one label per text from a recurrent encoder, as a plain `nn.Module` on token ids.
+
+    tokens (B, T) + lengths (B,) -> embedding (B, T, E) -> dropout
+        -> packed sequence -> encoder, uni- or bidirectional -> output (B, T, D*H)
+        -> pooling over each text's real steps (last, mean or max) -> dropout -> logits (B, C)
+
+Texts are padded to the longest in their batch and handed to the encoder packed, so padding
+never reaches a step: a text gets the same logits alone and in a batch of longer ones.
+`seqkit.tasks.SentimentTask` holds one as `task.model`.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqkit.modules import ClassifierHead, Recurrent
+
+
+class RecurrentClassifier(nn.Module):
+    """A recurrent text classifier.
+
+    Args:
+        vocab_size: the number of token ids.
+        encoder: a seqkit recurrent module; its `input_size` is the embedding size.
+        num_classes: the number of labels.
+        pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
+        dropout: on the embeddings and on the pooled features.
+        padding_idx: the id of `<pad>`, whose embedding row stays zero (None: no such row).
+    """
+
+    def __init__(self, vocab_size: int, encoder: Recurrent, num_classes: int, pooling: str = "max",
+                 dropout: float = 0.5, padding_idx: int | None = None) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, encoder.input_size, padding_idx=padding_idx)
+        self.encoder = encoder
+        self.drop = nn.Dropout(dropout)
+        self.head = ClassifierHead(encoder.hidden_size * encoder.num_directions, num_classes, pooling=pooling,
+                                   dropout=dropout, bidirectional=encoder.bidirectional)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """`tokens (B, T)` ids padded at the end, `lengths (B,)` -> logits `(B, C)`.
+
+        Without `lengths` every row is a whole text of T tokens (one text, or texts of one
+        length): nothing is packed, which is also the form that `torch.export` and ONNX take.
+        """
+        x = self.drop(self.embedding(tokens))                                        # (B, T, E)
+        if lengths is None:
+            output, _ = self.encoder(x)                                              # (B, T, D*H)
+            return self.head(output)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, _ = self.encoder(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
+        return self.head(output, lengths)

@@ -1,0 +1,100 @@
+"""`RecurrentForecaster`: a direct multi-step forecaster as a plain `nn.Module` on scaled tensors.
+
+    past (B, L, F_in) -> [per-window normalisation of the targets] -> encoder (B, L, D*H)
+        -> the last state, beside the known future (B, H * F_known) -> dropout
+        -> head: every horizon step and quantile at once (B, H, n_targets, Q)
+        -> [+ a baseline forecast of the same window] -> [scaled back]
+
+The baselines are small objects (`Naive()`, `SeasonalNaive(12)`, `SeasonalDrift(12)`): the
+network learns the correction over one, and its head starts at zero, so training starts
+from the baseline. `seqkit.tasks.ForecastTask` holds one as `task.model`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqkit import forecast_metrics as fm
+from seqkit.modules import Recurrent
+
+
+class Naive:
+    """The last value of the window, repeated over the horizon."""
+
+    def __call__(self, history: Tensor, horizon: int) -> Tensor:
+        return fm.naive_forecast(history, horizon)
+
+
+class SeasonalNaive:
+    """The value one season before each step, from the window's last season."""
+
+    def __init__(self, season: int) -> None:
+        self.season = season
+
+    def __call__(self, history: Tensor, horizon: int) -> Tensor:
+        return fm.seasonal_naive_forecast(history, horizon, self.season)
+
+
+class SeasonalDrift:
+    """Seasonal naive plus the window's mean growth per season (`season=1`: the naive forecast with drift)."""
+
+    def __init__(self, season: int) -> None:
+        self.season = season
+
+    def __call__(self, history: Tensor, horizon: int) -> Tensor:
+        return fm.seasonal_drift_forecast(history, horizon, self.season)
+
+
+class RecurrentForecaster(nn.Module):
+    """Forecast `horizon` steps of `n_targets` series at once, from a window of the past.
+
+    Args:
+        encoder: a seqkit recurrent module whose `input_size` is the number of input
+            features (the targets first, then observed and known covariates).
+        horizon: H, the steps forecast.
+        n_targets: the target channels, the first ones of every input step.
+        future_size: the known covariates per future step (calendar features), 0 for none.
+        n_quantiles: outputs per step and target (1: a point forecast).
+        revin: centre each window's targets on their mean and divide by their spread, and
+            scale the forecast back (the RevIN idea, Kim et al. 2022, without its affine).
+        baseline: None, or a baseline object (`Naive()`, `SeasonalNaive(m)`, `SeasonalDrift(m)`)
+            that the network corrects.
+        dropout: on the features entering the head.
+    """
+
+    def __init__(self, encoder: Recurrent, horizon: int, n_targets: int, future_size: int = 0, n_quantiles: int = 1,
+                 revin: bool = False, baseline=None, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.horizon, self.n_targets, self.n_quantiles = horizon, n_targets, n_quantiles
+        self.revin, self.baseline = revin, baseline
+        self.drop = nn.Dropout(dropout)
+        features = encoder.hidden_size * encoder.num_directions + horizon * future_size
+        self.head = nn.Linear(features, horizon * n_targets * n_quantiles)
+        if baseline is not None:
+            nn.init.zeros_(self.head.weight)  # start from the baseline forecast
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, past: Tensor, future: Tensor) -> Tensor:
+        """`past (B, L, F_in)`, `future (B, H, F_known)` (F_known may be 0) -> forecasts `(B, H, n_targets, Q)`."""
+        n_targets, horizon = self.n_targets, self.horizon
+        history = past[..., :n_targets]  # (B, L, n_targets)
+        if self.revin:
+            level = history.mean(dim=1, keepdim=True)  # (B, 1, n_targets)
+            spread = history.std(dim=1, keepdim=True, unbiased=False) + 1e-5
+            history = (history - level) / spread
+            past = torch.cat([history, past[..., n_targets:]], dim=-1)
+        output, _ = self.encoder(past)  # (B, L, D*H_enc)
+        if self.encoder.bidirectional:  # the forward direction's last step, the backward one's first
+            half = self.encoder.hidden_size
+            summary = torch.cat([output[:, -1, :half], output[:, 0, half:]], dim=-1)
+        else:
+            summary = output[:, -1]
+        features = torch.cat([summary, future.flatten(1)], dim=-1)
+        forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
+        if self.baseline is not None:
+            forecast = forecast + self.baseline(history, horizon).unsqueeze(-1)
+        if self.revin:
+            forecast = forecast * spread.unsqueeze(-1) + level.unsqueeze(-1)
+        return forecast

@@ -1,0 +1,105 @@
+"""`seqkit export`: each recipe family's model runs without seqkit, in onnxruntime and as pt2, with PyTorch's results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seqkit.cli import main
+from seqkit.tasks.forecast import ForecastTask
+from seqkit.tasks.next_word import NextWordTask
+from seqkit.tasks.sentiment import SentimentTask
+
+SHORT = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+         "--trainer.enable_progress_bar", "false"]
+FAMILIES = {  # recipe, the task class, extra options
+    "next_word": ("next_word/lstm", NextWordTask, ["--data.max_tokens", "300"]),
+    "sentiment": ("sentiment/lstm_reviews", SentimentTask, []),
+    "forecast": ("forecasting/lstm", ForecastTask, []),
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short run of a recipe of each family: the run folders."""
+    runs = {}
+    for family, (recipe, _, extra) in FAMILIES.items():
+        root = tmp_path_factory.mktemp(family)
+        assert main(["fit", "-c", recipe, *extra, *SHORT, "--trainer.default_root_dir", str(root)]) == 0
+        runs[family] = root
+    return runs
+
+
+def _inputs(family: str, task) -> tuple[torch.Tensor, ...]:
+    """Inputs of another batch size and length than the ones the export was traced with."""
+    torch.manual_seed(1)
+    if family == "next_word":
+        encoder = task.model.encoder
+        state = tuple(torch.randn(encoder.num_layers, 3, encoder.hidden_size) for _ in range(encoder.state_size))
+        return (torch.randint(0, len(task.vocab), (3, 11)), *state)
+    if family == "sentiment":
+        return (torch.randint(0, len(task.vocab), (4, 13)),)
+    shapes = task.shapes
+    past = (torch.randn(5, shapes["input_length"], shapes["input_size"]),)
+    return past + ((torch.randn(5, shapes["horizon"], shapes["future_size"]),) if shapes["future_size"] else ())
+
+
+def _reference(family: str, task, inputs) -> list[torch.Tensor]:
+    with torch.no_grad():
+        if family == "next_word":
+            logits, state = task.model(inputs[0], inputs[1:] if len(inputs) > 2 else inputs[1])
+            return [logits, *(state if isinstance(state, tuple) else (state,))]
+        if family == "sentiment":
+            return [torch.softmax(task.model(inputs[0]), dim=-1)]
+        future = inputs[1] if len(inputs) > 1 else inputs[0].new_zeros(inputs[0].shape[0], task.shapes["horizon"], 0)
+        return [task.model(inputs[0], future)]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_the_onnx_file_runs_in_onnxruntime_with_pytorchs_results(family, trained, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export is tested with the export extra installed")
+    target = tmp_path / f"{family}.onnx"
+    assert main(["export", "--ckpt_path", str(trained[family]), "--output", str(target)]) == 0
+    assert f"seqkit export: wrote {target}" in capsys.readouterr().out
+    side = json.loads(target.with_suffix(".json").read_text())
+    task = FAMILIES[family][1].from_checkpoint(trained[family])
+    assert side["task"] == task.task_name and side["model"] == target.name
+    if family != "forecast":
+        assert side["vocab"]["itos"] == task.vocab.get_itos()
+    if family == "sentiment":
+        assert side["labels"] == task.labels
+    runner = ort.InferenceSession(str(target))
+    assert [i.name for i in runner.get_inputs()] == side["inputs"]
+    inputs = _inputs(family, task)
+    results = runner.run(None, {name: tensor.numpy() for name, tensor in zip(side["inputs"], inputs)})
+    for got, want in zip(results, _reference(family, task, inputs), strict=True):
+        torch.testing.assert_close(torch.from_numpy(got), want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["next_word", "forecast"])
+def test_the_pt2_file_loads_in_plain_torch_with_the_same_results(family, trained, tmp_path):
+    target = tmp_path / f"{family}.pt2"
+    assert main(["export", "--ckpt_path", str(trained[family]), "--format", "pt2", "--output", str(target)]) == 0
+    program = torch.export.load(str(target))
+    task = FAMILIES[family][1].from_checkpoint(trained[family])
+    inputs = _inputs(family, task)
+    if family == "next_word":  # one step from a carried state, the way a keyboard feeds it
+        inputs = (inputs[0][:, :1], *inputs[1:])
+    results = program.module()(*inputs)
+    results = list(results) if isinstance(results, tuple) else [results]
+    for got, want in zip(results, _reference(family, task, inputs), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_export_refuses_what_it_cannot_write_in_one_line(trained, tmp_path, capsys):
+    mine = tmp_path / "model.onnx"
+    mine.write_bytes(b"mine")
+    assert main(["export", "--ckpt_path", str(trained["sentiment"]), "--output", str(mine)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and mine.read_bytes() == b"mine"
+    assert main(["export", "--ckpt_path", str(trained["sentiment"]), "--format", "pt2", "--output",
+                 str(tmp_path / "s.pt2")]) == 2
+    assert "use --format onnx" in capsys.readouterr().err.replace("export it with --format onnx", "use --format onnx")
+    assert main(["export", "--ckpt_path", str(trained["sentiment"]), "--output", str(tmp_path / "s.pt2")]) == 2
+    assert "seqkit writes .onnx here, not .pt2" in capsys.readouterr().err
