@@ -124,7 +124,7 @@ def full_run(cell: str, out: Path, rnn_lr: float) -> dict:
     """
     root_dir = out / cell
     swap = [] if cell == "lstm" else ["--model.init_args.encoder.class_path", "seqkit.modules.RNN",
-                                      "--model.init_args.lr", str(rnn_lr)]
+                                      "--model.init_args.optimizer.init_args.lr", str(rnn_lr)]
     swap += ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.init_args.save_dir", str(root_dir)]
     env = {**os.environ, "SEQKIT_DATA": str(_data_root())}
     base = [sys.executable, "-m", "seqkit.cli"]

@@ -75,6 +75,7 @@ that in mind. The script says which allocator setting it ran with.
 
 from __future__ import annotations
 
+from functools import partial
 import argparse
 import ctypes
 import math
@@ -174,7 +175,10 @@ def next_word(folder: Path, batch: int, length: int, steps: int):
         write_text(corpus, 400_000)
     data = NextWordData(train_path=str(corpus), tokenizer="whitespace", max_tokens=1000, batch_size=batch,
                         eval_batch_size=batch, bptt=length, val_fraction=0.02)
-    task = NextWordTask(LSTM(128, 128, backend="fused"), dropout=0.3, tie_weights=True, optimizer="adamw", lr=1e-3)
+    import torch
+
+    task = NextWordTask(LSTM(128, 128, backend="fused"), dropout=0.3, tie_weights=True,
+                        optimizer=partial(torch.optim.AdamW, lr=1e-3))
     return task, data
 
 

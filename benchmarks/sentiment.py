@@ -3,7 +3,7 @@
     python benchmarks/sentiment.py                       # BiLSTM and BiRNN recipes, then predict speed
     python benchmarks/sentiment.py --cells lstm --epochs 2
     python benchmarks/sentiment.py --cells lstm_transfer --transfer LM.ckpt   # from a WikiText-2 language model, and from random weights
-    python benchmarks/sentiment.py --cells lstm --seed_everything 1 --model.init_args.lr 0.002   # other flags go to `seqkit fit`
+    python benchmarks/sentiment.py --cells lstm --seed_everything 1 --model.init_args.optimizer.init_args.lr 0.002   # other flags go to `seqkit fit`
     python benchmarks/sentiment.py --predict-only CKPT   # only the inference speed of a trained classifier
 
 Trains `recipes/sentiment/lstm.yaml` and `rnn.yaml` through `seqkit fit` (SeqkitCLI, in

@@ -59,13 +59,13 @@ from seqkit.data.catalog import data_folder
 ROOT = Path(__file__).resolve().parents[1]
 BIDIRECTIONAL = ["--model.init_args.encoder.init_args.bidirectional", "true"]
 SETTINGS = {  # the rates are spelled out where they differ from the recipe's (lr 0.002)
-    "random": ["--model.init_args.lr", "0.001"],
+    "random": ["--model.init_args.optimizer.init_args.lr", "0.001"],
     "lm": ["--init_from", "{lm}"],
-    "lm_lr1": ["--init_from", "{lm}", "--model.init_args.lr", "0.001"],
-    "lm_body_half": ["--init_from", "{lm}", "--model.init_args.lr", "0.001", "--model.init_args.body_lr_scale", "0.5"],
-    "ulmfit": ["--init_from", "{lm}", "--model.init_args.lr", "0.001", "--model.init_args.freeze_body_epochs", "1",
+    "lm_lr1": ["--init_from", "{lm}", "--model.init_args.optimizer.init_args.lr", "0.001"],
+    "lm_body_half": ["--init_from", "{lm}", "--model.init_args.optimizer.init_args.lr", "0.001", "--model.init_args.body_lr_scale", "0.5"],
+    "ulmfit": ["--init_from", "{lm}", "--model.init_args.optimizer.init_args.lr", "0.001", "--model.init_args.freeze_body_epochs", "1",
                "--model.init_args.body_lr_scale", "0.3"],
-    "bi_random": [*BIDIRECTIONAL, "--model.init_args.lr", "0.001"],
+    "bi_random": [*BIDIRECTIONAL, "--model.init_args.optimizer.init_args.lr", "0.001"],
     "bi_lm": [*BIDIRECTIONAL, "--init_from", "{lm}"],
     "bilm": [*BIDIRECTIONAL, "--init_from", "{lm}", "--init_from_backward", "{lm_bwd}"],
 }
@@ -144,7 +144,9 @@ def main() -> int:
     epochs = 1 if args.smoke else args.lm_epochs
     lm_extra = ["--data.dataset", "null", "--data.train_path", str(corpus), "--data.val_path", str(root / "wikitext-2" / "valid.txt"),
                 "--data.max_tokens", "null", "--data.batch_size", str(args.lm_batch_size), "--trainer.max_epochs", str(epochs),
-                "--model.init_args.lr_decay", "0.5", "--model.init_args.lr_decay_start", str(max(1, epochs // 2))]
+                "--model.init_args.lr_scheduler", "seqkit.tasks.StepDecay",
+                "--model.init_args.lr_scheduler.init_args.factor", "0.5",
+                "--model.init_args.lr_scheduler.init_args.start", str(max(1, epochs // 2))]
 
     def language_model(name: str, what: str, extra: list[str]) -> str:
         if not corpus.is_file():

@@ -283,7 +283,8 @@ def saved_arguments(task_class: type, checkpoint: dict) -> dict:
     Lightning stores them there; LightningCLI adds bookkeeping (`_class_path`,
     `_instantiator`) and the encoder's config, which the task rebuilds separately.
     """
-    accepted = set(inspect.signature(task_class.__init__).parameters) - {"self", "encoder"}
+    # The optimizer and scheduler are the recipe's, not the model's (earlier checkpoints held "sgd", lr, ...).
+    accepted = set(inspect.signature(task_class.__init__).parameters) - {"self", "encoder", "optimizer", "lr_scheduler"}
     return {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
 
 

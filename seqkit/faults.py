@@ -318,7 +318,7 @@ def _advice(trainer: pl.Trainer) -> str:
     clip = trainer.gradient_clip_val
     fix = (f"; clip the gradients harder than {clip} (--trainer.gradient_clip_val)" if clip else
            "; clip the gradients (--trainer.gradient_clip_val 1.0)")
-    fix += " or lower the learning rate (--model.lr)"
+    fix += " or lower the learning rate (--model.init_args.optimizer.init_args.lr)"
     last = next((c.path for c in trainer.callbacks if isinstance(c, LastCheckpoint) and c.path), None)
     if last and os.path.isfile(last):
         return f"{fix}. The last good checkpoint is {last}"

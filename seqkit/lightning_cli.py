@@ -271,9 +271,48 @@ def resolve_configs(args: list[str]) -> list[str]:
                 if value is None:
                     raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
             resolved += [option, packaged.resolve_recipe(value)]
+            _refuse_old_optimizer_keys(resolved[-1])
+        elif option.removeprefix("--model.").removeprefix("init_args.") in OLD_OPTIMIZER_KEYS + ("optimizer",) and \
+                option.startswith("--model.") and not option.endswith("optimizer"):
+            key = option.rsplit(".", 1)[-1]
+            raise SeqkitError(f"{option} is now {_new_key(key)} (the optimizer and its schedule are chosen by class)")
         else:
             resolved.append(arg)
     return resolved
+
+
+# The keys that named the optimizer before tasks took it as a class (seqkit.tasks.common.configure).
+OLD_OPTIMIZER_KEYS = ("lr", "weight_decay", "lr_decay", "lr_decay_start")
+
+
+def _new_key(key: str) -> str:
+    return {"lr": "--model.init_args.optimizer.init_args.lr",
+            "weight_decay": "--model.init_args.optimizer.init_args.weight_decay",
+            "lr_decay": "--model.init_args.lr_scheduler.init_args.factor (class_path seqkit.tasks.StepDecay)",
+            "lr_decay_start": "--model.init_args.lr_scheduler.init_args.start (class_path seqkit.tasks.StepDecay)"}[key]
+
+
+def _refuse_old_optimizer_keys(path: str) -> None:
+    """Refuse a recipe that names its optimizer the way seqkit's recipes did before, in one line with the new keys."""
+    import yaml
+
+    model = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("model")
+    init = model.get("init_args") if isinstance(model, dict) else None
+    if not isinstance(init, dict):
+        return
+    old = [key for key in OLD_OPTIMIZER_KEYS if key in init]
+    if isinstance(init.get("optimizer"), str) or old:
+        name = init.get("optimizer")
+        classes = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+        cls = f"torch.optim.{classes.get(str(name).lower(), 'AdamW')}" if isinstance(name, str) else "torch.optim.AdamW"
+        args = ", ".join(f"{key}: {init[key]}" for key in ("lr", "weight_decay") if key in init)
+        new = f"optimizer: {{class_path: {cls}{', init_args: {' + args + '}' if args else ''}}}"
+        if "lr_decay" in init:
+            new += (f" and lr_scheduler: {{class_path: seqkit.tasks.StepDecay, init_args: {{factor: {init['lr_decay']}, "
+                    f"start: {init.get('lr_decay_start', 0)}}}}}")
+        given = ", ".join(f"{key}: {init[key]}" for key in ("optimizer", *OLD_OPTIMIZER_KEYS) if key in init)
+        raise SeqkitError(f"{path}: model.init_args {given} is now written {new} "
+                          "(`seqkit recipes show NAME` shows a recipe in the new form)")
 
 
 def build(args: list[str], **kwargs) -> SeqkitCLI:

@@ -6,6 +6,7 @@ bidirectional LSTM learns them in a few seconds on one thread.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -27,7 +28,7 @@ def train_tiny_sentiment(root: Path, epochs: int = 3) -> Path:
     reviews.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows * 20))
     torch.manual_seed(0)
     data = SentimentData(train_path=str(reviews), batch_size=16, eval_batch_size=32)
-    task = SentimentTask(LSTM(16, 6, bidirectional=True), pooling="max", dropout=0.1, lr=0.01)
+    task = SentimentTask(LSTM(16, 6, bidirectional=True), pooling="max", dropout=0.1, optimizer=partial(torch.optim.AdamW, lr=0.01))
     trainer = pl.Trainer(default_root_dir=root, accelerator="cpu", max_epochs=epochs, enable_progress_bar=False,
                          enable_model_summary=False, logger=False)
     trainer.fit(task, datamodule=data)

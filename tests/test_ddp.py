@@ -246,7 +246,7 @@ def next_word_runs(tmp_path_factory):
               "--data.train_path", str(paths["train"]), "--data.val_path", str(paths["val"]),
               "--data.test_path", str(paths["test"]), "--data.bptt", "10",
               "--model.init_args.encoder.init_args.input_size", "32", "--model.init_args.encoder.init_args.hidden_size", "32",
-              "--model.init_args.dropout", "0", "--model.init_args.lr", "0.03",
+              "--model.init_args.dropout", "0", "--model.init_args.optimizer.init_args.lr", "0.03",
               "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "6"]
     # Validation and test share every line of code (`_step`, `_loader`): the validation run after training
     # checks the reduction, which saves two more runs.
@@ -306,7 +306,7 @@ def sentiment_runs(tmp_path_factory):
               "--data.text_column", "review", "--data.label_column", "stars", "--data.val_fraction", "0.2",
               "--data.batch_size", "1000", "--data.eval_batch_size", "7",  # the whole set per step; uneven shares
               "--model.init_args.encoder.init_args.input_size", "16", "--model.init_args.encoder.init_args.hidden_size", "16",
-              "--model.init_args.dropout", "0", "--model.init_args.lr", "0.01", "--trainer.max_epochs", "3"]
+              "--model.init_args.dropout", "0", "--model.init_args.optimizer.init_args.lr", "0.01", "--trainer.max_epochs", "3"]
     return train_and_test_both_ways(folder, common, [], [])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 import numpy as np
 import pytest
 import torch
@@ -169,7 +170,7 @@ def test_gradient_norm_logger_logs_the_ratio_and_leaves_training_unchanged(tmp_p
     def run(name, *callbacks):
         torch.manual_seed(0)
         data = NextWordData(train_path=str(corpus), batch_size=4, eval_batch_size=2, bptt=6)
-        task = NextWordTask(LSTM(16, 16, num_layers=2, dropout=0.3), optimizer="sgd", lr=1.0)
+        task = NextWordTask(LSTM(16, 16, num_layers=2, dropout=0.3), optimizer=partial(torch.optim.SGD, lr=1.0))
         losses = _Losses()
         trainer = pl.Trainer(default_root_dir=tmp_path / name, accelerator="cpu", max_steps=5, limit_val_batches=0, logger=False,
                              enable_progress_bar=False, enable_model_summary=False, callbacks=[losses, *callbacks])

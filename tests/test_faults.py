@@ -133,7 +133,8 @@ def test_next_word_resumes_mid_epoch_with_its_carried_state(tmp_path):
     args = ["-c", str(RECIPES / "next_word" / "lstm.yaml"), "--data.dataset", "null", "--data.train_path", str(text),
             "--data.batch_size", "4", "--data.bptt", "12", "--data.eval_batch_size", "2",
             "--model.init_args.encoder.init_args.input_size", "16", "--model.init_args.encoder.init_args.hidden_size", "16",
-            "--model.lr_decay", "0.5", "--model.lr_decay_start", "1",  # an epoch schedule must resume too
+            "--model.init_args.lr_scheduler", "seqkit.tasks.StepDecay",  # an epoch schedule must resume too
+            "--model.init_args.lr_scheduler.init_args.factor", "0.5", "--model.init_args.lr_scheduler.init_args.start", "1",
             "--trainer.max_epochs", "2", "--trainer.logger", "false", "--checkpoint_every_n_steps", "1", *QUIET]
     resumed_from = kill_and_resume(args, tmp_path)
     # The state carried into the next batch travels in the checkpoint (not zeros on resume).
@@ -240,7 +241,7 @@ ADDING = ["-c", str(RECIPES / "memory" / "adding.yaml"), "--data.length", "8", "
 
 
 def test_an_absurd_learning_rate_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    code = main(["fit", *ADDING, "--model.optimizer", "sgd", "--model.lr", "1e6", "--trainer.gradient_clip_val", "null",
+    code = main(["fit", *ADDING, "--model.init_args.optimizer", "torch.optim.SGD", "--model.init_args.optimizer.init_args.lr", "1e6", "--trainer.gradient_clip_val", "null",
                  "--trainer.default_root_dir", str(tmp_path)])
     assert code == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]

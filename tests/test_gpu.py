@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 import warnings
 
 import pytest
@@ -91,7 +92,7 @@ def test_language_model_trained_on_gpu_loads_on_cpu(tmp_path):
     corpus = tmp_path / "train.txt"
     corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 200)
     data = NextWordData(train_path=str(corpus), batch_size=4, eval_batch_size=2, bptt=6)
-    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, tie_weights=True)
+    task = NextWordTask(LSTM(16, 16), tie_weights=True, optimizer=partial(torch.optim.AdamW, lr=0.01))
     seen = _trained_on_cuda()
     trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=1, limit_train_batches=5, limit_val_batches=2,
                          default_root_dir=tmp_path, logger=False, enable_progress_bar=False, callbacks=[seen])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -16,20 +17,17 @@ from seqkit.faults import LastCheckpoint
 def check_numbers(**values: float | None) -> None:
     """Refuse hyperparameters out of range where they are declared, naming the flag (`--model.init_args.NAME`).
 
-    Known names: `lr` (>= 0, as torch's optimizers take it; 0 gets a warning, since then no
-    weight changes), `dropout` (0 <= p < 1), `weight_decay` (>= 0); None is skipped.
+    Known names: `dropout` (0 <= p < 1); None is skipped. (The optimizer's `lr` and
+    `weight_decay` are checked by the optimizer itself, see `configure`.)
 
     Raises:
         SeqkitError: the first value out of its range.
     """
-    rules = {"lr": (lambda v: v >= 0, "at least 0"), "dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
-             "weight_decay": (lambda v: v >= 0, "at least 0")}
+    rules = {"dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1")}
     for name, value in values.items():
         fits, wanted = rules[name]
         if value is not None and not (math.isfinite(value) and fits(value)):
             raise SeqkitError(f"--model.init_args.{name} must be {wanted}, got {value}")
-    if values.get("lr") == 0:
-        rank_zero_warn("--model.init_args.lr is 0: training will change no weight")
 
 
 def attached_datamodule(module: pl.LightningModule) -> pl.LightningDataModule | None:
@@ -55,28 +53,54 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
                             filename="best-{epoch}-{" + monitor + ":" + score_format + "}", auto_insert_metric_name=False)]
 
 
-class StepDecay:
-    """Zaremba et al. (2014): the learning rate is multiplied by `factor` once per epoch after `start` epochs.
-
-    A class rather than a lambda so that the scheduler's state is plain data in a checkpoint.
-    """
+class _Decay:
+    """The factor of epoch `epoch` (a class, not a lambda, so that the scheduler's state is plain data)."""
 
     def __init__(self, factor: float, start: int) -> None:
-        self.factor = factor
-        self.start = start
+        self.factor, self.start = factor, start
 
     def __call__(self, epoch: int) -> float:
         return self.factor ** max(0, epoch + 1 - self.start)
 
 
-def step_decay_schedule(optimizer, factor: float, start: int):
-    """`configure_optimizers`' return value: `optimizer` alone, or with `StepDecay` once per epoch when `factor` != 1."""
-    if factor == 1.0:
-        return optimizer
-    import torch
+class StepDecay(torch.optim.lr_scheduler.LambdaLR):
+    """Zaremba et al. (2014): the learning rate is multiplied by `factor` once per epoch after `start` epochs.
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, StepDecay(factor, start))
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+    In a recipe: `lr_scheduler: {class_path: seqkit.tasks.StepDecay, init_args: {factor: 0.5, start: 4}}`.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, factor: float = 0.5, start: int = 0) -> None:
+        if not (math.isfinite(factor) and 0 < factor <= 1) or start < 0:
+            raise SeqkitError(f"StepDecay needs 0 < factor <= 1 and start >= 0, got factor {factor} and start {start}")
+        super().__init__(optimizer, _Decay(factor, start))
+
+
+# A task's `optimizer` and `lr_scheduler` arguments, the LightningCLI way: a recipe names the class
+# (`optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20}}`), the task hands it the parameters.
+OLD_OPTIMIZER_KEYS = ("lr", "weight_decay", "lr_decay", "lr_decay_start")
+
+
+def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
+    """`configure_optimizers`' value: `task.optimizer(params)`, with `task.lr_scheduler` stepped once per epoch.
+
+    Raises:
+        SeqkitError: arguments the optimizer or scheduler refuses (a negative lr), naming the key.
+    """
+    try:
+        optimizer = task.optimizer(params)
+    except (TypeError, ValueError) as error:
+        raise SeqkitError(f"--model.init_args.optimizer: {error}") from None
+    for group in optimizer.param_groups:  # a group may learn at a multiple of the optimizer's lr
+        group["lr"] = group["lr"] * group.get("lr_scale", 1.0)
+    if all(group["lr"] == 0 for group in optimizer.param_groups):
+        rank_zero_warn("the optimizer's lr is 0: training will change no weight")
+    if task.lr_scheduler is None:
+        return optimizer
+    try:
+        scheduler = task.lr_scheduler(optimizer)
+    except (TypeError, ValueError) as error:
+        raise SeqkitError(f"--model.init_args.lr_scheduler: {error}") from None
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
 
 def with_input_size(module, input_size: int):

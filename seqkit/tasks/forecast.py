@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 import lightning.pytorch as pl
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import numpy as np
 import pandas as pd
 import torch
@@ -40,11 +41,10 @@ from seqkit.distributed import gather_rows
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.models.forecaster import Naive, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, with_input_size
 
 LOSSES = ("mse", "mae", "quantile")
 BASELINES = ("none", "naive", "seasonal", "seasonal_drift")
-OPTIMIZERS = ("adamw", "sgd")
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
 MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
@@ -113,7 +113,11 @@ class ForecastTask(pl.LightningModule):
         season: the season length in steps, for the seasonal baselines and MASE (12 for
             monthly data with a yearly cycle, 24 for hourly with a daily one; 1: none).
         dropout: dropout on the features entering the head.
-        optimizer: `"adamw"` or `"sgd"`; `lr`, `weight_decay` as usual.
+        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW with its defaults.
+        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
+            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
         monitor: the validation metric that picks the best checkpoint (`val/loss`, or an
             original-scale one such as `val/mape`); lower is better.
         init_scaler: with `--init_from`: `"refit"` fits the scaler on the new training data
@@ -132,9 +136,8 @@ class ForecastTask(pl.LightningModule):
         baseline: str = "none",
         season: int = 1,
         dropout: float = 0.0,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
         monitor: str = "val/loss",
         init_scaler: str = "refit",
     ) -> None:
@@ -146,8 +149,6 @@ class ForecastTask(pl.LightningModule):
             raise SeqkitError(f"loss must be one of {LOSSES}, got {loss!r}")
         if baseline not in BASELINES:
             raise SeqkitError(f"baseline must be one of {BASELINES}, got {baseline!r}")
-        if optimizer not in OPTIMIZERS:
-            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if init_scaler not in ("refit", "keep"):
             raise SeqkitError(f"init_scaler must be 'refit' or 'keep', got {init_scaler!r}")
         if season < 1:
@@ -159,8 +160,9 @@ class ForecastTask(pl.LightningModule):
                                   f"forecast); got {quantiles}")
         elif quantiles is not None:
             raise SeqkitError("quantiles belong to loss: quantile; set --model.init_args.loss quantile or drop them")
-        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
-        self.save_hyperparameters(ignore=["encoder"])
+        check_numbers(dropout=dropout)
+        self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
         self.model: RecurrentForecaster | None = None  # sized by the data, built in configure_model
         self.quantiles = list(quantiles) if loss == "quantile" else [0.5]
@@ -422,10 +424,7 @@ class ForecastTask(pl.LightningModule):
         return pd.DataFrame(rows)
 
     def configure_optimizers(self):
-        hp = self.hparams
-        if hp.optimizer == "sgd":
-            return torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        return configure(self, self.parameters())
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, self.hparams.monitor, "min", ".4f")

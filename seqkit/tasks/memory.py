@@ -22,6 +22,7 @@ from __future__ import annotations
 
 
 import lightning.pytorch as pl
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -33,9 +34,8 @@ from seqkit import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, ClassifierHead, Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, configure, with_input_size
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 KINDS = ("regression", "classification")
 
 
@@ -67,8 +67,11 @@ class MemoryTask(pl.LightningModule):
     Args:
         encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=2, hidden_size=128)`;
             chosen in a recipe by `class_path`. Its `input_size` is replaced by the data's.
-        optimizer: `"adam"`, `"rmsprop"` (as in Le et al. 2015 and Arjovsky et al. 2016) or
-            `"sgd"`; `lr` and `weight_decay` as usual.
+        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default Adam (RMSprop in Le et al. 2015 and Arjovsky et al. 2016) with its defaults.
+        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
+            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
         forget_bias, input_bias: added to an LSTM's forget-gate and input-gate biases when
             the model is first built (`shift_lstm_gate_biases`; 0: torch's initialisation).
             Other cells ignore them, so `seqkit compare` can swap cells in one recipe.
@@ -79,18 +82,15 @@ class MemoryTask(pl.LightningModule):
 
     task_name = "memory"
 
-    def __init__(self, encoder: Recurrent, optimizer: str = "adam", lr: float = 1e-3,
-                 weight_decay: float = 0.0, forget_bias: float = 0.0, input_bias: float = 0.0) -> None:
+    def __init__(self, encoder: Recurrent, optimizer: OptimizerCallable = torch.optim.Adam,
+                 lr_scheduler: LRSchedulerCallable | None = None, forget_bias: float = 0.0,
+                 input_bias: float = 0.0) -> None:
         super().__init__()
         if not isinstance(encoder, Recurrent):
             raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
                               f"got {type(encoder).__name__}")
-        if optimizer not in OPTIMIZERS:
-            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        if lr <= 0:
-            raise SeqkitError(f"lr must be positive, got {lr}")
-        check_numbers(lr=lr, weight_decay=weight_decay)
-        self.save_hyperparameters(ignore=["encoder"])
+        self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self.encoder = encoder
         self.head: ClassifierHead | None = None  # sized by the data, built in configure_model
         self.shapes: dict | None = None  # {"kind", "input_size", "n_outputs"}, from the data or a checkpoint
@@ -228,12 +228,7 @@ class MemoryTask(pl.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self):
-        hp = self.hparams
-        if hp.optimizer == "sgd":
-            return torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.optimizer == "rmsprop":
-            return torch.optim.RMSprop(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        return configure(self, self.parameters())
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/loss", "min", ".4f")

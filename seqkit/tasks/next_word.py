@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -24,12 +25,11 @@ from torchmetrics import MeanMetric
 from seqkit import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentLM, generation
 from seqkit.modules import LanguageModelHead, Recurrent
 from seqkit.text import EOS, UNK, Vocab, get_tokenizer, read_lines
 
-OPTIMIZERS = ("sgd", "adamw")
 
 
 def _detach(state):
@@ -56,10 +56,11 @@ class NextWordTask(pl.LightningModule):
             encoder's hidden size to equal its input size).
         init_range: if set, every parameter starts from U(-init_range, init_range)
             (Zaremba et al. use 0.1); otherwise torch's default initialisation.
-        optimizer: `"sgd"` (plain SGD, as in Zaremba et al.) or `"adamw"`.
-        lr: learning rate. weight_decay: L2 penalty (AdamW: decoupled).
-        lr_decay: multiply the learning rate by this once per epoch ...
-        lr_decay_start: ... after this many epochs (Zaremba small: 0.5 after 4).
+        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default plain SGD (as Zaremba et al.) with its defaults.
+        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
+            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
         carry_state: carry the hidden state across batches (truncated BPTT). False
             starts every batch from zeros, which is worse; it is there to show why.
         freeze_embeddings: keep the embedding fixed (with `tie_weights`, the output
@@ -81,11 +82,8 @@ class NextWordTask(pl.LightningModule):
         dropout: float = 0.2,
         tie_weights: bool = False,
         init_range: float | None = None,
-        optimizer: str = "sgd",
-        lr: float = 1.0,
-        weight_decay: float = 0.0,
-        lr_decay: float = 1.0,
-        lr_decay_start: int = 0,
+        optimizer: OptimizerCallable = torch.optim.SGD,
+        lr_scheduler: LRSchedulerCallable | None = None,
         carry_state: bool = True,
         freeze_embeddings: bool = False,
     ) -> None:
@@ -94,15 +92,14 @@ class NextWordTask(pl.LightningModule):
             raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
         if encoder.bidirectional:
             raise SeqkitError("a language model cannot use a bidirectional encoder: the reverse pass would read the word it must predict")
-        if optimizer not in OPTIMIZERS:
-            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if tie_weights and encoder.hidden_size != encoder.input_size:
             raise SeqkitError(
                 f"tie_weights needs the encoder's hidden_size ({encoder.hidden_size}) to equal its input_size "
                 f"(the embedding size, {encoder.input_size})"
             )
-        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
-        self.save_hyperparameters(ignore=["encoder"])
+        check_numbers(dropout=dropout)
+        self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
         self.model: RecurrentLM | None = None  # sized by the vocabulary, built in configure_model
         self.vocab: Vocab | None = None
@@ -290,12 +287,7 @@ class NextWordTask(pl.LightningModule):
         self._end("test")
 
     def configure_optimizers(self):
-        hp = self.hparams
-        if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
+        return configure(self, self.parameters())
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/ppl", "min", ".2f")

@@ -15,6 +15,7 @@ import csv
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
@@ -25,14 +26,13 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from seqkit import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, say, step_decay_schedule
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import ClassifierHead, Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
 from seqkit.vectors import fill_embedding
 
-OPTIMIZERS = ("adamw", "sgd")
 
 
 class SentimentTask(pl.LightningModule):
@@ -45,9 +45,11 @@ class SentimentTask(pl.LightningModule):
         pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
         dropout: dropout on the embeddings and on the pooled features.
         class_weights: weight the loss by inverse label frequency (for imbalanced labels).
-        optimizer: `"adamw"` or `"sgd"`; `lr`, `weight_decay` as usual.
-        lr_decay, lr_decay_start: multiply the learning rate by `lr_decay` once per epoch
-            after `lr_decay_start` epochs (1.0: a constant rate).
+        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW with its defaults.
+        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
+            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
         pretrained_embeddings: a GloVe or word2vec text file whose vectors start the
             embedding rows of known words (the coverage is reported).
         freeze_embeddings: keep the embedding fixed during training.
@@ -66,11 +68,8 @@ class SentimentTask(pl.LightningModule):
         pooling: str = "max",
         dropout: float = 0.5,
         class_weights: bool = False,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        lr_decay: float = 1.0,
-        lr_decay_start: int = 0,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
         pretrained_embeddings: str | None = None,
         freeze_embeddings: bool = False,
         body_lr_scale: float = 1.0,
@@ -81,12 +80,11 @@ class SentimentTask(pl.LightningModule):
             raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
         if pooling not in POOLINGS:
             raise SeqkitError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        if optimizer not in OPTIMIZERS:
-            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if body_lr_scale <= 0 or freeze_body_epochs < 0:
             raise SeqkitError(f"body_lr_scale must be > 0 and freeze_body_epochs >= 0, got {body_lr_scale} and {freeze_body_epochs}")
-        check_numbers(lr=lr, dropout=dropout, weight_decay=weight_decay)
-        self.save_hyperparameters(ignore=["encoder"])
+        check_numbers(dropout=dropout)
+        self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
         self.model: RecurrentClassifier | None = None  # sized by the vocabulary and labels, built in configure_model
         self.vocab: Vocab | None = None
@@ -337,15 +335,11 @@ class SentimentTask(pl.LightningModule):
         return embedding + list(self.encoder.parameters())
 
     def configure_optimizers(self):
-        hp = self.hparams
         body = {id(p) for p in self._body()}
         head = [p for p in self.parameters() if p.requires_grad and id(p) not in body]
-        groups = [{"params": head, "lr": hp.lr}, {"params": self._body(), "lr": hp.lr * hp.body_lr_scale}]
-        if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(groups, lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            optimizer = torch.optim.AdamW(groups, lr=hp.lr, weight_decay=hp.weight_decay)
-        return step_decay_schedule(optimizer, hp.lr_decay, hp.lr_decay_start)
+        # Discriminative rates: the body's group learns at body_lr_scale times the optimizer's lr.
+        scale = self.hparams.body_lr_scale
+        return configure(self, [{"params": head}, {"params": self._body(), "lr_scale": scale}])
 
     def on_train_start(self) -> None:
         # A run resumed mid-epoch does not call on_train_epoch_start: freeze as the epoch it resumes in needs.

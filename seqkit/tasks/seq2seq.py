@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -30,10 +31,9 @@ from seqkit import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, with_input_size
+from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, configure, with_input_size
 from seqkit.text import EOS, PAD, UNK, Vocab, read_lines
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 class Seq2SeqTask(pl.LightningModule):
@@ -46,7 +46,9 @@ class Seq2SeqTask(pl.LightningModule):
             `hidden_size` and `num_layers`). Its `input_size` is replaced by `embedding_size`.
         embedding_size: features of each character's embedding (source and target).
         attention: Luong dot attention over the encoder outputs (see `seqkit.modules.seq2seq`).
-        optimizer: `"adam"`, `"adamw"` or `"sgd"`; `lr` and `weight_decay` as usual.
+        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.Adam, init_args: {lr: 0.003}}`); default Adam.
+        lr_scheduler: likewise, or None: stepped once per epoch.
         beam_size: the beam of `test/exact` and of `translate` (1: greedy). Validation always
             decodes greedily, which is faster and what the best checkpoint is chosen by.
         max_length: the most tokens a decoded output may have, `<eos>` included.
@@ -57,22 +59,19 @@ class Seq2SeqTask(pl.LightningModule):
     task_name = "seq2seq"
 
     def __init__(self, encoder: Recurrent, decoder: Recurrent, embedding_size: int = 64, attention: bool = True,
-                 optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, beam_size: int = 1,
+                 optimizer: OptimizerCallable = torch.optim.Adam, lr_scheduler: LRSchedulerCallable | None = None,
+                 beam_size: int = 1,
                  max_length: int = 40) -> None:
         super().__init__()
         for name, part in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(part, Recurrent):
                 raise SeqkitError(f"{name} must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
                                   f"got {type(part).__name__}")
-        if optimizer not in OPTIMIZERS:
-            raise SeqkitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         for name, value in (("embedding_size", embedding_size), ("beam_size", beam_size), ("max_length", max_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
-        if lr <= 0:
-            raise SeqkitError(f"lr must be positive, got {lr}")
-        check_numbers(lr=lr, weight_decay=weight_decay)
-        self.save_hyperparameters(ignore=["encoder", "decoder"])
+        self.save_hyperparameters(ignore=["encoder", "decoder", "optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         # The parts wait in a plain tuple (not registered as submodules) until configure_model
         # builds the Seq2Seq around them: registered twice, every weight would be saved twice.
         self._parts = (encoder, decoder)
@@ -197,9 +196,7 @@ class Seq2SeqTask(pl.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self):
-        hp = self.hparams
-        optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[hp.optimizer]
-        return optimizer(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        return configure(self, self.parameters())
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/exact", "max", ".4f")

@@ -17,9 +17,12 @@ CASES = [  # (recipe, options, what the one line says)
      "hidden_size must be a positive integer, got 0"),
     ("sentiment/lstm_reviews", ["--model.init_args.dropout", "1.5"],
      "--model.init_args.dropout must be at least 0 and below 1, got 1.5"),
-    ("sentiment/lstm_reviews", ["--model.init_args.lr", "-1"], "--model.init_args.lr must be at least 0, got -1.0"),
-    ("forecasting/lstm", ["--model.init_args.weight_decay", "-0.1"],
-     "--model.init_args.weight_decay must be at least 0, got -0.1"),
+    ("sentiment/lstm_reviews", ["--model.init_args.optimizer.init_args.lr", "-1"],
+     "--model.init_args.optimizer: Invalid learning rate: -1.0"),
+    ("sentiment/lstm_reviews", ["--model.init_args.lr", "0.1"],
+     "--model.init_args.lr is now --model.init_args.optimizer.init_args.lr"),
+    ("forecasting/lstm", ["--model.init_args.optimizer.init_args.weight_decay", "-0.1"],
+     "--model.init_args.optimizer: Invalid weight_decay value: -0.1"),
     ("next_word/lstm", ["--data.max_tokens", "0"], "max_tokens must be an integer above the number of specials"),
 ]
 

@@ -3,6 +3,7 @@ the losses, metrics on the original scale beside the baselines, checkpoints, for
 
 from __future__ import annotations
 
+from functools import partial
 import math
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def trained(tmp_path_factory):
     """A small quantile LSTM trained on two seasonal series, tested, with its checkpoint."""
     root = tmp_path_factory.mktemp("forecast")
     data = data_of(two_series(), id_column="id")
-    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, lr=0.01)
+    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, optimizer=partial(torch.optim.AdamW, lr=0.01))
     run = trainer(root, max_epochs=8)
     run.fit(task, data)
     results = run.test(task, data, verbose=False)[0]
@@ -217,7 +218,7 @@ def test_another_tasks_checkpoint_is_refused(tmp_path):
 def test_fine_tuning_keeps_the_model_and_refuses_other_columns(trained, tmp_path):
     task, _, _, checkpoint, _ = trained
     new = seasonal(level=120.0, seed=5).assign(id="c")
-    fresh = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, lr=0.001)
+    fresh = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, optimizer=partial(torch.optim.AdamW, lr=0.001))
     data = data_of(new, id_column="id")
     fresh.init_from_checkpoint(checkpoint, data)
     run = trainer(tmp_path, max_steps=1, limit_val_batches=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 import contextlib
 import io
 import math
@@ -52,7 +53,7 @@ def trained(corpus, tmp_path_factory) -> tuple[NextWordTask, Path, float]:
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("run")
     data = _data(corpus)
-    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.02, tie_weights=True)
+    task = NextWordTask(LSTM(16, 16), tie_weights=True, optimizer=partial(torch.optim.AdamW, lr=0.02))
     trainer = _trainer(root, max_epochs=4)
     before = trainer.validate(task, datamodule=data, verbose=False)[0]["val/ppl"]
     trainer.fit(task, datamodule=data)
@@ -130,7 +131,7 @@ def test_fine_tuning_keeps_the_vocabulary_and_reports_out_of_vocabulary(trained,
     mine = tmp_path / "mine.txt"
     mine.write_text("the zebra sat on the mat\n" * 100)
     data = _data(mine)
-    fresh = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, tie_weights=True)
+    fresh = NextWordTask(LSTM(16, 16), tie_weights=True, optimizer=partial(torch.optim.AdamW, lr=0.01))
     fresh.init_from_checkpoint(last, data)
     trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=2)
     trainer.fit(fresh, datamodule=data)
@@ -166,7 +167,7 @@ def backward(trained, corpus, tmp_path_factory) -> tuple[NextWordTask, Path, str
     forward, last, _ = trained
     torch.manual_seed(0)
     data = _data(corpus, reverse=True)
-    task = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.02, tie_weights=True, freeze_embeddings=True)
+    task = NextWordTask(LSTM(16, 16), tie_weights=True, freeze_embeddings=True, optimizer=partial(torch.optim.AdamW, lr=0.02))
     task.init_from_checkpoint(last, data)
     trainer = _trainer(tmp_path_factory.mktemp("backward"), max_epochs=4)
     said = io.StringIO()
@@ -257,12 +258,17 @@ def test_constructor_errors():
         NextWordTask(LSTM(8, 8, bidirectional=True))
     with pytest.raises(SeqkitError, match=r"hidden_size \(16\) to equal its input_size"):
         NextWordTask(RNN(8, 16), tie_weights=True)
-    with pytest.raises(SeqkitError, match="optimizer must be one of"):
-        NextWordTask(LSTM(8, 8), optimizer="adam")
     with pytest.raises(SeqkitError, match="needs its vocabulary"):
         NextWordTask(LSTM(8, 8)).configure_model()
 
 
 def test_zaremba_step_decay():
-    decay = StepDecay(0.5, 4)
-    assert [decay(epoch) for epoch in range(7)] == [1, 1, 1, 1, 0.5, 0.25, 0.125]
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    decay, rates = StepDecay(optimizer, factor=0.5, start=4), []
+    for _ in range(7):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        decay.step()
+    assert rates == [1, 1, 1, 1, 0.5, 0.25, 0.125]  # the rate of each epoch: halved after the fourth
+    with pytest.raises(SeqkitError, match="StepDecay needs 0 < factor <= 1"):
+        StepDecay(optimizer, factor=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -13,6 +14,7 @@ from seqkit.data.sentiment import SentimentData
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import GRU, LSTM, RNN
 from seqkit.tasks.next_word import NextWordTask
+from seqkit.tasks import StepDecay
 from seqkit.tasks.sentiment import SentimentTask
 
 GOOD = ["a good film", "good acting and a good story", "really good", "the story was good", "good good good fun"]
@@ -41,7 +43,7 @@ def trained(reviews, tmp_path_factory):
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("run")
     data = _data(reviews)
-    task = SentimentTask(LSTM(16, 12, bidirectional=True), pooling="max", dropout=0.1, lr=0.01)
+    task = SentimentTask(LSTM(16, 12, bidirectional=True), pooling="max", dropout=0.1, optimizer=partial(torch.optim.AdamW, lr=0.01))
     trainer = _trainer(root, max_epochs=3)
     trainer.fit(task, datamodule=data)
     return task, Path(trainer.checkpoint_callback.last_model_path), trainer, data
@@ -96,7 +98,7 @@ def test_fine_tuning_with_a_new_label_set_keeps_the_encoder(trained, tmp_path):
     stars = tmp_path / "stars.csv"
     stars.write_text("review,stars\n" + "".join(f"{t},{s}\n" for t, s in [("really good", 5), ("a bad film", 1), ("the story was good", 4)] * 20))
     data = SentimentData(train_path=str(stars), text_column="review", label_column="stars", batch_size=8)
-    fresh = SentimentTask(LSTM(16, 12, bidirectional=True), lr=0.0)  # lr 0: nothing moves, so we can compare
+    fresh = SentimentTask(LSTM(16, 12, bidirectional=True), optimizer=partial(torch.optim.AdamW, lr=0.0))  # lr 0: nothing moves, so we can compare
     fresh.init_from_checkpoint(last, data)
     _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(fresh, datamodule=data)
     saved = torch.load(last, weights_only=True)["state_dict"]
@@ -110,11 +112,11 @@ def test_transfer_from_a_language_model(reviews, tmp_path):
     text = tmp_path / "lm.txt"
     text.write_text("".join(f"{t}\n" for t in GOOD + BAD) * 30)
     lm_data = NextWordData(train_path=str(text), batch_size=4, eval_batch_size=2, bptt=5)
-    lm = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01)
+    lm = NextWordTask(LSTM(16, 16), optimizer=partial(torch.optim.AdamW, lr=0.01))
     lm_trainer = _trainer(tmp_path / "lm", max_epochs=1, limit_train_batches=5, limit_val_batches=1)
     lm_trainer.fit(lm, datamodule=lm_data)
     data = _data(reviews)
-    task = SentimentTask(LSTM(16, 16), lr=0.0)
+    task = SentimentTask(LSTM(16, 16), optimizer=partial(torch.optim.AdamW, lr=0.0))
     task.init_from_checkpoint(lm_trainer.checkpoint_callback.last_model_path, data)
     _trainer(tmp_path / "clf", max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(task, datamodule=data)
     assert task.vocab.get_itos() == lm.vocab.get_itos()  # the vocabulary comes with the language model
@@ -147,7 +149,7 @@ def language_models(tmp_path_factory) -> dict:
                                              ("own_vectors", True, "forward", False)):
         torch.manual_seed(0)
         data = NextWordData(train_path=str(text), batch_size=4, eval_batch_size=2, bptt=5, reverse=reverse)
-        lm = NextWordTask(LSTM(16, 16), optimizer="adamw", lr=0.01, freeze_embeddings=freeze)
+        lm = NextWordTask(LSTM(16, 16), freeze_embeddings=freeze, optimizer=partial(torch.optim.AdamW, lr=0.01))
         if init_from:
             lm.init_from_checkpoint(paths[init_from], data)
         trainer = _trainer(root / name, max_epochs=1, limit_train_batches=5, limit_val_batches=1)
@@ -159,7 +161,7 @@ def language_models(tmp_path_factory) -> dict:
 def test_bidirectional_transfer_from_a_forward_and_a_backward_language_model(reviews, language_models, tmp_path, capsys):
     paths, models = language_models["paths"], language_models["models"]
     data = _data(reviews)
-    task = SentimentTask(LSTM(16, 16, bidirectional=True), lr=0.0)
+    task = SentimentTask(LSTM(16, 16, bidirectional=True), optimizer=partial(torch.optim.AdamW, lr=0.0))
     task.init_from_checkpoint(paths["forward"], data)
     task.init_backward_from_checkpoint(paths["backward"])
     _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1).fit(task, datamodule=data)
@@ -237,7 +239,7 @@ def test_constructor_errors():
 
 
 def test_the_learning_rate_can_decay_by_epoch():
-    task = SentimentTask(LSTM(8, 8), lr=0.01, lr_decay=0.5, lr_decay_start=1)
+    task = SentimentTask(LSTM(8, 8), optimizer=partial(torch.optim.AdamW, lr=0.01), lr_scheduler=partial(StepDecay, factor=0.5, start=1))
     task.embedding = torch.nn.Embedding(5, 8)  # any parameters will do for the optimizer
     configured = task.configure_optimizers()
     schedule = configured["lr_scheduler"]["scheduler"]
@@ -249,7 +251,7 @@ def test_the_learning_rate_can_decay_by_epoch():
 def test_the_pretrained_body_can_wait_and_learn_more_gently(reviews, tmp_path, capsys):
     torch.manual_seed(0)
     data = _data(reviews)
-    task = SentimentTask(LSTM(16, 12), lr=0.01, body_lr_scale=0.1, freeze_body_epochs=1)
+    task = SentimentTask(LSTM(16, 12), body_lr_scale=0.1, freeze_body_epochs=1, optimizer=partial(torch.optim.AdamW, lr=0.01))
     class Snapshot(pl.Callback):
         def __init__(self):
             self.encoder, self.head = [], []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -32,7 +33,7 @@ def dates_run(tmp_path_factory):
     pl.seed_everything(0, verbose=False)
     root = tmp_path_factory.mktemp("dates")
     data = DatesData(train_size=2400, val_size=200, test_size=200, batch_size=32, eval_batch_size=200)
-    task = Seq2SeqTask(LSTM(8, 64), LSTM(8, 64), embedding_size=32, lr=0.01)
+    task = Seq2SeqTask(LSTM(8, 64), LSTM(8, 64), embedding_size=32, optimizer=partial(torch.optim.Adam, lr=0.01))
     run = trainer(root, max_epochs=2, gradient_clip_val=1.0, enable_checkpointing=True)
     run.fit(task, data)
     return task, data, run, root, {name: value.item() for name, value in run.callback_metrics.items()}
@@ -74,7 +75,7 @@ def test_the_checkpoint_carries_plain_data_and_rebuilds_the_model(dates_run):
     assert section["target_vocab"]["itos"][:4] == SPECIALS
     assert not any(key.startswith(("encoder.", "decoder.")) for key in checkpoint["state_dict"])  # each weight once
     loaded = Seq2SeqTask.from_checkpoint(path)
-    assert not loaded.training and loaded.hparams.lr == 0.01 and loaded.hparams.embedding_size == 32
+    assert not loaded.training and loaded.hparams.embedding_size == 32
     batch = next(iter(data.test_dataloader()))
     task.eval()
     with torch.no_grad():
@@ -112,8 +113,8 @@ def _memory_checkpoint(root: Path) -> Path:
 @pytest.mark.parametrize("encoder, decoder", [(GRU(8, 16, bidirectional=True, num_layers=2), RNN(8, 16, num_layers=2)),
                                               (RNN(8, 16), LSTM(8, 16))])
 def test_other_cells_deep_and_bidirectional_encoders_train_without_attention(encoder, decoder, tmp_path):
-    task = Seq2SeqTask(encoder, decoder, embedding_size=12, attention=False, optimizer="adamw", beam_size=2,
-                       max_length=12)
+    task = Seq2SeqTask(encoder, decoder, embedding_size=12, attention=False, beam_size=2,
+                       max_length=12, optimizer=partial(torch.optim.AdamW))
     run = trainer(tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
     run.fit(task, small_data())
     assert task.model.combine is None and task.encoder.input_size == 12 and isinstance(task.decoder, type(decoder))
@@ -134,12 +135,8 @@ def test_same_outputs_compares_whole_outputs_of_any_width():
 def test_bad_arguments_and_missing_data_are_named():
     with pytest.raises(SeqkitError, match="decoder must be a seqkit recurrent module"):
         Seq2SeqTask(LSTM(8, 16), torch.nn.LSTM(8, 16))
-    with pytest.raises(SeqkitError, match="optimizer must be one of"):
-        Seq2SeqTask(LSTM(8, 16), LSTM(8, 16), optimizer="rmsprop")
     with pytest.raises(SeqkitError, match="beam_size must be a positive integer"):
         Seq2SeqTask(LSTM(8, 16), LSTM(8, 16), beam_size=0)
-    with pytest.raises(SeqkitError, match="lr must be positive"):
-        Seq2SeqTask(LSTM(8, 16), LSTM(8, 16), lr=0)
     with pytest.raises(SeqkitError, match="DatesData"):
         Seq2SeqTask(LSTM(8, 16), LSTM(8, 16)).configure_model()
     task = Seq2SeqTask(LSTM(8, 16), LSTM(8, 32))
