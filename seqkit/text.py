@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from seqkit.errors import DataError
+from seqkit.readers import read_lines, read_text  # noqa: F401 (read_lines is part of this module's API)
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -379,7 +380,7 @@ class Vocab:
                 vocabulary; the message names the file and what is wrong.
         """
         path = Path(path)
-        text = _read_text(path, what="vocabulary file")
+        text = read_text(path, what="vocabulary file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
@@ -446,99 +447,6 @@ def build_vocab_from_iterator(
     special_set = set(specials)
     words = [token for token, count in ordered if count >= min_freq and token not in special_set]
     return Vocab(specials + words if special_first else words + specials)
-
-
-# ----------------------------------------------------------------------------- files
-_BINARY = (  # files that are often named .csv or .txt by mistake: (first bytes, what it is, the fix)
-    (b"\x1f\x8b", "gzip-compressed file", "decompress it first (gunzip)"),
-    (b"PK\x03\x04", "zip archive (an .xlsx workbook is one)", "unzip it, or save the sheet as CSV"),
-    (b"PAR1", "Parquet file", "name it .parquet (seqkit reads Parquet where pyarrow is installed)"),
-    (b"%PDF", "PDF document", "export its text or tables first"),
-)
-
-
-def _read_text(path: Path, what: str) -> str:
-    """The file's bytes decoded as UTF-8 (a BOM dropped), or a DataError saying why not."""
-    if path.exists() and not path.is_file() and not path.is_dir():
-        # A FIFO or a device: reading it could wait forever for a writer.
-        raise DataError(f"{path}: is not a regular file (a pipe or a device); give the path of a {what}")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such {what}; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a {what}; give the path of a file inside it") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read the {what} ({error.strerror}); check its permissions") from None
-    for magic, kind, fix in _BINARY:
-        if data.startswith(magic):
-            raise DataError(f"{path}: is a {kind}, not a {what}; {fix}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Only now, on failure, find the line: counting line breaks up to the bad byte.
-        start = error.start
-        before = data[:start]
-        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
-        raise DataError(
-            f"{path}: not UTF-8 text: line {line}, byte offset {start} (byte 0x{data[start]:02x}) cannot be decoded; "
-            f"re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}` "
-            "for a Latin-1 file") from None
-    # Some Windows editors start UTF-8 files with a byte order mark; it is not text.
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-def read_parquet(path: Path):
-    """A Parquet file's rows with every cell as a string (a null as ""), as the CSV readers give them.
-
-    Raises:
-        DataError: pyarrow is not installed (the message gives the pip command), or the
-            file is missing or not Parquet.
-    """
-    import pandas as pd
-
-    try:
-        import pyarrow  # noqa: F401 (pandas reads Parquet through it)
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'seqkit[parquet]' (or pyarrow), "
-                        "or save the table as CSV") from None
-    if not path.is_file():
-        raise DataError(f"{path}: no such Parquet file; check the path")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as error:  # noqa: BLE001 (pyarrow's errors for a damaged file take many types)
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DataError(f"{path}: not a readable Parquet file ({detail})") from None
-    return frame.astype(object).where(frame.notna(), "").astype(str)
-
-
-def read_lines(path: str | os.PathLike) -> list[str]:
-    """The lines of a UTF-8 text file, without their line endings.
-
-    Lines end as Python's text files end them (`\\n`, `\\r\\n` or `\\r`), so the lines
-    are those that `for line in open(path)` gives, as in pytorch/examples. Blank lines
-    are kept. The file is read and decoded in one piece.
-
-    Args:
-        path: the text file.
-
-    Returns:
-        The lines.
-
-    Raises:
-        DataError: the file is missing, a folder, empty or only whitespace, or not UTF-8
-            (the message gives the line and byte offset of the first bad byte).
-    """
-    path = Path(path)
-    text = _read_text(path, what="text file")
-    if not text or text.isspace():
-        raise DataError(f"{path}: the file is empty (no text, only whitespace); point to the file that holds the data")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the final line break ends the last line; it does not start another
-    return lines
 
 
 def encode(lines: Iterable[str], tokenizer: Tokenizer, vocab: Vocab, eos: str | None = EOS) -> torch.Tensor:

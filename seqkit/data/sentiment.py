@@ -21,10 +21,7 @@ them); in a JSON Lines file, each object's own line.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import re
 from array import array
 from dataclasses import dataclass
@@ -48,7 +45,8 @@ from seqkit.data import catalog
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.distributed import eval_sampler
 from seqkit.errors import DataError
-from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, _read_text, build_vocab_from_iterator, get_tokenizer, read_parquet
+from seqkit.readers import read_delimited, read_jsonl, read_parquet, read_text
+from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, get_tokenizer
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 ON_EMPTY = ("skip", "error")
@@ -229,11 +227,11 @@ def read_table(path: str | Path, text_column: str, label_column: str | None) -> 
         frame = read_parquet(path)
         lines = list(range(1, len(frame) + 1))  # a Parquet file has rows, not lines: row numbers from 1
     else:
-        text = _read_text(path, what=f"{kind.upper()} file")  # missing, a folder, not UTF-8 (with line and byte offset)
+        text = read_text(path, what=f"{kind.upper()} file")  # missing, a folder, not UTF-8 (with line and byte offset)
         if not text.strip():
             raise DataError(f"{path}: the file is empty; point to the file that holds the data")
         text = text.replace("\r\n", "\n").replace("\r", "\n")  # one line ending, so that lines count the same everywhere
-        frame, lines = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
+        frame, lines = read_jsonl(path, text) if kind == "jsonl" else read_delimited(path, text, kind)
     wanted = {"text_column": text_column, **({"label_column": label_column} if label_column else {})}
     missing = [f"{name!r} (--data.{flag})" for flag, name in wanted.items() if name not in frame.columns]
     if missing:
@@ -275,69 +273,6 @@ def _tidy_labels(path: Path, labels: list[str]) -> list[str]:
         rank_zero_warn(f"{path}: labels written as decimals ({', '.join(sorted(decimals)[:3])}) are read as whole "
                        "numbers, so that 1.0 and 1 are one class")
     return stripped
-
-
-def _read_delimited(path: Path, text: str, kind: str) -> tuple[pd.DataFrame, list[int]]:
-    sep = "," if kind == "csv" else "\t"
-    # TSV has no quoting (as GLUE's files and IANA's text/tab-separated-values): a quote is text.
-    quoting = csv.QUOTE_MINIMAL if kind == "csv" else csv.QUOTE_NONE
-    try:
-        # dtype=str and na_filter=False: every cell a string, "NA" or "null" too; empty cells are "".
-        frame = pd.read_csv(io.StringIO(text), sep=sep, quoting=quoting, dtype=str, na_filter=False)
-    except pd.errors.ParserError as error:
-        detail = str(error).strip().replace("Error tokenizing data. C error: ", "")
-        fix = "a text with a comma must be in double quotes" if kind == "csv" else "a text may not hold a tab"
-        raise DataError(f"{path}: not a well-formed {kind.upper()} file: {detail}; count the fields on that line "
-                        f"({fix})") from None
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas takes the first field as the index when every row has one field more than the header.
-        raise DataError(f"{path}: every row has more fields than the header ({list(frame.columns)}); a header "
-                        f"name is missing, or texts with {'commas need double quotes' if kind == 'csv' else 'tabs'}")
-    lines = _row_lines(text, sep, quoted=kind == "csv")
-    if len(lines) != len(frame):  # an unusual file (e.g. quoted blank lines): count rows, not lines
-        lines = list(range(2, len(frame) + 2))
-    return frame, lines
-
-
-def _row_lines(text: str, sep: str, quoted: bool) -> list[int]:
-    """The line on which each data row starts, skipping the header and blank lines as pandas does."""
-    if not quoted or '"' not in text:
-        numbers = [number for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-        return numbers[1:]
-    # A quoted text may span lines: let the csv module find where each record starts.
-    numbers, end = [], 0
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    for record in reader:
-        start, end = end + 1, reader.line_num
-        if len(record) > 1 or (record and record[0].strip()):
-            numbers.append(start)
-    return numbers[1:]
-
-
-def _read_jsonl(path: Path, text: str) -> tuple[pd.DataFrame, list[int]]:
-    if text.lstrip().startswith("["):
-        raise DataError(f"{path}: holds a JSON array; write JSON Lines instead, one object per line "
-                        '(e.g. {"text": "...", "label": "pos"})')
-    numbered = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-    for number, line in numbered:
-        if not line.lstrip().startswith("{"):
-            raise DataError(f"{path}: line {number} is not a JSON object ({line.strip()[:40]!r}); JSON Lines holds "
-                            "one object per line")
-    try:
-        # dtype=False: values stay as written (a label 1 stays an integer, "1" a string).
-        frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-    except ValueError as error:
-        for number, line in numbered:  # only now, on failure, find the line
-            try:
-                json.loads(line)
-            except json.JSONDecodeError as bad:
-                raise DataError(f"{path}: line {number} is not valid JSON ({bad.msg} at column {bad.colno}); "
-                                "JSON Lines holds one object per line") from None
-        raise DataError(f"{path}: cannot be read as JSON Lines ({error})") from None
-    lines = [number for number, _ in numbered]
-    if len(lines) != len(frame):
-        lines = list(range(1, len(frame) + 1))
-    return frame, lines
 
 
 def _as_text(value: object) -> str:
@@ -433,11 +368,11 @@ def read_table_of_texts(path: str | Path) -> pd.DataFrame:
     kind = FORMATS.get(path.suffix.lower(), "csv")  # any other extension is read as CSV
     if kind == "parquet":
         return read_parquet(path)
-    text = _read_text(path, what=f"{kind.upper()} file")
+    text = read_text(path, what=f"{kind.upper()} file")
     if not text.strip():
         raise DataError(f"{path}: the file is empty; point to the file that holds the texts")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    frame, _ = _read_jsonl(path, text) if kind == "jsonl" else _read_delimited(path, text, kind)
+    frame, _ = read_jsonl(path, text) if kind == "jsonl" else read_delimited(path, text, kind)
     return frame
 
 
