@@ -100,8 +100,9 @@ import lightning.pytorch as pl  # noqa: E402
 from torch.nn.utils.rnn import pack_sequence  # noqa: E402
 
 from seqkit.diagnostics import (  # noqa: E402
-    GradientNormLogger, _hidden_gradient_norms, exploding_demo, gradients_at_init, plot_gradient_norms, plot_hidden_states,
+    GradientNormLogger, exploding_demo, gradients_at_init, plot_gradient_norms, plot_hidden_states,
 )
+from seqkit.diagnostics.gradients import hidden_gradient_norms  # noqa: E402
 from seqkit.errors import SeqkitError  # noqa: E402
 
 PNG = b"\x89PNG"
@@ -136,7 +137,7 @@ def test_the_replayed_gradient_is_the_total_derivative_at_every_step():
     x, weights = torch.randn(1, 7, 3), torch.randn(1, 7, 5)
     expected = gradient_norms(module, x, lambda out: (out * weights).sum())
     top = expected[expected.layer == 1].grad_norm.to_numpy()
-    np.testing.assert_allclose(_hidden_gradient_norms(module, x, None, weights), top, rtol=1e-5)
+    np.testing.assert_allclose(hidden_gradient_norms(module, x, None, weights), top, rtol=1e-5)
     # packed: at step t, the mean over the sequences still running
     a, b = torch.randn(6, 3), torch.randn(4, 3)
     packed = pack_sequence([a, b])
@@ -149,7 +150,7 @@ def test_the_replayed_gradient_is_the_total_derivative_at_every_step():
     norm_b = gradient_norms(module, b, lambda out: (out * out_b).sum())
     na, nb = (n[n.layer == 1].grad_norm.to_numpy() for n in (norm_a, norm_b))
     expected = np.concatenate([(na[:4] + nb) / 2, na[4:]])
-    np.testing.assert_allclose(_hidden_gradient_norms(module, packed, None, grad), expected, rtol=1e-5)
+    np.testing.assert_allclose(hidden_gradient_norms(module, packed, None, grad), expected, rtol=1e-5)
 
 
 class _Losses(pl.Callback):

@@ -295,6 +295,35 @@ class Recurrent(nn.Module):
         state = tuple(torch.stack([final[k] for final in finals]) for k in range(self.state_size))
         return output, state
 
+    def run_observed(self, input: Tensor, hx: Tensor | State | None = None, observe: Observer | None = None,
+                     batch_sizes: Tensor | None = None, sorted_indices: Tensor | None = None) -> tuple[Tensor, State]:
+        """The readable loop path, whatever the backend, calling `observe` after every step.
+
+        The hook through which `seqkit.diagnostics` reads the recurrence: `observe(layer,
+        direction, t, state, internals)` sees each step's new state and the step function's
+        internals (gates, pre-activations).
+
+        Args:
+            input: a batched `(B, T, I)` (`(T, B, I)` without `batch_first`), or the data of a
+                PackedSequence with its `batch_sizes` (and `sorted_indices`, which `hx`
+                follows as the user's batch order).
+            hx: the initial state as `forward` takes it; zeros if None.
+
+        Returns:
+            The output in the layout of `input`, and the final state as a tuple.
+        """
+        weight = self.weight_ih_l0
+        self._check_input(input, weight, packed=batch_sizes is not None)
+        batch = int(batch_sizes[0]) if batch_sizes is not None else input.size(0 if self.batch_first else 1)
+        state = self._initial_state(hx, batch, False, weight)
+        if sorted_indices is not None:
+            state = tuple(s.index_select(1, sorted_indices) for s in state)
+        return self._forward_loop(input, batch_sizes, state, observe=observe)
+
+    def check_input(self, x: Tensor, packed: bool = False) -> None:
+        """Refuse input of the wrong rank, feature size, dtype or device, as `forward` does (a ValueError)."""
+        self._check_input(x, self.weight_ih_l0, packed)
+
     # ------------------------------------------------------------------ checks
 
     def _check_input(self, x: Tensor, weight: Tensor, packed: bool) -> None:
