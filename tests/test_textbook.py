@@ -35,20 +35,18 @@ def test_the_page_holds_the_commands_of_every_idea():
 
 
 @pytest.mark.parametrize("command", _commands())
-def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys):
+def test_every_command_on_the_page_runs(command, tmp_path, monkeypatch, capsys, request):
     monkeypatch.chdir(tmp_path)  # outputs (PNGs, runs/) land in a fresh folder
     (tmp_path / "exercise.yaml").write_text(_blocks("yaml")[0])
     args = shlex.split(command)[1:]  # recipes by name, as a user types them
     if "-c sentiment/" in command:
-        from tests.conftest import data_root
+        from seqkit.data.catalog import data_folder
 
-        if not (data_root() / "sst2" / "train.tsv").is_file():
+        if not (data_folder() / "sst2" / "train.tsv").is_file():
             pytest.skip("SST-2 not found (set SEQKIT_DATA)")
-        monkeypatch.setenv("SEQKIT_DATA", str(data_root()))
+        monkeypatch.setenv("SEQKIT_DATA", str(data_folder()))
     if "--ckpt_path" in args:  # a command that reads a trained sentiment model: a tiny one where the page says
-        from tests.sentiment_checkpoint import train_tiny_sentiment
-
-        train_tiny_sentiment(tmp_path / args[args.index("--ckpt_path") + 1])
+        request.getfixturevalue("tiny_sentiment")(tmp_path / args[args.index("--ckpt_path") + 1])
     if args[0] == "fit":
         args += QUICK_FIT
     elif args[0] == "compare":

@@ -11,14 +11,13 @@ import torch
 from seqkit import diagnostics
 from seqkit.cli import main
 from seqkit.tasks.sentiment import SentimentTask
-from tests.sentiment_checkpoint import train_tiny_sentiment
 
 SENTENCE = "Really GOOD fun, not bad"
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return train_tiny_sentiment(tmp_path_factory.mktemp("sentiment") / "run")
+def checkpoint(tmp_path_factory, tiny_sentiment):
+    return tiny_sentiment(tmp_path_factory.mktemp("sentiment") / "run")
 
 
 def test_the_sentence_is_read_with_the_checkpoint_vocabulary_and_the_prediction_is_the_model_s(checkpoint, tmp_path, capsys):
@@ -83,13 +82,15 @@ def test_misused_options_are_one_line_errors(argv, message, checkpoint, capsys):
 
 
 def test_a_checkpoint_of_another_task_is_refused_by_name(tmp_path, capsys):
-    from tests.tasks.test_memory import small, trainer
+    import lightning.pytorch as pl
+
     from seqkit.data import AddingData
     from seqkit.modules import LSTM
     from seqkit.tasks import MemoryTask
 
-    trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1, enable_checkpointing=True).fit(
-        MemoryTask(LSTM(2, 4)), small(AddingData))
+    data = AddingData(length=6, train_size=64, val_size=32, test_size=32, batch_size=16)
+    pl.Trainer(default_root_dir=tmp_path, accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=1,
+               enable_progress_bar=False, enable_model_summary=False, logger=False).fit(MemoryTask(LSTM(2, 4)), data)
     memory = next(tmp_path.rglob("last.ckpt"))
     assert main(["trace", "--ckpt_path", str(memory), "--text", "good"]) == 2
     error = capsys.readouterr().err.strip()

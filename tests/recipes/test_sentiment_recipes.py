@@ -34,7 +34,7 @@ def test_print_config(recipe, capsys):
 
 @pytest.fixture(scope="module")
 def sst2_checkpoint(tmp_path_factory) -> Path:
-    from tests.conftest import data_root
+    from seqkit.data.catalog import data_folder as data_root
 
     if not (data_root() / "sst2" / "train.tsv").is_file():
         pytest.skip("SST-2 not found (set SEQKIT_DATA)")
