@@ -174,7 +174,7 @@ def backtest(argv: list[str]) -> int:
     if args.test_size is not None and not args.test_size > 0:
         raise SeqkitError(f"--test_size must be a number of steps (or a fraction below 1) above 0, got {args.test_size}")
     from seqkit.data.forecast import ForecastData
-    from seqkit.tasks.forecast import format_table
+    from seqkit.forecasting import format_table
 
     model = _load(args)
     state = model.data_state

@@ -13,8 +13,8 @@ and logging; use the model alone in a loop of your own (docs/extending.md).
 
 from seqkit.models import generation
 from seqkit.models.classifier import RecurrentClassifier
-from seqkit.models.forecaster import Naive, RecurrentForecaster, SeasonalDrift, SeasonalNaive
+from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.models.language_model import RecurrentLM
 
-__all__ = ["Naive", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "SeasonalDrift", "SeasonalNaive",
+__all__ = ["Naive", "PinballLoss", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "SeasonalDrift", "SeasonalNaive",
            "generation"]

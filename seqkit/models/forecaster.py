@@ -46,6 +46,22 @@ class SeasonalDrift:
         return fm.seasonal_drift_forecast(history, horizon, self.season)
 
 
+class PinballLoss(nn.Module):
+    """Mean pinball loss of quantile forecasts: `forecast (..., Q)`, `target (...)`.
+
+    For quantile q and error e = y - yhat the loss is `q * e` when e >= 0 and `(q - 1) * e`
+    otherwise: under-forecasting the 90th percentile costs 9 times what over-forecasting does.
+    """
+
+    def __init__(self, quantiles: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("quantiles", torch.tensor(quantiles), persistent=False)  # (Q,)
+
+    def forward(self, forecast: Tensor, target: Tensor) -> Tensor:
+        error = target.unsqueeze(-1) - forecast                                         # (..., Q)
+        return torch.maximum(self.quantiles * error, (self.quantiles - 1) * error).mean()
+
+
 class RecurrentForecaster(nn.Module):
     """Forecast `horizon` steps of `n_targets` series at once, from a window of the past.
 

@@ -24,22 +24,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
 
 import lightning.pytorch as pl
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqkit import checkpoints
-from seqkit import forecast_metrics as fm
+from seqkit import checkpoints, forecasting
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.distributed import gather_rows
-from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.models.forecaster import Naive, RecurrentForecaster, SeasonalDrift, SeasonalNaive
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, with_input_size
 
@@ -49,45 +46,6 @@ METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
 MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
            "input_length", "horizon")
-
-
-def pinball_loss(forecast: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
-    """Mean pinball loss: `forecast (..., Q)` quantile forecasts, `target (...)`, `quantiles (Q,)`.
-
-    For quantile q and error e = y - yhat the loss is `q * e` when e >= 0 and `(q - 1) * e`
-    otherwise: under-forecasting the 90th percentile costs 9 times what over-forecasting does.
-    """
-    error = target.unsqueeze(-1) - forecast
-    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
-
-
-def mase_scales(training: Sequence[np.ndarray], season: int) -> np.ndarray:
-    """`(S, C)`: each series' in-sample seasonal-naive MAE per target, MASE's denominator."""
-    return np.stack([fm.seasonal_naive_scale(train, season) for train in training])
-
-
-def score_windows(true: np.ndarray, pred: np.ndarray, series: np.ndarray, scales: np.ndarray,
-                  scaled_true: np.ndarray, scaled_pred: np.ndarray) -> tuple[dict[str, float], list[str]]:
-    """Every metric over windows, leaving out masked steps (NaN targets).
-
-    Args:
-        true, pred: `(N, H, C)` on the original scale; NaN in `true` where a step is not scored.
-        series: `(N,)` each window's series, a row of `scales`.
-        scales: `(S, C)` MASE's denominators (`mase_scales`).
-        scaled_true, scaled_pred: the same on the model's scale (`scaled_mse`, `scaled_mae`:
-            the numbers papers report for z-scored benchmarks such as ETTh1).
-    """
-    keep = ~np.isnan(true)
-    if not keep.any():
-        raise DataError("no target values to score (every step is masked)")
-    per_point = np.broadcast_to(scales[series][:, None, :], true.shape)
-    t, p = true[keep], pred[keep]
-    percentage = fm.mape(t, p)
-    scaled_error = scaled_true[keep] - scaled_pred[keep]
-    metrics = {"mae": fm.mae(t, p), "rmse": fm.rmse(t, p), "mape": percentage.value, "smape": fm.smape(t, p),
-               "mase": float((np.abs(t - p) / per_point[keep]).mean()),
-               "scaled_mse": float((scaled_error ** 2).mean()), "scaled_mae": float(np.abs(scaled_error).mean())}
-    return metrics, [percentage.note] if percentage.note else []
 
 
 class ForecastTask(pl.LightningModule):
@@ -166,7 +124,7 @@ class ForecastTask(pl.LightningModule):
         self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
         self.model: RecurrentForecaster | None = None  # sized by the data, built in configure_model
         self.quantiles = list(quantiles) if loss == "quantile" else [0.5]
-        self.register_buffer("quantile_levels", torch.tensor(self.quantiles), persistent=False)
+        self.pinball = PinballLoss(self.quantiles)
         self.shapes: dict[str, int] | None = None
         self.data_state: dict | None = None  # the fitted ForecastData state: columns, frequency, scaler
         self._init_from: dict | None = None
@@ -289,7 +247,7 @@ class ForecastTask(pl.LightningModule):
         if not keep.all():
             forecast, target = forecast[keep], target[keep]  # (N, Q), (N,)
         if self.hparams.loss == "quantile":
-            return pinball_loss(forecast, target, self.quantile_levels)
+            return self.pinball(forecast, target)
         point = forecast[..., 0]
         return nn.functional.mse_loss(point, target) if self.hparams.loss == "mse" else nn.functional.l1_loss(point, target)
 
@@ -344,27 +302,18 @@ class ForecastTask(pl.LightningModule):
             self._outputs = []
             return
         pred, target, series, _ = self._collected()
-        metrics, _ = self._score(datamodule, pred, target, series)
+        metrics, _ = forecasting.score(datamodule, pred, target, series, self.hparams.season)
         for name, value in metrics.items():
             if not math.isnan(value):
                 # The same number on every process (all windows were gathered): sync_dist averages equal values.
                 self.log(f"val/{name}", value, prog_bar=name == "mape", sync_dist=True)
-
-    def _score(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
-               scales: np.ndarray | None = None) -> tuple[dict, list[str]]:
-        true = np.asarray(data.inverse_transform(target.double().numpy(), series))
-        forecast = np.asarray(data.inverse_transform(pred.double().numpy(), series))
-        if scales is None:
-            scales = mase_scales(data.training_targets(), self.hparams.season)
-        return score_windows(true, forecast, series.numpy(), scales,
-                             target.double().numpy(), pred.double().numpy())
 
     def on_test_epoch_end(self) -> None:
         datamodule = attached_datamodule(self)
         if not self._outputs or not isinstance(datamodule, ForecastData):
             return
         pred, target, series, origin = self._collected()
-        table, notes = self.comparison(datamodule, pred, target, series)
+        table, notes = forecasting.comparison(datamodule, pred, target, series, self.hparams.season)
         for name, value in table.loc["seqkit"].items():
             if not math.isnan(value):
                 self.log(f"test/{name}", float(value), sync_dist=True)
@@ -374,54 +323,11 @@ class ForecastTask(pl.LightningModule):
             return
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / "test_metrics.csv", index_label="forecaster")
-        backtest = self.per_origin(datamodule, pred, target, series, origin)
+        backtest = forecasting.per_origin(datamodule, pred, target, series, origin, self.hparams.season)
         backtest.to_csv(folder / "backtest.csv", index=False)
-        say("\n" + format_table(table, notes))
+        say("\n" + forecasting.format_table(table, notes))
         say(f"seqkit: {len(backtest)} forecast origins over the test span scored one by one in "
             f"{folder / 'backtest.csv'}; the table in {folder / 'test_metrics.csv'}")
-
-    # ------------------------------------------------------------------ evaluation beside the baselines
-
-    def comparison(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
-                   split: str = "test") -> tuple[pd.DataFrame, list[str]]:
-        """The model's metrics beside the naive, seasonal-naive and linear baselines on the same windows.
-
-        `pred`, `target`, `series` are the model's scaled point forecasts, targets and series
-        over all windows of `split`, in the order of `data.windows[split]`.
-        """
-        windows = data.windows[split].batch()
-        history = windows.past[..., : data.n_targets]
-        horizon, season = data.horizon, self.hparams.season
-        training = data.windows["train"].batch()
-        linear = fm.LinearBaseline(data.input_length, horizon).fit(training.past[..., : data.n_targets], training.target)
-        forecasts = {"seqkit": pred, "naive": fm.naive_forecast(history, horizon)}
-        if season > 1:
-            forecasts[f"seasonal naive (m={season})"] = fm.seasonal_naive_forecast(history, horizon, season)
-            if season < data.input_length:
-                forecasts["seasonal naive + drift"] = fm.seasonal_drift_forecast(history, horizon, season)
-        forecasts["linear"] = linear.predict(history)
-        scales = mase_scales(data.training_targets(), season)  # once for every forecaster
-        rows, notes = {}, []
-        for name, forecast in forecasts.items():
-            rows[name], found = self._score(data, forecast.float(), target, series, scales)
-            notes = notes or found
-        return pd.DataFrame.from_dict(rows, orient="index")[list(METRICS)], notes
-
-    def per_origin(self, data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
-                   origin: Tensor) -> pd.DataFrame:
-        """One row per forecast origin (a rolling-origin backtest): its series, first forecast time and metrics."""
-        true = np.asarray(data.inverse_transform(target.double().numpy(), series))
-        forecast = np.asarray(data.inverse_transform(pred.double().numpy(), series))
-        scales = mase_scales(data.training_targets(), self.hparams.season)
-        index = series.numpy()
-        rows = []
-        for i in range(len(true)):
-            window = slice(i, i + 1)
-            metrics, _ = score_windows(true[window], forecast[window], index[window], scales,
-                                       target[window].double().numpy(), pred[window].double().numpy())
-            start = data.window_timestamps(int(index[i]), int(origin[i]))[0]
-            rows.append({"series": data.series_ids[int(index[i])], "origin": start, **metrics})
-        return pd.DataFrame(rows)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())
@@ -431,6 +337,14 @@ class ForecastTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ using the model
 
+    def forecast(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+        """Forecast what follows each series of `frame` (`seqkit.forecasting.forecast`: columns, quantiles)."""
+        return forecasting.forecast(self, frame, horizon)
+
+    def backtest(self, data: ForecastData) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """`(per_origin, table, notes)` from every origin of `data`'s test span (`seqkit.forecasting.backtest`)."""
+        return forecasting.backtest(self, data)
+
     @torch.no_grad()
     def predict_from(self, datamodule) -> pd.DataFrame:
         """`seqkit predict`: the forecast after each series of the DataModule's `predict_path` (else its table)."""
@@ -439,73 +353,3 @@ class ForecastTask(pl.LightningModule):
         path = getattr(datamodule, "predict_path", None)
         return self.forecast(read_csv(path) if path is not None else datamodule._table())
 
-    def forecast(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
-        """Forecast what follows each series of `frame`.
-
-        Args:
-            frame: a table with the columns the model was trained on: the time column, the
-                targets (the history), covariates, the id column if any; with known
-                covariates, also the `horizon` rows after the history with those filled.
-            horizon: how many steps to return, at most the trained horizon (the model
-                forecasts them all at once); None: all of them.
-
-        Returns:
-            One row per series and step: the id column (if any), the time column, and per
-            target its point forecast, plus `<target>_q<percent>` columns for each quantile
-            of a quantile model (e.g. `passengers_q10`, `passengers_q90`).
-        """
-        if self.data_state is None:
-            raise SeqkitError("this model has no fitted data state; load it with ForecastTask.from_checkpoint")
-        trained = self.shapes["horizon"]
-        horizon = trained if horizon is None else horizon
-        if not 1 <= horizon <= trained:
-            raise SeqkitError(f"horizon must be between 1 and {trained}, the horizon the model was trained for "
-                              f"(it forecasts all steps at once); got {horizon}")
-        self.eval()
-        data = ForecastData.from_state_dict(self.data_state)
-        inputs = data.forecast_inputs(frame)
-        batch = inputs.batch
-        output = self(batch.past.to(self.device), batch.future.to(self.device)).cpu()
-        output = output.sort(dim=-1).values  # quantiles never cross
-        result = data.forecast_frame(inputs, self.point(output))
-        for j, level in enumerate(self.quantiles if len(self.quantiles) > 1 else []):
-            band = data.forecast_frame(inputs, output[..., j])
-            for column in data.target_columns:
-                result[f"{column}_q{round(level * 100):d}"] = band[column]
-        steps = np.tile(np.arange(trained), len(inputs.series_ids))
-        return result[steps < horizon].reset_index(drop=True)
-
-    @torch.no_grad()
-    def backtest(self, data: ForecastData) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-        """Score a forecast from every origin of `data`'s test span (a rolling-origin backtest).
-
-        `data` is set up (its scaler is this model's when `load_state_dict(model.data_state)`
-        was called, or fitted on its own training span).
-
-        Returns:
-            `(per_origin, table, notes)`: one row per origin with its metrics; the mean per
-            metric of the model beside the baselines; notes on what MAPE left out.
-        """
-        if "test" not in data.windows:
-            raise DataError(f"{data.source} has no test span: set its test size or start")
-        self.eval()
-        pred, target, series, origin = [], [], [], []
-        loader = torch.utils.data.DataLoader(data.windows["test"], batch_size=data.eval_batch_size)
-        for batch in loader:
-            output = self(batch.past.to(self.device), batch.future.to(self.device))
-            pred.append(self.point(output).cpu())
-            target.append(batch.target)
-            series.append(batch.series)
-            origin.append(batch.origin)
-        pred, target, series, origin = (torch.cat(p) for p in (pred, target, series, origin))
-        table, notes = self.comparison(data, pred, target, series)
-        return self.per_origin(data, pred, target, series, origin), table, notes
-
-
-def format_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
-    """The comparison table as aligned text, one forecaster a row."""
-    header = f"{'forecaster':<26}" + "".join(f"{name:>12}" for name in table.columns)
-    lines = [header, "-" * len(header)]
-    for name, row in table.iterrows():
-        lines.append(f"{name:<26}" + "".join(f"{value:>12.4g}" for value in row))
-    return "\n".join(lines + [f"note: {note}" for note in notes])

@@ -17,7 +17,9 @@ from seqkit import forecast_metrics as fm
 from seqkit.data import ForecastData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, RNN
-from seqkit.tasks.forecast import ForecastTask, pinball_loss, score_windows
+from seqkit.forecasting import score_windows
+from seqkit.models import PinballLoss
+from seqkit.tasks.forecast import ForecastTask
 
 L, H = 24, 6
 
@@ -106,10 +108,10 @@ def test_the_pinball_loss_weighs_under_and_over_forecasts_by_the_quantile():
     target = torch.tensor([10.0])
     under = torch.tensor([[8.0, 8.0]])  # both forecasts 2 below the truth
     # q 0.1: 0.1 * 2 = 0.2; q 0.9: 0.9 * 2 = 1.8; mean 1.0
-    assert pinball_loss(under, target, quantiles).item() == pytest.approx(1.0)
+    assert PinballLoss(quantiles.tolist())(under, target).item() == pytest.approx(1.0)
     over = torch.tensor([[12.0, 12.0]])  # 2 above: (1 - 0.1) * 2 = 1.8, (1 - 0.9) * 2 = 0.2
-    assert pinball_loss(over, target, quantiles).item() == pytest.approx(1.0)
-    assert pinball_loss(torch.tensor([[10.0, 10.0]]), target, quantiles).item() == 0.0
+    assert PinballLoss(quantiles.tolist())(over, target).item() == pytest.approx(1.0)
+    assert PinballLoss(quantiles.tolist())(torch.tensor([[10.0, 10.0]]), target).item() == 0.0
 
 
 def test_masked_steps_are_left_out_of_the_loss():
