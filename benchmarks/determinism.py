@@ -88,7 +88,7 @@ def compare(device: str, backend: str, dropout: float, bf16: bool) -> str:
 
 def compare_checkpoints(first: str, second: str) -> str:
     """Whether two seqkit checkpoints hold bit-for-bit the same weights, and the largest difference."""
-    from seqkit import checkpoints
+    from seqkit.training import checkpoints
 
     a, b = checkpoints.load(first)["state_dict"], checkpoints.load(second)["state_dict"]
     if a.keys() != b.keys():

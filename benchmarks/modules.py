@@ -32,7 +32,7 @@ def main() -> int:
     if args.tuned_malloc and any(os.environ.get(k) != v for k, v in TUNED.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **TUNED})
 
-    from seqkit.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
+    from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
     cells = args.cells.split(",")
     sizes = args.sizes.split(",")

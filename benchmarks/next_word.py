@@ -45,7 +45,7 @@ def seqkit_tokens_per_second(batches: int, warmup: int) -> float:
     """Train `batches` batches with the recipe through SeqkitCLI; tokens/s after `warmup` batches."""
     import lightning.pytorch as pl
 
-    from seqkit import lightning_cli
+    from seqkit.training import lightning_cli
 
     class Clock(pl.Callback):
         def __init__(self) -> None:

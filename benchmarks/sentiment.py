@@ -35,7 +35,7 @@ def _data_root() -> Path:
 def train(cell: str, epochs: int | None, out: Path, init_from: str | None = None, extra: list[str] = ()) -> dict:
     import lightning.pytorch as pl
 
-    from seqkit import lightning_cli
+    from seqkit.training import lightning_cli
 
     class EpochClock(pl.Callback):
         def __init__(self) -> None:

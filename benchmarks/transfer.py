@@ -7,7 +7,7 @@
     python benchmarks/transfer.py --smoke                 # a few batches of everything (tests the script)
 
 `--export DIR` writes each language model trained here as a compact copy (half-precision
-weights, no optimizer state: `seqkit.checkpoints.compact`), `DIR/lm_forward.ckpt` and
+weights, no optimizer state: `seqkit.training.checkpoints.compact`), `DIR/lm_forward.ckpt` and
 `DIR/lm_backward.ckpt`: pass one to `--lm-ckpt` (or `--lm-bwd-ckpt`) to train classifiers
 on another machine without stage 1.
 
@@ -102,7 +102,7 @@ def fit_command(recipe: str, folder: Path, extra: list[str], smoke: bool) -> lis
 def export(path: Path, folder: Path, name: str) -> str:
     """A compact copy of the checkpoint at `path` as `folder/NAME.ckpt` (never over an existing file)."""
     sys.path.insert(0, str(ROOT))
-    from seqkit.checkpoints import compact
+    from seqkit.training.checkpoints import compact
 
     whole = folder / f"{name}.ckpt"
     compact(path, whole)

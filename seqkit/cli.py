@@ -30,10 +30,10 @@ from seqkit.errors import SeqkitError
 LIGHTNING = ("fit", "validate", "test", "predict")
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "fit": ("seqkit.lightning_cli:run", "train a model from a recipe (Lightning: seqkit fit -c next_word/lstm, or -c my.yaml)"),
-    "validate": ("seqkit.lightning_cli:run", "evaluate a model on the validation split"),
-    "test": ("seqkit.lightning_cli:run", "evaluate a model on the test split"),
-    "predict": ("seqkit.lightning_cli:run", "run a model over the predict split"),
+    "fit": ("seqkit.training.lightning_cli:run", "train a model from a recipe (Lightning: seqkit fit -c next_word/lstm, or -c my.yaml)"),
+    "validate": ("seqkit.training.lightning_cli:run", "evaluate a model on the validation split"),
+    "test": ("seqkit.training.lightning_cli:run", "evaluate a model on the test split"),
+    "predict": ("seqkit.training.lightning_cli:run", "run a model over the predict split"),
     "recipes": ("seqkit.commands.recipes:main", "list the recipes that ship with seqkit; show one, or copy it out to edit"),
     "trace": ("seqkit.commands.trace:main", "print h_t (and the gates) at every timestep of a tiny sequence, or of a sentence through a sentiment checkpoint"),
     "gradients": ("seqkit.commands.gradients:main", "draw how much of a loss reaches each earlier timestep, per cell: vanishing and exploding gradients"),

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import SeqkitError
+from seqkit.training.faults import atomic_write, atomic_write_text
 
 FORMATS = ("onnx", "pt2")
 
@@ -106,6 +107,8 @@ class _PastOnly(nn.Module):
 def export(task, path: str | Path, format: str | None = None) -> dict:
     """Write `task`'s model to `path` (`.onnx` or `.pt2`) and its vocabulary, labels or scaling to `path.json`.
 
+    Each file is written whole or not at all (a temporary file, then a rename).
+
     Args:
         task: a trained task (`NextWordTask`, `SentimentTask` or `ForecastTask`), e.g. from
             `from_checkpoint`.
@@ -132,8 +135,9 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
                 import onnx  # noqa: F401 -- torch needs it to write the file
             except ImportError:
                 raise SeqkitError('ONNX export needs the onnx package: pip install "seqkit[export]"') from None
-            torch.onnx.export(module, inputs, str(path), dynamo=False, input_names=input_names,
-                              output_names=output_names, dynamic_axes=axes, opset_version=17)
+            atomic_write(path, lambda file: torch.onnx.export(
+                module, inputs, file, dynamo=False, input_names=input_names, output_names=output_names,
+                dynamic_axes=axes, opset_version=17))
         else:
             if task.task_name == "sentiment":
                 raise SeqkitError("a sentiment model has no pt2 form yet (torch.export fixes the length of the "
@@ -146,8 +150,8 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
             else:
                 dynamic = tuple({0: batch} for _ in inputs)
             program = torch.export.export(module, inputs, dynamic_shapes=dynamic)
-            torch.export.save(program, str(path))
+            atomic_write(path, lambda file: torch.export.save(program, file))
     side = {"format": "seqkit.export", "version": 1, "task": task.task_name, "model": path.name,
             "inputs": input_names, "outputs": output_names, **side}
-    path.with_suffix(".json").write_text(json.dumps(side, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(json.dumps(side, indent=1) + "\n", path.with_suffix(".json"))
     return side

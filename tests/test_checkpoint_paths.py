@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.cli import main
 from seqkit.errors import CheckpointError, SeqkitError
 

@@ -45,10 +45,10 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data.distributed import DistributedSampler
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.cli import main
 from seqkit.data import ForecastData, NextWordData, SentimentData
-from seqkit.distributed import ShardSampler, eval_sampler, shard_of
+from seqkit.training.distributed import ShardSampler, eval_sampler, shard_of
 from seqkit.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Nothing is lost when a run is killed, diverges or is run twice (seqkit.faults, seqkit.data.resumable).
+"""Nothing is lost when a run is killed, diverges or is run twice (seqkit.training.faults, seqkit.data.resumable).
 
 The resume tests kill a real `python -m seqkit.cli fit` process with SIGKILL in the middle
 of an epoch, resume it in its folder with `--ckpt_path last`, and compare the result with
@@ -23,11 +23,11 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.cli import main
 from seqkit.errors import SeqkitError
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
-from seqkit.faults import DivergedError, StopOnDivergence, atomic_save, next_version, run_version
+from seqkit.training.faults import DivergedError, StopOnDivergence, atomic_save, next_version, run_version
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
@@ -213,7 +213,7 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint_whole(tmp_path
 
 def test_seqkit_fit_writes_checkpoints_through_the_atomic_writer(tmp_path, monkeypatch):
     written = []
-    monkeypatch.setattr("seqkit.faults.atomic_save", lambda checkpoint, path: written.append(Path(path).name))
+    monkeypatch.setattr("seqkit.training.faults.atomic_save", lambda checkpoint, path: written.append(Path(path).name))
     assert main(["fit", "-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--trainer.max_epochs", "1",
                  "--trainer.limit_train_batches", "3", "--trainer.logger", "false",
                  "--trainer.default_root_dir", str(tmp_path), "--checkpoint_every_n_steps", "1", *QUIET]) == 0

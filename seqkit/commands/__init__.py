@@ -46,7 +46,8 @@ def add_checkpoint(parser, recipe_family: str, required: bool = True) -> None:
 
 def checkpoint_file(args):
     """The checkpoint file that `args.ckpt_path` names (see `add_checkpoint`), said when it was not a file."""
-    from seqkit import checkpoints, packaged
+    from seqkit import packaged
+    from seqkit.training import checkpoints
 
     root = packaged.run_root(args.config) if getattr(args, "config", None) else None
     return checkpoints.resolve(args.ckpt_path, root=root)

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_table(table, path: Path) -> None:
     """Write `table` whole or not at all (faults.atomic_write_text), as CSV, TSV or JSON Lines by its suffix."""
-    from seqkit.faults import atomic_write_text
+    from seqkit.training.faults import atomic_write_text
 
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):

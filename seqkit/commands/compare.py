@@ -114,7 +114,7 @@ def _clock():
 
 def run_one(config: Path, class_path: str, seed: int, folder: Path, extra: list[str]) -> dict:
     """Fit (and test) the recipe once with `class_path` as its encoder; what the table needs."""
-    from seqkit import lightning_cli
+    from seqkit.training import lightning_cli
     from seqkit.diagnostics import GradientNormLogger
 
     args = ["-c", str(config), "--model.init_args.encoder.class_path", class_path, "--seed_everything", str(seed),

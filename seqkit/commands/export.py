@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from seqkit import checkpoints
+    from seqkit.training import checkpoints
     from seqkit.export import export
 
     path = checkpoint_file(args)

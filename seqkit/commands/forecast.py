@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize, output_path
 from seqkit.errors import SeqkitError
-from seqkit.faults import atomic_write_text
+from seqkit.training.faults import atomic_write_text
 
 RENAMED = {"--ckpt": "--ckpt_path", "--test-size": "--test_size", "--test-start": "--test_start"}
 

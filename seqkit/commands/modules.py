@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from seqkit.bench import SIZES, compare_speed, environment, max_differences
+    from seqkit.training.bench import SIZES, compare_speed, environment, max_differences
     from seqkit.modules import CELLS
 
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]

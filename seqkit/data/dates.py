@@ -47,7 +47,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
-from seqkit.distributed import eval_sampler
+from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.text import EOS, PAD, UNK, Vocab, build_vocab_from_iterator
 
@@ -284,7 +284,7 @@ class DatesData(pl.LightningDataModule):
             # The shuffle order from the seed and the epoch, never the global RNG, and resumable mid-epoch.
             return ResumableDataLoader(self.splits[split], batch_size=self.batch_size,
                                        sampler=EpochRandomSampler(self.splits[split], self.seed), collate_fn=encode)
-        # On many processes, each scores one contiguous share of the pairs, none twice (seqkit.distributed).
+        # On many processes, each scores one contiguous share of the pairs, none twice (seqkit.training.distributed).
         return DataLoader(self.splits[split], batch_size=self.eval_batch_size, collate_fn=encode,
                           sampler=eval_sampler(self, self.splits[split]))
 

@@ -55,7 +55,7 @@ from seqkit.console import say
 from seqkit.data import catalog
 from seqkit.data.embedded import CO2_FILE, co2_frame
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
-from seqkit.distributed import eval_sampler
+from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features: this module's API)
     CALENDAR, MISSING, SHOWN, _blank, _check_positive, _fill, _on_grid, _parse_numbers, _parse_times, _Raw,
@@ -567,7 +567,7 @@ class ForecastData(pl.LightningDataModule):
         if split == "train":
             # Resumable: a run killed mid-epoch goes on with the batch it would have trained next (seqkit.data.resumable).
             return ResumableDataLoader(windows, batch_size=self.batch_size, sampler=EpochRandomSampler(windows, self.seed))
-        # On many processes, each scores one contiguous share of the windows, none twice (seqkit.distributed).
+        # On many processes, each scores one contiguous share of the windows, none twice (seqkit.training.distributed).
         return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False, sampler=eval_sampler(self, windows))
 
     def train_dataloader(self) -> DataLoader:

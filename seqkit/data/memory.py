@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
-from seqkit.distributed import eval_sampler
+from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -145,7 +145,7 @@ def generate_splits(generate: Callable[..., tuple[Tensor, Tensor]], sizes: dict[
 def loader(sequences: MemorySequences, batch_size: int, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
     """Batches of `MemoryBatch(inputs (B, T, F), target (B,))`: the default collate keeps the NamedTuple.
 
-    `sampler`: an evaluation split's share on many processes (`seqkit.distributed.eval_sampler`).
+    `sampler`: an evaluation split's share on many processes (`seqkit.training.distributed.eval_sampler`).
     """
     return DataLoader(sequences, batch_size=batch_size, shuffle=shuffle, sampler=sampler)
 

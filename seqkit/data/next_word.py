@@ -33,7 +33,7 @@ from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
 from seqkit.data.resumable import ResumableDataLoader
 from seqkit.console import say
-from seqkit.distributed import ShardSampler, shard_of
+from seqkit.training.distributed import ShardSampler, shard_of
 from seqkit.errors import DataError
 from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
 

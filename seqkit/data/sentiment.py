@@ -43,7 +43,7 @@ from seqkit import packaged
 from seqkit.console import say
 from seqkit.data import catalog
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
-from seqkit.distributed import eval_sampler
+from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.readers import read_delimited, read_jsonl, read_parquet, read_text
 from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, get_tokenizer
@@ -717,7 +717,7 @@ class SentimentData(pl.LightningDataModule):
         texts = self.data[split]
         pad = partial(collate, pad_index=self.pad_index)  # a partial of a module function pickles into workers
         if split != "train":
-            # On many processes, each scores one contiguous share of the texts, none twice (seqkit.distributed).
+            # On many processes, each scores one contiguous share of the texts, none twice (seqkit.training.distributed).
             return DataLoader(texts, batch_size=self.eval_batch_size, shuffle=False, collate_fn=pad,
                               sampler=eval_sampler(self, texts))
         if self.bucketing:

@@ -11,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
 from seqkit.errors import SeqkitError
-from seqkit.faults import LastCheckpoint
+from seqkit.training.faults import LastCheckpoint
 
 
 def check_numbers(**values: float | None) -> None:
@@ -41,7 +41,7 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
     Replaces Lightning's default checkpoint callback; returns none when checkpointing is
     off (`enable_checkpointing=False`), where a ModelCheckpoint would be an error. The
     best file is named `best-<epoch>-<score>.ckpt`, the score written with `score_format`.
-    `last.ckpt` is `seqkit.faults.LastCheckpoint`'s when the Trainer has one (`seqkit fit`
+    `last.ckpt` is `seqkit.training.faults.LastCheckpoint`'s when the Trainer has one (`seqkit fit`
     adds it), else Lightning's. The best is chosen when validation ends, not at the end of
     the training epoch: the `last.ckpt` written after the same validation then knows it.
     """

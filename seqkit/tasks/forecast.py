@@ -32,9 +32,10 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqkit import checkpoints, forecasting
+from seqkit import forecasting
+from seqkit.training import checkpoints
 from seqkit.data.forecast import ForecastBatch, ForecastData
-from seqkit.distributed import gather_rows
+from seqkit.training.distributed import gather_rows
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent

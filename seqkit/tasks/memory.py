@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, ClassifierHead, Recurrent

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
-from seqkit import checkpoints
+from seqkit.protocols import ReadsDirection, TakesVocabulary
+from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
@@ -123,7 +124,7 @@ class NextWordTask(pl.LightningModule):
             if datamodule is None or getattr(datamodule, "vocab", None) is None:
                 raise SeqkitError("NextWordTask needs its vocabulary: train it with a NextWordData DataModule or load a checkpoint")
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
-        if datamodule is not None and hasattr(datamodule, "reverse"):
+        if isinstance(datamodule, ReadsDirection):
             if self._init_from is not None and bool(datamodule.reverse) != self.reverse:
                 say(f"seqkit: --init_from a {'backward' if self.reverse else 'forward'} language model; this run reads the text "
                     f"{'backwards' if datamodule.reverse else 'forwards'}: its weights are only a starting point")
@@ -165,7 +166,7 @@ class NextWordTask(pl.LightningModule):
         """
         checkpoint = checkpoints.load(path, task=self.task_name)
         self._init_from = checkpoint
-        if datamodule is not None and hasattr(datamodule, "use_vocab"):
+        if isinstance(datamodule, TakesVocabulary):
             section = checkpoint["seqkit"]
             datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
 
@@ -212,7 +213,7 @@ class NextWordTask(pl.LightningModule):
             self._adopt(section)
             self._build_layers(len(saved))
             datamodule = attached_datamodule(self)
-            if datamodule is not None and hasattr(datamodule, "use_vocab"):
+            if isinstance(datamodule, TakesVocabulary):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
         stream = checkpoint.get("next_word_stream")
         if stream is not None:  # on_train_epoch_start, which resets both, does not run on a resume mid-epoch

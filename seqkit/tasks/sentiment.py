@@ -24,7 +24,8 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
-from seqkit import checkpoints
+from seqkit.protocols import TakesVocabulary
+from seqkit.training import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentClassifier
@@ -166,7 +167,7 @@ class SentimentTask(pl.LightningModule):
                                   f"--init_from_backward, beside --init_from a forward one, with a bidirectional encoder")
         self._init_from = checkpoint
         section = checkpoint["seqkit"]
-        if datamodule is not None and hasattr(datamodule, "use_vocab"):
+        if isinstance(datamodule, TakesVocabulary):
             datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
 
     def init_backward_from_checkpoint(self, path: str | Path) -> None:
@@ -257,7 +258,7 @@ class SentimentTask(pl.LightningModule):
             self._adopt(section)
             self._build_layers()
             datamodule = attached_datamodule(self)
-            if datamodule is not None and hasattr(datamodule, "use_vocab"):
+            if isinstance(datamodule, TakesVocabulary):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
                 datamodule.use_labels(self.labels)
 

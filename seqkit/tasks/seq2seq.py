@@ -27,7 +27,8 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_sequence
 from torchmetrics import MeanMetric
 
-from seqkit import checkpoints
+from seqkit.protocols import TakesVocabularies
+from seqkit.training import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
@@ -156,7 +157,7 @@ class Seq2SeqTask(pl.LightningModule):
             self._build()
             self.to(device)
             datamodule = attached_datamodule(self)
-            if datamodule is not None and hasattr(datamodule, "use_vocabs"):
+            if isinstance(datamodule, TakesVocabularies):
                 datamodule.use_vocabs(self.source_vocab, self.target_vocab)
 
     # ------------------------------------------------------------------ training and evaluation

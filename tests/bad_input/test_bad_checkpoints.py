@@ -22,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.cli import main as seqkit
 from seqkit.data import ForecastData
 from seqkit.data.next_word import NextWordData

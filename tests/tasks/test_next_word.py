@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from seqkit import checkpoints
+from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch, NextWordData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, RNN

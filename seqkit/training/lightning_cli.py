@@ -11,7 +11,7 @@ to choose the task, the data and the recurrent cell, and every Trainer flag
   model, a backward one (`--data.reverse true`) for the reverse direction of a
   bidirectional encoder.
 - a summary when training ends: the best validation score and where its checkpoint is.
-- runs that survive being killed (`seqkit.faults`): checkpoints written atomically,
+- runs that survive being killed (`seqkit.training.faults`): checkpoints written atomically,
   `last.ckpt` every `--checkpoint_every_n_steps` steps and after each validation,
   `--ckpt_path last` to resume the newest run under `default_root_dir` in its own folder
   (the same batches, in the same order, with the same random numbers as the lost run),
@@ -34,7 +34,9 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from seqkit import checkpoints, console, faults, packaged
+from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
+from seqkit import console, packaged
+from seqkit.training import checkpoints, faults
 from seqkit.errors import SeqkitError
 
 
@@ -69,7 +71,7 @@ def _check_run_root(root: Path) -> None:
 
 
 class SeqkitCLI(LightningCLI):
-    """LightningCLI with `--init_from`, resumable runs (`seqkit.faults`) and a closing summary."""
+    """LightningCLI with `--init_from`, resumable runs (`seqkit.training.faults`) and a closing summary."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         if console.QUIET:  # Lightning's table of layers only when asked (--verbose, or this flag)
@@ -108,14 +110,14 @@ class SeqkitCLI(LightningCLI):
                               "is 0); give at least 1, or use seqkit validate to score a model without training")
         init_from = self._get(self.config, "init_from")
         if init_from:
-            if not hasattr(self.model, "init_from_checkpoint"):
+            if not isinstance(self.model, Finetunable):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from")
             self.model.init_from_checkpoint(init_from, self.datamodule)
         backward = self._get(self.config, "init_from_backward")
         if backward:
             if not init_from:
                 raise SeqkitError("--init_from_backward goes with --init_from: give the forward language model too")
-            if not hasattr(self.model, "init_backward_from_checkpoint"):
+            if not isinstance(self.model, TakesBackwardModel):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
             self.model.init_backward_from_checkpoint(backward)
         self._choose_run_folder()
@@ -218,7 +220,7 @@ class SeqkitCLI(LightningCLI):
         series, a translation per date), the same code as `seqkit generate`, `classify` and
         `forecast`, and returns a DataFrame.
         """
-        if not hasattr(model, "predict_from"):
+        if not isinstance(model, Predicts):
             raise SeqkitError(f"{type(model).__name__} has no predictions to write")
         device = self.trainer.strategy.root_device
         task = checkpoints.restore(type(model), ckpt_path, map_location=device) if ckpt_path else model.to(device)

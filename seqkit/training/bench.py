@@ -152,7 +152,7 @@ def peak_memory_mib(cell: str, impl: str, size_name: str) -> float:
     Linux only: the peak is reset through /proc/self/clear_refs before the steps, so
     what importing torch and building the module touched does not hide the growth.
     """
-    code = f"from seqkit.bench import _memory_child; _memory_child({cell!r}, {impl!r}, {size_name!r})"
+    code = f"from seqkit.training.bench import _memory_child; _memory_child({cell!r}, {impl!r}, {size_name!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     return float(done.stdout.strip().splitlines()[-1])
 

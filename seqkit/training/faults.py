@@ -126,7 +126,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
         `weights_only` is ignored: seqkit never unpickles objects, whatever the caller asks.
         """
-        from seqkit import checkpoints
+        from seqkit.training import checkpoints
 
         if not isinstance(get_filesystem(str(path)), LocalFileSystem):
             return super().load_checkpoint(path, map_location=map_location, weights_only=True)

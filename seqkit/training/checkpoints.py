@@ -241,7 +241,7 @@ def compact(path: str | Path, out: str | Path, dtype: torch.dtype = torch.float1
         if key not in converted:  # a tensor seen under another name is converted once and stays shared
             converted[key] = value.to(dtype) if value.is_floating_point() else value
         state_dict[name] = converted[key]
-    from seqkit.faults import atomic_save  # the whole copy or none: a killed write leaves no half file
+    from seqkit.training.faults import atomic_save  # the whole copy or none: a killed write leaves no half file
 
     atomic_save({"seqkit": checkpoint["seqkit"], "hyper_parameters": checkpoint.get("hyper_parameters", {}),
                  "state_dict": state_dict}, out)
