@@ -60,6 +60,8 @@ from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features: this module's API)
     CALENDAR, MISSING, SHOWN, _blank, _check_positive, _fill, _on_grid, _parse_numbers, _parse_times, _Raw,
     _series_name, _stamp, _stamps, _Table, calendar_features, infer_frequency, parse_table, read_csv)
+from seqkit.data import new_tables
+from seqkit.data.spans import check_sizes, series_spans
 from seqkit.data.windows import ForecastBatch, ForecastInputs, ForecastWindows  # noqa: F401 (this module's API)
 
 EMBEDDED = {"co2": co2_frame}
@@ -70,12 +72,6 @@ SPLITS = ("train", "val", "test")
 STATE_FORMAT = "seqkit.forecast/1"
 
 
-def _count(size: int | float, length: int) -> int:
-    """A span's steps: a fraction of `length` when below 1, else a count."""
-    return int(round(size * length)) if size < 1 else int(size)
-
-
-# ----------------------------------------------------------------------------- the DataModule
 class ForecastData(pl.LightningDataModule):
     """Time series for forecasting: a catalog dataset, the CO2 series shipped with seqkit, a CSV file or a DataFrame.
 
@@ -211,7 +207,7 @@ class ForecastData(pl.LightningDataModule):
             except ValueError:
                 raise DataError(f"--data.freq {freq!r} is not a pandas frequency; use e.g. h, D, W-SAT, MS, "
                                 "or leave it out to infer it") from None
-        self._check_sizes(train_size, val_size, test_size, val_start, test_start)
+        check_sizes(train_size, val_size, test_size, val_start, test_start)
         if isinstance(target_columns, str):
             target_columns = [target_columns]
         elif target_columns is None and "target_columns" in defaults:
@@ -255,32 +251,6 @@ class ForecastData(pl.LightningDataModule):
         self._times: list[pd.DatetimeIndex] = []
         self._values: list[np.ndarray] = []  # per series (T, C) on the original scale, filled, not transformed
 
-    @staticmethod
-    def _check_sizes(train_size: int | float | None, val_size: int | float, test_size: int | float,
-                     val_start: str | None, test_start: str | None) -> None:
-        for option, value in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
-            if value is None:
-                continue
-            if value < 0 or (value >= 1 and value != int(value)):
-                raise DataError(f"--data.{option} must be a fraction between 0 and 1 or a whole number of steps, "
-                                f"got {value}")
-        if val_size == 0 and val_start is None:
-            raise DataError("--data.val_size must be above 0: validation needs a span")
-        if train_size == 0:
-            raise DataError("--data.train_size must be above 0 (or null: all steps before validation)")
-        if test_start is not None and val_start is None:
-            raise DataError("--data.test_start needs --data.val_start (validation comes before test)")
-        if val_start is not None and train_size is not None:
-            raise DataError("give the spans by date (--data.val_start) or by size (--data.train_size), not both")
-        for option, value in (("val_start", val_start), ("test_start", test_start)):
-            if value is not None:
-                try:
-                    pd.Timestamp(value)
-                except ValueError:
-                    raise DataError(f"--data.{option} {value!r} is not a date; write e.g. 2017-06-26 or "
-                                    "2017-06-26 13:00") from None
-        if val_start is not None and test_start is not None and pd.Timestamp(test_start) <= pd.Timestamp(val_start):
-            raise DataError(f"--data.test_start ({test_start}) must come after --data.val_start ({val_start})")
 
     def _check_roles(self) -> None:
         if self.target_columns is not None and not self.target_columns:
@@ -424,7 +394,7 @@ class ForecastData(pl.LightningDataModule):
         self.series_ids = [raw.id for raw in raws]
         self.freq = freq
         self._times, self._values, self.filled = times, values, filled
-        self.spans = [self._spans(t, key, table.source) for key, t in zip(self.series_ids, times)]
+        self.spans = [series_spans(self, t, key, table.source) for key, t in zip(self.series_ids, times)]
         if self._given is not None:
             self._apply_scaler(self._given)
         else:
@@ -458,53 +428,6 @@ class ForecastData(pl.LightningDataModule):
                             "frequency: give --data.freq, or resample them")
         return kinds[0]
 
-    def _spans(self, times: pd.DatetimeIndex, key: str, source: str) -> tuple[int, int, int]:
-        """`(n_train, n_val, n_end)` of one series: the ends of its training, validation and test spans."""
-        length, name = len(times), _series_name(key, self.id_column)
-        if self.val_start is not None:
-            n_train = int(times.searchsorted(self._as_time(self.val_start, times)))
-            n_val = int(times.searchsorted(self._as_time(self.test_start, times))) if self.test_start else length
-            n_end = length
-            fix = "move --data.val_start or --data.test_start"
-        else:
-            n_v, n_t = _count(self.val_size, length), _count(self.test_size, length)
-            n_train = _count(self.train_size, length) if self.train_size is not None else length - n_v - n_t
-            n_val, n_end = n_train + n_v, n_train + n_v + n_t
-            fix = "change --data.train_size, --data.val_size or --data.test_size"
-            if n_end > length:
-                raise DataError(f"{source}: {name} has {length} steps, fewer than the {n_train} + {n_v} + {n_t} "
-                                f"of its training, validation and test spans; {fix}")
-        if n_train < self.input_length + self.horizon:
-            raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
-                            f"input_length + horizon = {self.input_length + self.horizon}, so no training window "
-                            f"fits; {fix}, or lower --data.input_length or --data.horizon")
-        for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
-            if split == "test" and stop == start:
-                continue  # no test span
-            if split == "validation" and self.short_validation:
-                if stop == start:
-                    raise DataError(f"{source}: the validation span of {name} has 0 steps, so no validation window "
-                                    f"fits; {fix}")
-                # The masked steps of the last window must still be rows of the series.
-                if length - stop < self.horizon - 1:
-                    raise DataError(f"{source}: with --data.short_validation, the last validation window of {name} "
-                                    f"reaches {self.horizon - 1} steps past the validation span, but only "
-                                    f"{length - stop} steps follow it; give a test span of at least "
-                                    f"{self.horizon - 1} steps, or lower --data.horizon")
-                continue
-            if stop - start < self.horizon:
-                short = (", or set --data.short_validation true (validation windows scored over the span only)"
-                         if split == "validation" else "")
-                raise DataError(f"{source}: the {split} span of {name} has {stop - start} steps, fewer than the "
-                                f"horizon {self.horizon}, so no {split} window fits; {fix}{short}")
-        return n_train, n_val, n_end
-
-    @staticmethod
-    def _as_time(value: str, times: pd.DatetimeIndex) -> pd.Timestamp:
-        stamp = pd.Timestamp(value)
-        if times.tz is not None and stamp.tz is None:
-            stamp = stamp.tz_localize(times.tz)  # a date without a zone means the series' own zone
-        return stamp
 
     def _transformed(self, values: np.ndarray) -> np.ndarray:
         """`values` `(T, C)` with `target_transform` applied to the target columns (a copy when it changes them)."""
@@ -721,114 +644,9 @@ class ForecastData(pl.LightningDataModule):
 
     # ------------------------------------------------------------------------- forecasting a new table
     def forecast_inputs(self, frame: pd.DataFrame | _Table) -> ForecastInputs:
-        """The last input window of every series of `frame`, scaled with the fitted state, to forecast what follows.
-
-        Each series' history ends at its last row with a target value; missing steps in it
-        are treated by the fitted missing policy, its targets transformed by the fitted
-        `target_transform`, and it needs at least `input_length` steps. With known
-        covariates, `frame` must also hold the `horizon` rows after the history (targets
-        empty) with the known columns filled. Calendar features come from the timestamps.
-        `frame` is not changed.
-
-        Args:
-            frame: a table with the columns the data was fitted on (and the id column, if any);
-                or a file as `read_csv` returns it, so that messages name the file and its lines.
-
-        Returns:
-            `ForecastInputs(batch, timestamps, series_ids)`; `batch.origin` is the index of
-            the first forecast step in the series' timeline in `frame`.
-
-        Raises:
-            DataError: a bad table (as in setup), a series not in the fitted state, a history
-                shorter than `input_length`, a target value at or below 0 under
-                `target_transform: log`, or a known covariate missing over the horizon.
-        """
-        if self.mean is None:
-            raise DataError("the data has no fitted state: call setup() or load_state_dict() first")
-        table = frame if isinstance(frame, _Table) else _Table(frame, "the DataFrame", None)
-        columns = {"target_columns": self.target_columns, "observed_columns": self.observed_columns,
-                   "known_columns": self.known_columns}
-        raws = parse_table(table, self.time_column, self.id_column, columns)
-        offset = to_offset(self.freq)
-        index = {key: s for s, key in enumerate(self.series_ids)}
-        L, H, n_t = self.input_length, self.horizon, self.n_targets
-        n_known = len(self.known_columns)
-        pasts, futures, series, origins, stamps, ids, filled = [], [], [], [], [], [], {}
-        for raw in raws:
-            name = _series_name(raw.id, self.id_column)
-            if self.id_column is None:
-                s = 0
-            elif raw.id in index:
-                s = index[raw.id]
-            else:
-                raise DataError(f"{table.source}: {name} is not among the series the model was trained on "
-                                f"({self.series_ids[:SHOWN]}{' ...' if len(self.series_ids) > SHOWN else ''})")
-            grid, values, rows = _on_grid(raw, offset, table, name, self.freq)
-            has_target = np.flatnonzero(~np.isnan(values[:, :n_t]).all(axis=1))
-            if len(has_target) == 0:
-                raise DataError(f"{table.source}: {name} has no target values in {self.target_columns}; "
-                                "give its history")
-            end = int(has_target[-1]) + 1  # the history: every step up to the last with a target value
-            if end < L:
-                raise DataError(f"{table.source}: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
-                                f"fewer than input_length {L}; give at least {L} steps")
-            # The whole history is filled (and transformed), as the training data was, then its last L steps
-            # are the input.
-            history, count = _fill(grid[:end], values[:end], rows[:end], self.missing, self.columns, table, name)
-            if self.target_transform == "log":
-                _check_positive(grid[:end], history[:, :n_t], rows[:end], self.target_columns, table, name)
-            history = self._transformed(history[end - L :])
-            if count:
-                filled[raw.id] = count
-            ahead = pd.date_range(grid[end - 1], periods=H + 1, freq=offset)[1:]  # (H,)
-            known = np.zeros((H, n_known))
-            if n_known:
-                given = np.full((H, n_known), np.nan)
-                inside = min(H, len(grid) - end)  # future steps that have rows in the frame
-                given[:inside] = values[end : end + inside, len(self.columns) - n_known :]
-                absent = np.isnan(given)
-                if absent.any():
-                    column = self.known_columns[int(np.flatnonzero(absent.any(axis=0))[0])]
-                    steps = np.flatnonzero(absent.any(axis=1))
-                    raise DataError(f"{table.source}: the known covariate {column!r} of {name} is missing over the "
-                                    f"horizon at {_stamps(ahead[steps])}; the forecast after {_stamp(grid[end - 1])} "
-                                    f"needs rows for the next {H} steps with the known columns "
-                                    f"{self.known_columns} filled (and the targets empty)")
-                known = given
-            mean, std = self.mean[s], self.std[s]
-            past = np.concatenate([(history - mean) / std, calendar_features(grid[end - L : end], self.calendar)], 1)
-            future = np.concatenate([(known - mean[-n_known:]) / std[-n_known:] if n_known else known,
-                                     calendar_features(ahead, self.calendar)], 1)
-            pasts.append(past)
-            futures.append(future)
-            series.append(s)
-            origins.append(end)
-            stamps.append(ahead)
-            ids.append(raw.id)
-        self._say_filled(table, filled)
-        batch = ForecastBatch(torch.from_numpy(np.stack(pasts).astype(np.float32)),
-                              torch.from_numpy(np.stack(futures).astype(np.float32)),
-                              None, torch.tensor(series, dtype=torch.int64), torch.tensor(origins, dtype=torch.int64))
-        return ForecastInputs(batch, stamps, ids)
+        """The last input window of every series of `frame`, scaled with the fitted state (`data.new_tables`)."""
+        return new_tables.forecast_inputs(self, frame)
 
     def forecast_frame(self, inputs: ForecastInputs, forecasts: Tensor | np.ndarray) -> pd.DataFrame:
-        """Scaled forecasts of `forecast_inputs` as a long table on the original scale.
-
-        Args:
-            inputs: what `forecast_inputs` returned.
-            forecasts: `(B, H, n_targets)` the model's scaled forecasts for `inputs.batch`.
-
-        Returns:
-            One row per series and forecast step: the id column (if any), the time column,
-            then the target columns.
-        """
-        values = self.inverse_transform(forecasts.detach().cpu() if isinstance(forecasts, Tensor) else forecasts,
-                                        inputs.batch.series)
-        values = np.asarray(values, dtype=np.float64).reshape(-1, self.n_targets)  # (B * H, n_targets)
-        table = {}
-        if self.id_column is not None:
-            table[self.id_column] = np.repeat(inputs.series_ids, self.horizon)
-        table[self.time_column] = np.concatenate([times.to_numpy() for times in inputs.timestamps])
-        for j, column in enumerate(self.target_columns):
-            table[column] = values[:, j]
-        return pd.DataFrame(table)
+        """Forecasts `(S, H, n_targets)` on the model's scale as a table on the original scale (`data.new_tables`)."""
+        return new_tables.forecast_frame(self, inputs, forecasts)
