@@ -60,7 +60,8 @@ from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features: this module's API)
     CALENDAR, MISSING, SHOWN, _blank, _check_positive, _fill, _on_grid, _parse_numbers, _parse_times, _Raw,
     _series_name, _stamp, _stamps, _Table, calendar_features, infer_frequency, parse_table, read_csv)
-from seqkit.data import new_tables
+from seqkit.data import fitted_state, new_tables
+from seqkit.data.fitted_state import STATE_FORMAT  # noqa: F401 (this module's API)
 from seqkit.data.spans import check_sizes, series_spans
 from seqkit.data.windows import ForecastBatch, ForecastInputs, ForecastWindows  # noqa: F401 (this module's API)
 
@@ -69,7 +70,6 @@ EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of e
 SCALES = ("standard", "none")
 TRANSFORMS = ("none", "log")  # applied to the target columns before scaling
 SPLITS = ("train", "val", "test")
-STATE_FORMAT = "seqkit.forecast/1"
 
 
 class ForecastData(pl.LightningDataModule):
@@ -396,7 +396,7 @@ class ForecastData(pl.LightningDataModule):
         self._times, self._values, self.filled = times, values, filled
         self.spans = [series_spans(self, t, key, table.source) for key, t in zip(self.series_ids, times)]
         if self._given is not None:
-            self._apply_scaler(self._given)
+            fitted_state.apply_scaler(self, self._given)
         else:
             self._fit_scaler()
         self._build_windows()
@@ -542,105 +542,19 @@ class ForecastData(pl.LightningDataModule):
         unscaled = values * std + mean
         return np.exp(unscaled) if self.target_transform == "log" else unscaled
 
-    # ------------------------------------------------------------------------- fitted state
+    # ------------------------------------------------------------------------- fitted state (data/fitted_state.py)
     def state_dict(self) -> dict[str, Any]:
-        """What a model needs to be used again, as plain data (Lightning saves it in each checkpoint).
-
-        Holds the columns and their roles, calendar features, frequency, missing policy,
-        input length, horizon, target transform, scaling, and per series its id, first
-        timestamp, last training timestamp and the mean and std of each scaled column (of
-        the log values for the targets under `target_transform: log`). Only strings,
-        numbers, lists and None: it loads with `torch.load(..., weights_only=True)`.
-        """
-        if self.mean is None:
-            return {}  # nothing fitted yet: Lightning then stores nothing
-        return {
-            "format": STATE_FORMAT,
-            "time_column": self.time_column,
-            "id_column": self.id_column,
-            "target_columns": list(self.target_columns),
-            "observed_columns": list(self.observed_columns),
-            "known_columns": list(self.known_columns),
-            "calendar": list(self.calendar),
-            "freq": self.freq,
-            "missing": self.missing,
-            "input_length": self.input_length,
-            "horizon": self.horizon,
-            "target_transform": self.target_transform,
-            "scale": self.scale,
-            "series": list(self.series_ids),
-            "start": [str(times[0]) for times in self._times] if self._times else list(self._given["start"]),
-            "train_end": ([str(times[n - 1]) for times, (n, _, _) in zip(self._times, self.spans)]
-                          if self._times else list(self._given["train_end"])),
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
-        }
+        """What a model needs to use this data again, as plain data (Lightning saves it in each checkpoint)."""
+        return fitted_state.state_dict(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Use a fitted state (from `state_dict`, e.g. a checkpoint's) instead of fitting one.
-
-        Before `setup`, setup scales with it; after `setup`, the windows are scaled again.
-
-        A state saved before `target_transform` existed has no such key: it means `none`.
-
-        Raises:
-            DataError: the state is not a forecast data state, or its columns, input
-                length, horizon, target transform or frequency differ from this
-                DataModule's, or (once set up) a series of the data is not in it.
-        """
-        if not state_dict:
-            return
-        if state_dict.get("format") != STATE_FORMAT:
-            raise DataError(f"not a forecast data state (format {state_dict.get('format')!r}, expected "
-                            f"{STATE_FORMAT!r})")
-        mine = {"time_column": self.time_column, "id_column": self.id_column, "target_columns": self.target_columns,
-                "observed_columns": self.observed_columns, "known_columns": self.known_columns,
-                "calendar": self.calendar, "input_length": self.input_length, "horizon": self.horizon,
-                "target_transform": self.target_transform}
-        # The mean and std of a logged target mean nothing to unlogged data (and back): a mismatch is refused.
-        theirs = {"target_transform": "none", **state_dict}  # older states have no target_transform: none
-        differ = [f"{key} {theirs[key]!r} (here {value!r})" for key, value in mine.items() if theirs[key] != value]
-        if self.freq is not None and to_offset(self.freq) != to_offset(state_dict["freq"]):
-            differ.append(f"freq {state_dict['freq']!r} (here {self.freq!r})")
-        if differ:
-            raise DataError(f"the fitted state does not match this data: it has {'; '.join(differ)}; use the "
-                            "checkpoint's data settings")
-        self.freq = state_dict["freq"]
-        self.missing = state_dict["missing"]
-        self.scale = state_dict["scale"]
-        self._given = dict(state_dict)
-        if self.spans:  # set up already: scale again with the given state
-            self._apply_scaler(self._given)
-            self._build_windows()
-        else:
-            self.series_ids = list(state_dict["series"])
-            self.mean = np.asarray(state_dict["mean"], dtype=np.float64).reshape(len(self.series_ids), -1)
-            self.std = np.asarray(state_dict["std"], dtype=np.float64).reshape(len(self.series_ids), -1)
-
-    def _apply_scaler(self, state: dict[str, Any]) -> None:
-        known = {key: s for s, key in enumerate(state["series"])}
-        unknown = [key for key in self.series_ids if key not in known]
-        if unknown:
-            raise DataError(f"{self.source}: {_series_name(unknown[0], self.id_column)} (and {len(unknown) - 1} more) "
-                            f"is not among the series of the fitted state, {state['series'][:SHOWN]}")
-        index = [known[key] for key in self.series_ids]
-        self.mean = np.asarray(state["mean"], dtype=np.float64)[index]
-        self.std = np.asarray(state["std"], dtype=np.float64)[index]
+        """Use a fitted state (a checkpoint's) instead of fitting one; refused when it does not match this data."""
+        fitted_state.load_state_dict(self, state_dict)
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, Any]) -> ForecastData:
         """A DataModule that holds only a fitted state: for `inverse_transform` and `forecast_inputs`."""
-        if state_dict.get("format") != STATE_FORMAT:
-            raise DataError(f"not a forecast data state (format {state_dict.get('format')!r}, expected "
-                            f"{STATE_FORMAT!r})")
-        data = cls(time_column=state_dict["time_column"], target_columns=list(state_dict["target_columns"]),
-                   id_column=state_dict["id_column"], observed_columns=list(state_dict["observed_columns"]),
-                   known_columns=list(state_dict["known_columns"]), calendar=list(state_dict["calendar"]),
-                   freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
-                   horizon=state_dict["horizon"], target_transform=state_dict.get("target_transform", "none"),
-                   scale=state_dict["scale"])
-        data.load_state_dict(state_dict)
-        return data
+        return fitted_state.from_state_dict(cls, state_dict)
 
     # ------------------------------------------------------------------------- forecasting a new table
     def forecast_inputs(self, frame: pd.DataFrame | _Table) -> ForecastInputs:
