@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, generation
+from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, RecurrentReadout, generation
 from seqkit.modules import LSTM
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -51,3 +51,6 @@ def test_each_model_has_the_shapes_it_promises():
     torch.testing.assert_close(classifier(tokens[1:2, :4], lengths[1:2]), logits[1:2])  # padding changes nothing
     forecaster = RecurrentForecaster(LSTM(3, 8), horizon=5, n_targets=2, future_size=1, n_quantiles=3)
     assert forecaster(torch.randn(4, 12, 3), torch.randn(4, 5, 1)).shape == (4, 5, 2, 3)
+    readout = RecurrentReadout(LSTM(2, 8, bidirectional=True), n_outputs=1, regression=True)
+    assert readout(torch.randn(5, 30, 2)).shape == (5,)
+    assert RecurrentReadout(LSTM(2, 8), n_outputs=4)(torch.randn(5, 30, 2)).shape == (5, 4)

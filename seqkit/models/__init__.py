@@ -5,6 +5,7 @@
 - `RecurrentForecaster`: per-window normalisation, encoder, direct multi-step head, baseline residual,
   quantiles: `forward(past, future) -> forecast (B, H, n_targets, Q)`; baselines `Naive`, `SeasonalNaive`,
   `SeasonalDrift`.
+- `RecurrentReadout`: an encoder read out at its last step (the memory tasks): `forward(inputs) -> answer`.
 - `generation`: next-word ranking and sampling on ids, for any such model.
 
 A task in `seqkit.tasks` holds one as `task.model` and adds the loss, metrics, optimizer
@@ -15,6 +16,7 @@ from seqkit.models import generation
 from seqkit.models.classifier import RecurrentClassifier
 from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.models.language_model import RecurrentLM
+from seqkit.models.readout import RecurrentReadout
 
-__all__ = ["Naive", "PinballLoss", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "SeasonalDrift", "SeasonalNaive",
+__all__ = ["Naive", "PinballLoss", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "RecurrentReadout", "SeasonalDrift", "SeasonalNaive",
            "generation"]

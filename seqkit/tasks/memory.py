@@ -33,6 +33,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from seqkit.training import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.models.readout import RecurrentReadout
 from seqkit.modules import LSTM, ClassifierHead, Recurrent
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, configure, with_input_size
 
@@ -91,8 +92,8 @@ class MemoryTask(pl.LightningModule):
                               f"got {type(encoder).__name__}")
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self.encoder = encoder
-        self.head: ClassifierHead | None = None  # sized by the data, built in configure_model
+        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self.model: RecurrentReadout | None = None  # sized by the data, built in configure_model
         self.shapes: dict | None = None  # {"kind", "input_size", "n_outputs"}, from the data or a checkpoint
         self.target_mean: float | None = None  # regression: the training targets' mean, the trivial answer
         self.data_spec: dict | None = None  # the data it was trained on: class, length, seed (for tables)
@@ -100,7 +101,7 @@ class MemoryTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.head is not None:
+        if self.model is not None:
             return
         if self.shapes is None:
             datamodule = attached_datamodule(self)
@@ -121,17 +122,23 @@ class MemoryTask(pl.LightningModule):
 
     def _build_layers(self) -> None:
         shapes = self.shapes
-        self.encoder = with_input_size(self.encoder, shapes["input_size"])  # the data knows the features
-        # The last step's output (for a bidirectional encoder, each direction's last step).
-        self.head = ClassifierHead(self.encoder.hidden_size * self.encoder.num_directions, shapes["n_outputs"],
-                                   pooling="last", bidirectional=self.encoder.bidirectional)
+        encoder = with_input_size(self.encoder, shapes["input_size"])  # the data knows the features
         regression = shapes["kind"] == "regression"
+        self.model = RecurrentReadout(encoder, shapes["n_outputs"], regression)
         self.metrics = nn.ModuleDict({
             stage: MeanSquaredError() if regression else MulticlassAccuracy(shapes["n_outputs"], average="micro")
             for stage in ("val", "test")
         })
         # Means over every sequence of a split (sums and counts, added up across processes).
         self.means = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in ("loss", "baseline")})
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.model.encoder if self.model is not None else self._pending[0]
+
+    @property
+    def head(self) -> ClassifierHead | None:
+        return self.model.head if self.model is not None else None
 
     @property
     def metric_name(self) -> str:
@@ -175,9 +182,7 @@ class MemoryTask(pl.LightningModule):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """`inputs (B, T, F)` -> the answer: `(B,)` for regression, logits `(B, C)` for classification."""
-        output, _ = self.encoder(inputs)  # (B, T, D*H)
-        answer = self.head(output)        # (B, n_outputs), read from the last step only
-        return answer.squeeze(-1) if self.shapes["kind"] == "regression" else answer
+        return self.model(inputs)  # RecurrentReadout
 
     @torch.no_grad()
     def predict_from(self, datamodule) -> pd.DataFrame:

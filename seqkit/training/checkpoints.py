@@ -130,7 +130,7 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
 
 
 # Tasks whose layers moved into `task.model` (seqkit.models): their weights are named `model.*`.
-MODEL_TASKS = ("next_word", "sentiment", "forecast")
+MODEL_TASKS = ("next_word", "sentiment", "forecast", "memory")
 
 
 def _upgrade_layout(checkpoint: dict) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, SeasonalNaive
+from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, RecurrentReadout, SeasonalNaive
 from seqkit.modules import GRU, LSTM, RNN
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,7 @@ def test_the_models_compile_as_one_graph():
     _same_forward_and_backward(lm, "aot_eager", torch.randint(0, 30, (2, 9)))
     classifier = RecurrentClassifier(30, LSTM(8, 6, bidirectional=True), num_classes=3, dropout=0.0)
     _same_forward_and_backward(classifier, "aot_eager", torch.randint(0, 30, (2, 9)))  # whole texts, no packing
+    _same_forward_and_backward(RecurrentReadout(RNN(2, 8), n_outputs=1, regression=True), "aot_eager", torch.randn(3, 20, 2))
     forecaster = RecurrentForecaster(GRU(2, 8), horizon=4, n_targets=1, future_size=1, n_quantiles=3, revin=True,
                                      baseline=SeasonalNaive(3))
     _same_forward_and_backward(forecaster, "aot_eager", torch.randn(2, 12, 2), torch.randn(2, 4, 1))
