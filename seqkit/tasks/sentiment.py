@@ -27,6 +27,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from seqkit.protocols import TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.tasks import transfer
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import ClassifierHead, Recurrent
@@ -108,7 +109,7 @@ class SentimentTask(pl.LightningModule):
             self.tokenizer_name, self.max_length = datamodule.tokenizer_name, datamodule.max_length
         self._build_layers()
         if self._init_from is not None:
-            self._load_init_from()
+            transfer.load_init_from(self)
         elif self.hparams.pretrained_embeddings:
             coverage = fill_embedding(self.embedding.weight.data, self.vocab, self.hparams.pretrained_embeddings)
             say(f"seqkit: pretrained embeddings from {self.hparams.pretrained_embeddings} cover {coverage}")
@@ -150,83 +151,12 @@ class SentimentTask(pl.LightningModule):
             self.labels = list(section["labels"])
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
-        """Start from a trained model: a sentiment checkpoint, or a next-word one (transfer).
-
-        The vocabulary (and tokenizer) come from the checkpoint. From a sentiment
-        checkpoint everything is kept when the label set is the same; when it differs the
-        encoder and embedding are kept and the head starts afresh. From a next-word
-        checkpoint (a language model, the ULMFiT idea) the embedding and every encoder
-        weight that fits are loaded, and the head starts afresh.
-        """
-        checkpoint = checkpoints.load(path)
-        task = checkpoint["seqkit"].get("task")
-        if task not in (self.task_name, "next_word"):
-            raise CheckpointError(f"{path} is a {task!r} checkpoint; --init_from takes a sentiment or a next_word one")
-        if task == "next_word" and checkpoint["seqkit"].get("reverse"):
-            raise CheckpointError(f"{path} is a backward language model (it reads text last word first); give it as "
-                                  f"--init_from_backward, beside --init_from a forward one, with a bidirectional encoder")
-        self._init_from = checkpoint
-        section = checkpoint["seqkit"]
-        if isinstance(datamodule, TakesVocabulary):
-            datamodule.use_vocab(Vocab.from_dict(section["vocab"]), section.get("tokenizer"))
+        """Start from a sentiment checkpoint, or from a next-word one (transfer): `seqkit.tasks.transfer`."""
+        transfer.init_from_checkpoint(self, path, datamodule)
 
     def init_backward_from_checkpoint(self, path: str | Path) -> None:
-        """Start the reverse direction of a bidirectional encoder from a backward language model.
-
-        Goes with `init_from_checkpoint` of a forward language model (ULMFiT and ELMo pair
-        the two): the forward model fills the embedding and the forward direction, the
-        backward one (trained with `NextWordData(reverse=True)`, which reads text last word
-        first, as the reverse direction does) fills `*_reverse`. Both must share one
-        vocabulary; the classifier has one embedding, the forward model's, so the backward
-        model should have been trained from the forward one with its embedding frozen
-        (`--init_from FORWARD --data.reverse true --model.freeze_embeddings true`);
-        otherwise a warning says that its encoder reads other word vectors than it learned on.
-        """
-        forward = (self._init_from or {}).get("seqkit", {})
-        if forward.get("task") != "next_word":
-            raise SeqkitError("--init_from_backward goes with --init_from a forward language model (next_word checkpoint), "
-                              "which gives the classifier its vocabulary and embedding")
-        if not self.encoder.bidirectional:
-            raise SeqkitError("--init_from_backward fills the reverse direction of a bidirectional encoder; set "
-                              "--model.init_args.encoder.init_args.bidirectional true")
-        checkpoint = checkpoints.load(path, task="next_word")
-        if not checkpoint["seqkit"].get("reverse"):
-            raise CheckpointError(f"{path} is a forward language model; --init_from_backward needs a backward one "
-                                  f"(trained with --data.reverse true)")
-        if Vocab.from_dict(checkpoint["seqkit"]["vocab"]).get_itos() != Vocab.from_dict(forward["vocab"]).get_itos():
-            raise CheckpointError(f"{path} has another vocabulary than the --init_from language model; train the backward "
-                                  f"model with --init_from FORWARD.ckpt --data.reverse true, which keeps the forward one's")
-        self._init_backward = checkpoint
-
-    def _load_init_from(self) -> None:
-        checkpoint, self._init_from = self._init_from, None
-        section = checkpoint["seqkit"]
-        if Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos():  # no DataModule passed it on
-            self._adopt({k: v for k, v in section.items() if k != "labels"})
-            self._build_layers()
-        same_labels = section.get("task") == self.task_name and list(section.get("labels", [])) == self.labels
-        body = ("model.embedding.", "model.encoder.")
-        loaded = checkpoints.load_weights(self, checkpoint["state_dict"], "--init_from checkpoint", only=None if same_labels else body)
-        if same_labels:
-            say("seqkit: --init_from: all weights loaded (same labels)")
-            return
-        backward = self._load_backward(checkpoint["state_dict"]["model.embedding.weight"]) if self._init_backward is not None else []
-        fresh = [name for name, _ in self.named_parameters() if name.startswith(body) and name not in loaded + backward]
-        reason = "a language model" if section.get("task") == "next_word" else f"labels {section.get('labels')} (now {self.labels})"
-        also = f" (the reverse direction's {len(backward)} from --init_from_backward)" if backward else ""
-        say(f"seqkit: --init_from {reason}: loaded {len(loaded) + len(backward)} embedding/encoder tensors{also}; "
-             f"the classification head starts afresh{'; also fresh: ' + ', '.join(fresh) if fresh else ''}")
-
-    def _load_backward(self, forward_embedding: Tensor) -> list[str]:
-        """The backward language model's encoder into the reverse direction: `weight_ih_l0` -> `weight_ih_l0_reverse`."""
-        checkpoint, self._init_backward = self._init_backward, None
-        state = checkpoint["state_dict"]
-        reverse = {f"{name}_reverse": value for name, value in state.items() if name.startswith("model.encoder.")}
-        loaded = checkpoints.load_weights(self, reverse, "--init_from_backward checkpoint", only=("model.encoder.",))
-        if not torch.equal(state["model.embedding.weight"].float().cpu(), forward_embedding.float().cpu()):
-            say("seqkit: warning: the backward language model learned other word vectors than the forward one's, which "
-                "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
-        return loaded
+        """Start the reverse direction of a bidirectional encoder from a backward language model (`transfer`)."""
+        transfer.init_backward_from_checkpoint(self, path)
 
     # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
     # load_from_checkpoint is Lightning's name for the same; one implementation, checkpoints.restore.
