@@ -11,7 +11,6 @@ dropped `truncated_bptt_steps`, so this task owns it.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -25,11 +24,12 @@ from torchmetrics import MeanMetric
 from seqkit.protocols import ReadsDirection, TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch
-from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.tasks import language
 from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
-from seqkit.models import RecurrentLM, generation
+from seqkit.models import RecurrentLM
 from seqkit.modules import LanguageModelHead, Recurrent
-from seqkit.text import EOS, UNK, Vocab, get_tokenizer, read_lines
+from seqkit.text import UNK, Vocab
 
 
 
@@ -295,78 +295,19 @@ class NextWordTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ using the model
 
-    def _ids(self, text: str) -> Tensor:
-        tokens = get_tokenizer(self.tokenizer_name)(text)
-        if not tokens:
-            raise SeqkitError("the prompt has no words; give some text to continue")
-        ids = self.vocab.lookup_indices(tokens)
-        if UNK in self.vocab and all(i == self.vocab[UNK] for i in ids) and tokens != [UNK]:
-            warnings.warn(f"no word of {text!r} is in the model's vocabulary: it reads {len(ids)} x {UNK}, "
-                          "and what follows says little about the text", stacklevel=1)
-        return torch.tensor([ids[::-1] if self.reverse else ids], device=self.device)  # a backward model reads from the end
+    def predict_next(self, text: str, k: int = 5, exclude: tuple[str, ...] = (UNK,)) -> list[tuple[str, float]]:
+        """The `k` most likely next words after `text` (before it, for a backward model), with probabilities."""
+        return language.predict_next(self, text, k, exclude)
 
-    @torch.no_grad()
+    def generate(self, prompt: str, max_new_tokens: int = 30, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None) -> str:
+        """Continue `prompt` by sampling one word at a time from the carried state; `<eos>` becomes a line break."""
+        return language.generate(self, prompt, max_new_tokens, temperature, top_k, seed)
+
     def predict_frame(self, prompts: list[str], k: int = 5, max_new_tokens: int = 20, seed: int = 0) -> pd.DataFrame:
-        """One row per prompt: its `k` most likely next words (`next_1`, `prob_1`, ...) and a sampled continuation.
-
-        For a backward model (`reverse`) the words are those *before* the prompt, and the
-        continuation is the text that precedes it.
-        """
-        rows = []
-        for prompt in prompts:
-            row = {"prompt": prompt}
-            for rank, (word, probability) in enumerate(self.predict_next(prompt, k=k), 1):
-                row[f"next_{rank}"], row[f"prob_{rank}"] = word, probability
-            row["continuation"] = self.generate(prompt, max_new_tokens, seed=seed) if max_new_tokens > 0 else ""
-            rows.append(row)
-        return pd.DataFrame(rows)
+        """One row per prompt: its `k` most likely next words (`next_1`, `prob_1`, ...) and a continuation."""
+        return language.predict_frame(self, prompts, k, max_new_tokens, seed)
 
     def predict_from(self, datamodule) -> pd.DataFrame:
         """`seqkit predict`: next words and a continuation for every line of the DataModule's `predict_path`."""
-        path = getattr(datamodule, "predict_path", None)
-        if path is None:
-            raise DataError("seqkit predict needs prompts: --data.predict_path FILE, a text file with one prompt a line")
-        prompts = [line for line in read_lines(Path(path)) if line.strip()]
-        if not prompts:
-            raise DataError(f"{path} holds no prompt (every line is empty); write one prompt a line")
-        return self.predict_frame(prompts)
-
-    def predict_next(self, text: str, k: int = 5, exclude: tuple[str, ...] = (UNK,)) -> list[tuple[str, float]]:
-        """The `k` most likely next words after `text`, with their probabilities.
-
-        A backward model (`reverse`) gives the most likely words *before* `text`.
-
-        Raises:
-            SeqkitError: `k` below 1 or above the vocabulary.
-        """
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.vocab):
-            raise SeqkitError(f"k must be a whole number from 1 to the vocabulary's {len(self.vocab)} words, got {k}")
-        self.eval()
-        probabilities, _ = generation.next_token_probabilities(self.model, self._ids(text))
-        exclude = [self.vocab[token] for token in exclude if token in self.vocab]
-        return [(self.vocab.lookup_token(i), p) for i, p in generation.top_k_tokens(probabilities, k, exclude)]
-
-    @torch.no_grad()
-    def generate(self, prompt: str, max_new_tokens: int = 30, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> str:
-        """Continue `prompt` by sampling one word at a time; `<eos>` becomes a line break.
-
-        A backward model (`reverse`) writes the text that comes *before* the prompt,
-        sampled from the prompt's first word backwards and returned in reading order.
-
-        Args:
-            temperature: divides the logits; below 1 is more conservative, above 1 more varied.
-            top_k: sample only among the k most likely words.
-            seed: makes the sample repeatable.
-        """
-        generation.check_sampling(temperature, top_k, max_new_tokens)
-        self.eval()
-        generator = torch.Generator(device=self.device)
-        if seed is not None:
-            generator.manual_seed(seed)
-        else:
-            generator.seed()
-        ids = generation.sample(self.model, self._ids(prompt), max_new_tokens, temperature, top_k, generator)
-        words = self.vocab.lookup_tokens(ids)
-        text = " ".join(words[::-1] if self.reverse else words)
-        return text.replace(f" {EOS} ", "\n").replace(EOS, "\n")
+        return language.predict_from(self, datamodule)
