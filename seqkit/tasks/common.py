@@ -53,6 +53,25 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
                             filename="best-{epoch}-{" + monitor + ":" + score_format + "}", auto_insert_metric_name=False)]
 
 
+class ModelPart:
+    """`task.encoder`, `task.embedding`, `task.head`: that part of the model the task holds (`task.model`).
+
+    The model is built once the data has sized it (`configure_model`); until then `encoder`
+    is the encoder the task was given (kept in `task._pending`, so that it is not a
+    submodule twice) and the other parts are None.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, task, owner: type | None = None):
+        if task is None:
+            return self
+        if task.model is not None:
+            return getattr(task.model, self.name)
+        return task._pending[0] if self.name == "encoder" else None
+
+
 class _Decay:
     """The factor of epoch `epoch` (a class, not a lambda, so that the scheduler's state is plain data)."""
 
@@ -77,7 +96,6 @@ class StepDecay(torch.optim.lr_scheduler.LambdaLR):
 
 # A task's `optimizer` and `lr_scheduler` arguments, the LightningCLI way: a recipe names the class
 # (`optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20}}`), the task hands it the parameters.
-OLD_OPTIMIZER_KEYS = ("lr", "weight_decay", "lr_decay", "lr_decay_start")
 
 
 def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:

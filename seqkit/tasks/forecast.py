@@ -39,7 +39,7 @@ from seqkit.training.distributed import gather_rows
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, with_input_size
+from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, with_input_size
 
 LOSSES = ("mse", "mae", "quantile")
 BASELINES = ("none", "naive", "seasonal", "seasonal_drift")
@@ -163,13 +163,9 @@ class ForecastTask(pl.LightningModule):
         self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
                                          len(self.quantiles), hp.revin, baseline, hp.dropout)
 
-    @property
-    def encoder(self) -> Recurrent:
-        return self.model.encoder if self.model is not None else self._pending[0]
-
-    @property
-    def head(self) -> nn.Linear | None:
-        return self.model.head if self.model is not None else None
+    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
+    encoder = ModelPart()
+    head = ModelPart()
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
         """Fine-tune a trained forecaster on new data: same columns, input length and horizon.

@@ -34,8 +34,8 @@ from seqkit.training import checkpoints
 from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.readout import RecurrentReadout
-from seqkit.modules import LSTM, ClassifierHead, Recurrent
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, configure, with_input_size
+from seqkit.modules import LSTM, Recurrent
+from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, configure, with_input_size
 
 KINDS = ("regression", "classification")
 
@@ -132,13 +132,9 @@ class MemoryTask(pl.LightningModule):
         # Means over every sequence of a split (sums and counts, added up across processes).
         self.means = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in ("loss", "baseline")})
 
-    @property
-    def encoder(self) -> Recurrent:
-        return self.model.encoder if self.model is not None else self._pending[0]
-
-    @property
-    def head(self) -> ClassifierHead | None:
-        return self.model.head if self.model is not None else None
+    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
+    encoder = ModelPart()
+    head = ModelPart()
 
     @property
     def metric_name(self) -> str:

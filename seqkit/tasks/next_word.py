@@ -26,9 +26,9 @@ from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.tasks import language
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
+from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentLM
-from seqkit.modules import LanguageModelHead, Recurrent
+from seqkit.modules import Recurrent
 from seqkit.text import UNK, Vocab
 
 
@@ -141,17 +141,10 @@ class NextWordTask(pl.LightningModule):
     def _build_layers(self, vocab_size: int) -> None:
         self.model = RecurrentLM(vocab_size, self.encoder, self.hparams.dropout, self.hparams.tie_weights)
 
-    @property
-    def encoder(self) -> Recurrent:
-        return self.model.encoder if self.model is not None else self._pending[0]
-
-    @property
-    def embedding(self) -> nn.Embedding | None:
-        return self.model.embedding if self.model is not None else None
-
-    @property
-    def head(self) -> LanguageModelHead | None:
-        return self.model.head if self.model is not None else None
+    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
+    encoder = ModelPart()
+    embedding = ModelPart()
+    head = ModelPart()
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])

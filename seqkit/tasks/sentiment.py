@@ -28,9 +28,9 @@ from seqkit.protocols import TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.tasks import transfer
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
+from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
 from seqkit.models import RecurrentClassifier
-from seqkit.modules import ClassifierHead, Recurrent
+from seqkit.modules import Recurrent
 from seqkit.modules.heads import POOLINGS
 from seqkit.text import PAD, Vocab, get_tokenizer
 from seqkit.vectors import fill_embedding
@@ -131,17 +131,10 @@ class SentimentTask(pl.LightningModule):
         self.metrics = nn.ModuleDict({f"{stage}_{name}": make() for stage in ("val", "test") for name, make in metrics.items()})
         self.confusion = MulticlassConfusionMatrix(classes)
 
-    @property
-    def encoder(self) -> Recurrent:
-        return self.model.encoder if self.model is not None else self._pending[0]
-
-    @property
-    def embedding(self) -> nn.Embedding | None:
-        return self.model.embedding if self.model is not None else None
-
-    @property
-    def head(self) -> ClassifierHead | None:
-        return self.model.head if self.model is not None else None
+    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
+    encoder = ModelPart()
+    embedding = ModelPart()
+    head = ModelPart()
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])
