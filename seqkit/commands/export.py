@@ -25,24 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from seqkit.training import checkpoints
+    from seqkit.errors import SeqkitError
     from seqkit.export import export
+    from seqkit.tasks import ForecastTask, NextWordTask, SentimentTask
+    from seqkit.training import checkpoints
 
     path = checkpoint_file(args)
-    task_name = checkpoints.load(path)["seqkit"]["task"]
-    classes = {"next_word": "seqkit.tasks.next_word:NextWordTask", "sentiment": "seqkit.tasks.sentiment:SentimentTask",
-               "forecast": "seqkit.tasks.forecast:ForecastTask"}
+    checkpoint = checkpoints.load(path)  # read once: its task picks the class, which restores from it
+    task_name = checkpoint["seqkit"]["task"]
+    classes = {cls.task_name: cls for cls in (NextWordTask, SentimentTask, ForecastTask)}
     if task_name not in classes:
-        from seqkit.errors import SeqkitError
-
         raise SeqkitError(f"seqkit export takes next_word, sentiment and forecast checkpoints; {path} is a "
                           f"{task_name!r} one")
     output = output_path(args.output or Path(f"{task_name}.{args.format}"), "--output", (f".{args.format}",), args.force)
     output_path(output.with_suffix(".json"), "--output's JSON", (".json",), args.force)
-    import importlib
-
-    module, name = classes[task_name].split(":")
-    task = getattr(importlib.import_module(module), name).from_checkpoint(path)
+    task = checkpoints.restore(classes[task_name], path, checkpoint=checkpoint)
     side = export(task, output, args.format)
     print(f"seqkit export: wrote {output} (inputs {', '.join(side['inputs'])}; outputs {', '.join(side['outputs'])}) "
           f"and {output.with_suffix('.json')}")

@@ -248,16 +248,22 @@ def compact(path: str | Path, out: str | Path, dtype: torch.dtype = torch.float1
     return out.stat().st_size
 
 
-def restore(task_class: type, path: str | Path, map_location: str | torch.device = "cpu"):
+def restore(task_class: type, path: str | Path, map_location: str | torch.device = "cpu",
+            checkpoint: dict | None = None):
     """A trained task from a checkpoint: its `from_checkpoint` and Lightning's `load_from_checkpoint`.
 
     `path` is a `.ckpt` file or a run folder (its best checkpoint). The checkpoint is read
-    as plain data (`load`), the task rebuilds its layers from the checkpoint's seqkit
-    section (its `_assemble(checkpoint)`), the weights are loaded strictly, and the model
-    comes back in eval mode on `map_location`.
+    as plain data (`load`; or `checkpoint`, the file's content already loaded by `load`),
+    the task rebuilds its layers from the checkpoint's seqkit section (its
+    `_assemble(checkpoint)`), the weights are loaded strictly, and the model comes back in
+    eval mode on `map_location`.
     """
     path = resolve(path, say=False)
-    checkpoint = load(path, task=task_class.task_name, map_location=map_location)
+    if checkpoint is None:
+        checkpoint = load(path, task=task_class.task_name, map_location=map_location)
+    elif checkpoint["seqkit"].get("task") != task_class.task_name:
+        raise CheckpointError(f"{path} is a checkpoint of the {checkpoint['seqkit'].get('task')!r} task; this needs a "
+                              f"{task_class.task_name!r} checkpoint")
     task = task_class._assemble(checkpoint)
     load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
     return task.to(map_location).eval()

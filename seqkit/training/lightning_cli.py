@@ -274,8 +274,8 @@ def resolve_configs(args: list[str]) -> list[str]:
                     raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
             resolved += [option, packaged.resolve_recipe(value)]
             _refuse_old_optimizer_keys(resolved[-1])
-        elif option.removeprefix("--model.").removeprefix("init_args.") in OLD_OPTIMIZER_KEYS + ("optimizer",) and \
-                option.startswith("--model.") and not option.endswith("optimizer"):
+        elif option.startswith("--model.") and option.removeprefix("--model.").removeprefix("init_args.") in \
+                OLD_OPTIMIZER_KEYS:
             key = option.rsplit(".", 1)[-1]
             raise SeqkitError(f"{option} is now {_new_key(key)} (the optimizer and its schedule are chosen by class)")
         else:
