@@ -113,3 +113,25 @@ def tiny_sentiment():
     bidirectional LSTM learns them in a few seconds on one thread.
     """
     return _train_tiny_sentiment
+
+
+# ----------------------------------------------------------------------------- short runs of the shipped recipes
+def _fit(root: Path, recipe: str, *options: str) -> Path:
+    from seqkit.cli import main
+
+    assert main(["fit", "-c", recipe, *options, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                 "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                 "--trainer.default_root_dir", str(root)]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def language_model(tmp_path_factory) -> Path:
+    """The run folder of `next_word/lstm` trained for two batches on a 300-word vocabulary."""
+    return _fit(tmp_path_factory.mktemp("lm"), "next_word/lstm", "--data.max_tokens", "300")
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory) -> Path:
+    """The run folder of `forecasting/lstm` (the weekly CO2 series) trained for two batches."""
+    return _fit(tmp_path_factory.mktemp("co2"), "forecasting/lstm")

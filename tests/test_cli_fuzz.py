@@ -77,15 +77,6 @@ def test_classify_takes_any_texts_and_tables(texts, cells, column, suffix, revie
     assert table.read_text(encoding="utf-8").startswith("text\n")  # the input is never changed
 
 
-@pytest.fixture(scope="module")
-def language_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lm")
-    assert main(["fit", "-c", "next_word/lstm", "--data.max_tokens", "300", "--trainer.max_epochs", "1",
-                 "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-                 "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root)]) == 0
-    return root
-
-
 @SETTINGS
 @given(prompt=TEXTS, k=NUMBERS, temperature=NUMBERS, top_k=NUMBERS, max_new_tokens=st.sampled_from(["0", "3", "-1", "x"]))
 def test_generate_takes_any_prompt_and_values(prompt, k, temperature, top_k, max_new_tokens, language_model, capsys):
@@ -95,15 +86,6 @@ def test_generate_takes_any_prompt_and_values(prompt, k, temperature, top_k, max
     assert code in (0, 2)
     if temperature in ("nan", "inf", "0", "-1") or k in ("0", "-1", "1e9"):
         assert code == 2
-
-
-@pytest.fixture(scope="module")
-def forecaster(tmp_path_factory):
-    root = tmp_path_factory.mktemp("co2")
-    assert main(["fit", "-c", "forecasting/lstm", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-                 "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
-                 "--trainer.default_root_dir", str(root)]) == 0
-    return root
 
 
 CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(str), st.sampled_from(["", "x", "1e308", "340"]))

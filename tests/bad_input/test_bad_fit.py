@@ -130,3 +130,23 @@ def test_a_number_too_large_for_the_model_is_named_before_training(tmp_path, cap
                  "--trainer.default_root_dir", str(tmp_path)]) == 2
     assert f"{series}: column 'co2' holds numbers too large for the model at line 102 (1e+308" in \
         capsys.readouterr().err
+
+
+def test_a_recipe_in_the_earlier_optimizer_form_is_refused_with_the_new_form(tmp_path, capsys):
+    """`optimizer: sgd`, `lr: 20`, `lr_decay` (recipes of earlier versions): one line that gives the keys to write."""
+    import yaml
+
+    from seqkit import packaged
+
+    recipe = yaml.safe_load(packaged.recipe_path("memory/adding").read_text())
+    init = recipe["model"]["init_args"]
+    del init["optimizer"]
+    init.update(optimizer="sgd", lr=20.0, lr_decay=0.5, lr_decay_start=4)
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(recipe))
+    assert main(["fit", "-c", str(old), "--trainer.default_root_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "optimizer: sgd, lr: 20.0, lr_decay: 0.5, lr_decay_start: 4 is now written" in err
+    assert ("optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20.0}} and lr_scheduler: {class_path: "
+            "seqkit.tasks.StepDecay, init_args: {factor: 0.5, start: 4}}") in err
+    assert not (tmp_path / "lightning_logs").exists()

@@ -41,15 +41,6 @@ def test_forecast_given_something_bad_stops_with_one_line_and_writes_nothing(fil
     misuse(files, argv, error, message)
 
 
-@pytest.fixture(scope="module")
-def forecaster(tmp_path_factory):
-    root = tmp_path_factory.mktemp("co2")
-    assert seqkit(["fit", "-c", "forecasting/lstm", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-                   "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
-                   "--trainer.default_root_dir", str(root)]) == 0
-    return root
-
-
 @pytest.mark.parametrize("options, said", [
     (["--test_size", "25"], "--test_size 25: a test span of 25 of the 2284 steps of {input}; give 26 to 2153 steps"),
     (["--test_size", "2154"], "give 26 to 2153 steps (at least the horizon, 26, and leaving 131 steps before it"),

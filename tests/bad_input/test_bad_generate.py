@@ -8,15 +8,6 @@ from seqkit.cli import main as seqkit
 from seqkit.errors import CheckpointError
 
 
-@pytest.fixture(scope="module")
-def language_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lm")
-    assert seqkit(["fit", "-c", "next_word/lstm", "--data.max_tokens", "300", "--trainer.max_epochs", "1",
-                   "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-                   "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root)]) == 0
-    return root
-
-
 @pytest.mark.parametrize("options, said", [
     (["--k", "0"], "k must be a whole number from 1 to the vocabulary's 300 words, got 0"),
     (["--k", "-2"], "got -2"),
