@@ -14,9 +14,10 @@ and logging; use the model alone in a loop of your own (docs/extending.md).
 
 from seqkit.models import generation
 from seqkit.models.classifier import RecurrentClassifier
-from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
+from seqkit.models.forecaster import (Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift,
+                                     SeasonalNaive)
 from seqkit.models.language_model import RecurrentLM
 from seqkit.models.readout import RecurrentReadout
 
-__all__ = ["Naive", "PinballLoss", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "RecurrentReadout", "SeasonalDrift", "SeasonalNaive",
+__all__ = ["Baseline", "Naive", "PinballLoss", "RecurrentClassifier", "RecurrentForecaster", "RecurrentLM", "RecurrentReadout", "SeasonalDrift", "SeasonalNaive",
            "generation"]

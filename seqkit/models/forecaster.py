@@ -5,7 +5,7 @@
         -> head: every horizon step and quantile at once (B, H, n_targets, Q)
         -> [+ a baseline forecast of the same window] -> [scaled back]
 
-The baselines are small objects (`Naive()`, `SeasonalNaive(12)`, `SeasonalDrift(12)`): the
+The baselines are small `Baseline` objects (`Naive()`, `SeasonalNaive(12)`, `SeasonalDrift(12)`): the
 network learns the correction over one, and its head starts at zero, so training starts
 from the baseline. `seqkit.tasks.ForecastTask` holds one as `task.model`.
 """
@@ -19,27 +19,52 @@ from seqkit import forecast_metrics as fm
 from seqkit.modules import Recurrent
 
 
-class Naive:
+class Baseline:
+    """A forecast from the window alone, `baseline(history (B, L, n), horizon) -> (B, horizon, n)`.
+
+    The forecaster learns the correction over one. In a recipe:
+    `baseline: {class_path: seqkit.models.SeasonalNaive, init_args: {season: 12}}`.
+    """
+
+    def __call__(self, history: Tensor, horizon: int) -> Tensor:
+        raise NotImplementedError
+
+    def init_args(self) -> dict:
+        """The arguments that rebuild this baseline (saved in checkpoints)."""
+        return {"season": self.season} if hasattr(self, "season") else {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.init_args().items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.init_args() == other.init_args()
+
+
+class Naive(Baseline):
     """The last value of the window, repeated over the horizon."""
 
     def __call__(self, history: Tensor, horizon: int) -> Tensor:
         return fm.naive_forecast(history, horizon)
 
 
-class SeasonalNaive:
+class SeasonalNaive(Baseline):
     """The value one season before each step, from the window's last season."""
 
     def __init__(self, season: int) -> None:
+        if season < 1:
+            raise ValueError(f"season must be at least 1, got {season}")
         self.season = season
 
     def __call__(self, history: Tensor, horizon: int) -> Tensor:
         return fm.seasonal_naive_forecast(history, horizon, self.season)
 
 
-class SeasonalDrift:
+class SeasonalDrift(Baseline):
     """Seasonal naive plus the window's mean growth per season (`season=1`: the naive forecast with drift)."""
 
-    def __init__(self, season: int) -> None:
+    def __init__(self, season: int = 1) -> None:
+        if season < 1:
+            raise ValueError(f"season must be at least 1, got {season}")
         self.season = season
 
     def __call__(self, history: Tensor, horizon: int) -> Tensor:
@@ -47,15 +72,23 @@ class SeasonalDrift:
 
 
 class PinballLoss(nn.Module):
-    """Mean pinball loss of quantile forecasts: `forecast (..., Q)`, `target (...)`.
+    """Mean pinball loss of quantile forecasts: `forecast (..., Q)`, `target (...)`, Q in increasing order.
 
     For quantile q and error e = y - yhat the loss is `q * e` when e >= 0 and `(q - 1) * e`
     otherwise: under-forecasting the 90th percentile costs 9 times what over-forecasting does.
+    A forecaster trained with it takes the median (0.5, which the task then requires) as its point forecast.
     """
 
-    def __init__(self, quantiles: list[float]) -> None:
+    def __init__(self, quantiles: list[float] = (0.1, 0.5, 0.9)) -> None:
         super().__init__()
+        quantiles = sorted(float(q) for q in quantiles)
+        if not quantiles or any(not 0 < q < 1 for q in quantiles) or len(set(quantiles)) != len(quantiles):
+            raise ValueError(f"quantiles must be distinct and between 0 and 1; got {quantiles}")
+        self.levels = quantiles  # as given, in increasing order: the forecast's last dimension
         self.register_buffer("quantiles", torch.tensor(quantiles), persistent=False)  # (Q,)
+
+    def init_args(self) -> dict:
+        return {"quantiles": list(self.levels)}
 
     def forward(self, forecast: Tensor, target: Tensor) -> Tensor:
         error = target.unsqueeze(-1) - forecast                                         # (..., Q)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
+from torchmetrics import Metric, MetricCollection
 
 from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
-from seqkit.errors import SeqkitError
+from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.training.faults import LastCheckpoint
 
 
@@ -53,12 +55,29 @@ def best_and_last_checkpoints(module: pl.LightningModule, monitor: str, mode: st
                             filename="best-{epoch}-{" + monitor + ":" + score_format + "}", auto_insert_metric_name=False)]
 
 
+def stage_metrics(stage: str, **metrics: Callable[[], Metric]) -> MetricCollection:
+    """The `MetricCollection` of one stage, its metrics logged as `<stage>/<name>`.
+
+    A task holds one per stage as `task.val_metrics` (the torchmetrics habit), and
+    `self.log_dict(self.val_metrics)` in a step hands them to Lightning, which computes them
+    at the end of the epoch and resets them. torchmetrics adds up sums and counts across
+    processes before it divides, so the numbers are exact on many devices too. The metrics
+    are updated one by one with different inputs, so none shares another's state
+    (`compute_groups=False`).
+
+    A task resets them itself at a stage's first batch: the reset that closes
+    `trainer.validate` runs in inference mode, whose state tensors the validation inside
+    `trainer.fit` (no-grad mode, not inference mode) may not update in place.
+    """
+    return MetricCollection({name: make() for name, make in metrics.items()}, prefix=f"{stage}/", compute_groups=False)
+
+
 class ModelPart:
     """`task.encoder`, `task.embedding`, `task.head`: that part of the model the task holds (`task.model`).
 
-    The model is built once the data has sized it (`configure_model`); until then `encoder`
-    is the encoder the task was given (kept in `task._pending`, so that it is not a
-    submodule twice) and the other parts are None.
+    The model is built once the data has sized it (`configure_model`); until then the
+    recurrent parts are those the task was given (kept in the dict `task._pending`, so that
+    none is a submodule twice) and the other parts are None.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -69,7 +88,7 @@ class ModelPart:
             return self
         if task.model is not None:
             return getattr(task.model, self.name)
-        return task._pending[0] if self.name == "encoder" else None
+        return task._pending.get(self.name)
 
 
 class _Decay:
@@ -119,6 +138,30 @@ def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
     except (TypeError, ValueError) as error:
         raise SeqkitError(f"--model.init_args.lr_scheduler: {error}") from None
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def part_spec(part: object) -> dict | None:
+    """`{"class_path": ..., "init_args": {...}}` of a part chosen by class (a loss, a baseline), as plain data."""
+    if part is None:
+        return None
+    cls = type(part)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "init_args": part.init_args() if hasattr(part, "init_args") else {}}
+
+
+def build_part(spec: dict | None, allowed: tuple[type, ...]) -> object:
+    """The part a checkpoint's `part_spec` describes, built only from the `allowed` classes.
+
+    Raises:
+        CheckpointError: a class that is not one of `allowed`.
+    """
+    if spec is None:
+        return None
+    for cls in allowed:
+        if spec.get("class_path") == f"{cls.__module__}.{cls.__qualname__}":
+            return cls(**spec.get("init_args", {}))
+    raise CheckpointError(f"the checkpoint names {spec.get('class_path')!r}, which is none of "
+                          f"{', '.join(c.__name__ for c in allowed)}")
 
 
 def with_input_size(module, input_size: int):

@@ -37,12 +37,14 @@ from seqkit.training import checkpoints
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.training.distributed import gather_rows
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.models.forecaster import Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
+from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, with_input_size
+from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, build_part, check_numbers, configure,
+                                 part_spec, say, stage_metrics, with_input_size)
 
-LOSSES = ("mse", "mae", "quantile")
-BASELINES = ("none", "naive", "seasonal", "seasonal_drift")
+LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
+LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
+BASELINES = (Naive, SeasonalNaive, SeasonalDrift)
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
 MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
@@ -59,24 +61,23 @@ class ForecastTask(pl.LightningModule):
     Args:
         encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=1, hidden_size=64)`;
             chosen in a recipe by `class_path`. Its `input_size` is replaced by the data's.
-        loss: `"mse"`, `"mae"` or `"quantile"` (pinball loss over `quantiles`).
-        quantiles: the quantiles of the quantile loss; they must include 0.5 (the point forecast).
+        loss: `torch.nn.MSELoss()` (the default), `torch.nn.L1Loss()`, or
+            `seqkit.models.PinballLoss(quantiles)` for quantile forecasts (the median is the point
+            forecast). In a recipe: `loss: {class_path: seqkit.models.PinballLoss, init_args:
+            {quantiles: [0.1, 0.5, 0.9]}}`.
+        baseline: None, or the forecast whose correction the network learns
+            (`seqkit.models.Naive()`, `SeasonalNaive(season)`, `SeasonalDrift(season)`). The head
+            starts at zero, so training starts from the baseline.
         revin: per-window normalisation of the target channels (the RevIN idea, Kim et al.
             2022, without its learned affine): each input window is centred on its mean and
             divided by its spread, and the forecast scaled back. Essential when the level
             drifts between training and test (ETTh1).
-        baseline: the network forecasts the correction over this forecast of the same
-            window: `"none"`, `"naive"` (last value), `"seasonal"` (seasonal naive) or
-            `"seasonal_drift"` (seasonal naive plus the window's growth per season). The
-            head starts at zero, so training starts from the baseline.
-        season: the season length in steps, for the seasonal baselines and MASE (12 for
-            monthly data with a yearly cycle, 24 for hourly with a daily one; 1: none).
+        season: the season length in steps, for MASE and the seasonal baselines of the test
+            table (12 for monthly data with a yearly cycle, 24 for hourly with a daily one).
         dropout: dropout on the features entering the head.
-        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+        optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
             `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
-            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW with its defaults.
-        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
-            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW and no schedule.
         monitor: the validation metric that picks the best checkpoint (`val/loss`, or an
             original-scale one such as `val/mape`); lower is better.
         init_scaler: with `--init_from`: `"refit"` fits the scaler on the new training data
@@ -89,10 +90,9 @@ class ForecastTask(pl.LightningModule):
     def __init__(
         self,
         encoder: Recurrent,
-        loss: str = "mse",
-        quantiles: list[float] | None = None,
+        loss: nn.Module | None = None,
+        baseline: Baseline | None = None,
         revin: bool = False,
-        baseline: str = "none",
         season: int = 1,
         dropout: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
@@ -104,34 +104,31 @@ class ForecastTask(pl.LightningModule):
         if not isinstance(encoder, Recurrent):
             raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
                               f"got {type(encoder).__name__}")
-        if loss not in LOSSES:
-            raise SeqkitError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if baseline not in BASELINES:
-            raise SeqkitError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+        loss = nn.MSELoss() if loss is None else loss
+        if not isinstance(loss, LOSSES):
+            raise SeqkitError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {type(loss).__name__}")
+        if isinstance(loss, PinballLoss) and 0.5 not in loss.levels:
+            raise SeqkitError(f"the quantiles of PinballLoss must include 0.5 (the point forecast); got {loss.levels}")
+        if baseline is not None and not isinstance(baseline, Baseline):
+            raise SeqkitError(f"baseline must be None or a seqkit.models.Baseline (Naive, SeasonalNaive, "
+                              f"SeasonalDrift); got {type(baseline).__name__}")
         if init_scaler not in ("refit", "keep"):
             raise SeqkitError(f"init_scaler must be 'refit' or 'keep', got {init_scaler!r}")
         if season < 1:
             raise SeqkitError(f"season must be at least 1, got {season}")
-        if loss == "quantile":
-            quantiles = sorted(quantiles if quantiles is not None else [0.1, 0.5, 0.9])
-            if any(not 0 < q < 1 for q in quantiles) or 0.5 not in quantiles or len(set(quantiles)) != len(quantiles):
-                raise SeqkitError(f"quantiles must be distinct, between 0 and 1, and include 0.5 (the point "
-                                  f"forecast); got {quantiles}")
-        elif quantiles is not None:
-            raise SeqkitError("quantiles belong to loss: quantile; set --model.init_args.loss quantile or drop them")
         check_numbers(dropout=dropout)
-        self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
+        self.save_hyperparameters(ignore=["encoder", "loss", "baseline", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
         self.model: RecurrentForecaster | None = None  # sized by the data, built in configure_model
-        self.quantiles = list(quantiles) if loss == "quantile" else [0.5]
-        self.pinball = PinballLoss(self.quantiles)
+        self.loss, self.baseline = loss, baseline
+        self.quantiles = list(loss.levels) if isinstance(loss, PinballLoss) else [0.5]
         self.shapes: dict[str, int] | None = None
         self.data_state: dict | None = None  # the fitted ForecastData state: columns, frequency, scaler
         self._init_from: dict | None = None
         self._outputs: list[tuple[Tensor, ...]] = []
-        # The mean loss over the windows of a split (sums and counts, added up across processes).
-        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
+        # The mean loss over the windows of a split; the original-scale metrics come at the epoch's end.
+        self.val_metrics, self.test_metrics = stage_metrics("val", loss=MeanMetric), stage_metrics("test", loss=MeanMetric)
 
     # ------------------------------------------------------------------ building
 
@@ -151,17 +148,13 @@ class ForecastTask(pl.LightningModule):
             say("seqkit: --init_from: all weights loaded; training continues on the new data")
 
     def _build_layers(self) -> None:
-        shapes = self.shapes
+        shapes, season = self.shapes, getattr(self.baseline, "season", 1)
         encoder = with_input_size(self.encoder, shapes["input_size"])  # every input feature
-        if self.hparams.season > shapes["input_length"] or (self.hparams.baseline == "seasonal_drift"
-                                                            and self.hparams.season >= shapes["input_length"]):
-            raise SeqkitError(f"season {self.hparams.season} does not fit in the input window of "
+        if season > shapes["input_length"] or (isinstance(self.baseline, SeasonalDrift) and season >= shapes["input_length"]):
+            raise SeqkitError(f"the baseline's season {season} does not fit in the input window of "
                               f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
-        hp = self.hparams
-        baseline = {"none": None, "naive": Naive(), "seasonal": SeasonalNaive(hp.season),
-                    "seasonal_drift": SeasonalDrift(hp.season)}[hp.baseline]
         self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
-                                         len(self.quantiles), hp.revin, baseline, hp.dropout)
+                                         len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout)
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
     encoder = ModelPart()
@@ -194,15 +187,10 @@ class ForecastTask(pl.LightningModule):
     from_checkpoint = classmethod(checkpoints.restore)
     load_from_checkpoint = classmethod(checkpoints.lightning_loader)
 
-    @classmethod
-    def _assemble(cls, checkpoint: dict) -> "ForecastTask":
-        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
-        section = checkpoint["seqkit"]
-        task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
-        task.shapes = dict(section["shapes"])
-        task.data_state = section["data"]
-        task._build_layers()
-        return task
+    def _adopt(self, section: dict) -> None:
+        self.shapes, self.data_state = dict(section["shapes"]), section["data"]
+        self.loss, self.baseline = build_part(section["loss"], LOSSES), build_part(section["baseline"], BASELINES)
+        self.quantiles = list(self.loss.levels) if isinstance(self.loss, PinballLoss) else [0.5]
 
     def on_fit_start(self) -> None:
         self._remember_data()
@@ -216,14 +204,11 @@ class ForecastTask(pl.LightningModule):
             self.data_state = datamodule.state_dict()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["seqkit"] = {"format": checkpoints.FORMAT, "task": self.task_name,
-                                "encoder": checkpoints.encoder_spec(self.encoder), "shapes": dict(self.shapes),
-                                "data": self.data_state}
+        checkpoint["seqkit"] = checkpoints.section(self, shapes=dict(self.shapes), data=self.data_state,
+                                                   loss=part_spec(self.loss), baseline=part_spec(self.baseline))
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        section = checkpoint.get("seqkit") or {}
-        if section.get("task") != self.task_name:
-            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {self.task_name!r}")
+        section = checkpoints.section_of(self, checkpoint)
         if self.shapes != section["shapes"]:
             raise CheckpointError(f"the checkpoint's sizes {section['shapes']} differ from this data's {self.shapes}; "
                                   "use the data settings that trained it")
@@ -243,34 +228,29 @@ class ForecastTask(pl.LightningModule):
         keep = ~torch.isnan(target)  # masked steps (a short validation span) are not scored
         if not keep.all():
             forecast, target = forecast[keep], target[keep]  # (N, Q), (N,)
-        if self.hparams.loss == "quantile":
-            return self.pinball(forecast, target)
-        point = forecast[..., 0]
-        return nn.functional.mse_loss(point, target) if self.hparams.loss == "mse" else nn.functional.l1_loss(point, target)
+        return self.loss(forecast, target) if isinstance(self.loss, PinballLoss) else self.loss(forecast[..., 0], target)
 
     def training_step(self, batch: ForecastBatch, batch_idx: int) -> Tensor:
         loss = self._loss(self(batch.past, batch.future), batch.target)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.series))
         return loss
 
-    def _evaluate(self, batch: ForecastBatch, stage: str) -> None:
+    def _evaluate(self, batch: ForecastBatch, stage: str, batch_idx: int) -> None:
         forecast = self(batch.past, batch.future)
-        mean_loss = getattr(self, f"{stage}_loss")
-        mean_loss.update(self._loss(forecast, batch.target).detach(), len(batch.series))
-        self.log(f"{stage}/loss", mean_loss, prog_bar=stage == "val")
+        metrics = getattr(self, f"{stage}_metrics")
+        if batch_idx == 0:
+            metrics.reset()
+            self._outputs = []
+        metrics["loss"].update(self._loss(forecast, batch.target).detach(), len(batch.series))
+        self.log_dict(metrics, prog_bar=stage == "val")
         self._outputs.append((self.point(forecast).detach().cpu(), batch.target.cpu(), batch.series.cpu(),
                               batch.origin.cpu()))
 
     def validation_step(self, batch: ForecastBatch, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+        self._evaluate(batch, "val", batch_idx)
 
     def test_step(self, batch: ForecastBatch, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def on_validation_epoch_start(self) -> None:
-        self._outputs = []
-
-    on_test_epoch_start = on_validation_epoch_start
+        self._evaluate(batch, "test", batch_idx)
 
     def _collected(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The point forecasts, targets, series and origins of the windows scored, from every process.

@@ -25,7 +25,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.classification import MulticlassAccuracy
@@ -35,7 +35,7 @@ from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.readout import RecurrentReadout
 from seqkit.modules import LSTM, Recurrent
-from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, configure, with_input_size
+from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics, with_input_size
 
 KINDS = ("regression", "classification")
 
@@ -92,7 +92,7 @@ class MemoryTask(pl.LightningModule):
                               f"got {type(encoder).__name__}")
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
         self.model: RecurrentReadout | None = None  # sized by the data, built in configure_model
         self.shapes: dict | None = None  # {"kind", "input_size", "n_outputs"}, from the data or a checkpoint
         self.target_mean: float | None = None  # regression: the training targets' mean, the trivial answer
@@ -125,12 +125,11 @@ class MemoryTask(pl.LightningModule):
         encoder = with_input_size(self.encoder, shapes["input_size"])  # the data knows the features
         regression = shapes["kind"] == "regression"
         self.model = RecurrentReadout(encoder, shapes["n_outputs"], regression)
-        self.metrics = nn.ModuleDict({
-            stage: MeanSquaredError() if regression else MulticlassAccuracy(shapes["n_outputs"], average="micro")
-            for stage in ("val", "test")
-        })
-        # Means over every sequence of a split (sums and counts, added up across processes).
-        self.means = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in ("loss", "baseline")})
+        # The loss and the baseline's score are means over every sequence of a split.
+        score = MeanSquaredError if regression else (lambda: MulticlassAccuracy(shapes["n_outputs"], average="micro"))
+        name = self.metric_name
+        self.val_metrics, self.test_metrics = (stage_metrics(stage, loss=MeanMetric, **{name: score, f"baseline_{name}": MeanMetric})
+                                               for stage in ("val", "test"))
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
     encoder = ModelPart()
@@ -146,28 +145,18 @@ class MemoryTask(pl.LightningModule):
     from_checkpoint = classmethod(checkpoints.restore)
     load_from_checkpoint = classmethod(checkpoints.lightning_loader)
 
-    @classmethod
-    def _assemble(cls, checkpoint: dict) -> "MemoryTask":
-        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
-        section = checkpoint["seqkit"]
-        task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
-        task.shapes = dict(section["shapes"])
-        task.target_mean, task.data_spec = section.get("target_mean"), section.get("data")
-        task._build_layers()
-        return task
+    def _adopt(self, section: dict) -> None:
+        self.shapes = dict(section["shapes"])
+        self.target_mean, self.data_spec = section.get("target_mean"), section.get("data")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["seqkit"] = {"format": checkpoints.FORMAT, "task": self.task_name,
-                                "encoder": checkpoints.encoder_spec(self.encoder), "shapes": dict(self.shapes),
-                                "target_mean": self.target_mean, "data": self.data_spec}
+        checkpoint["seqkit"] = checkpoints.section(self, shapes=dict(self.shapes), target_mean=self.target_mean,
+                                                   data=self.data_spec)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        section = checkpoint.get("seqkit") or {}
-        if section.get("task") != self.task_name:
-            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into "
-                                  f"{self.task_name!r}")
+        section = checkpoints.section_of(self, checkpoint)
         if self.shapes is None:  # built outside a Trainer: the checkpoint sizes the model
-            self.shapes = dict(section["shapes"])
+            self._adopt(section)
             self._build_layers()
         elif self.shapes != section["shapes"]:
             raise CheckpointError(f"the checkpoint was trained on {section['shapes']}, this data is {self.shapes}; "
@@ -197,7 +186,7 @@ class MemoryTask(pl.LightningModule):
                          zip(batch.target.tolist(), best.tolist(), probabilities.max(dim=-1).values.tolist())]
         return pd.DataFrame(rows)
 
-    def _step(self, batch: MemoryBatch, stage: str) -> Tensor:
+    def _step(self, batch: MemoryBatch, stage: str, batch_idx: int) -> Tensor:
         answer = self(batch.inputs)
         regression = self.shapes["kind"] == "regression"
         loss = F.mse_loss(answer, batch.target) if regression else F.cross_entropy(answer, batch.target)
@@ -205,28 +194,27 @@ class MemoryTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        self.means[f"{stage}_loss"].update(loss.detach(), size)
-        self.log(f"{stage}/loss", self.means[f"{stage}_loss"])
-        name = self.metric_name
-        metric = self.metrics[stage]
-        metric.update(answer, batch.target)
-        self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
+        metrics, name = getattr(self, f"{stage}_metrics"), self.metric_name
+        if batch_idx == 0:
+            metrics.reset()
+        metrics["loss"].update(loss.detach(), size)
+        metrics[name].update(answer, batch.target)
         if regression:  # always answering the training targets' mean, on the same sequences
             baseline = F.mse_loss(torch.full_like(batch.target, self.target_mean), batch.target)
         else:  # guessing
             baseline = 1 / self.shapes["n_outputs"]
-        self.means[f"{stage}_baseline"].update(baseline, size)
-        self.log(f"{stage}/baseline_{name}", self.means[f"{stage}_baseline"])
+        metrics[f"baseline_{name}"].update(baseline, size)
+        self.log_dict(metrics, prog_bar=stage == "val")
         return loss
 
     def training_step(self, batch: MemoryBatch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train", batch_idx)
 
     def validation_step(self, batch: MemoryBatch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, "val", batch_idx)
 
     def test_step(self, batch: MemoryBatch, batch_idx: int) -> None:
-        self._step(batch, "test")
+        self._step(batch, "test", batch_idx)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())

@@ -24,13 +24,24 @@ from torchmetrics import MeanMetric
 from seqkit.protocols import ReadsDirection, TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import SeqkitError
 from seqkit.tasks import language
-from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
+from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
+                                 stage_metrics)
 from seqkit.models import RecurrentLM
 from seqkit.modules import Recurrent
 from seqkit.text import UNK, Vocab
 
+
+class Perplexity(MeanMetric):
+    """exp of the mean negative log-likelihood per token: `update(mean_nll_of_batch, tokens_in_batch)`.
+
+    The mean over all tokens of the split (and of every process), so the perplexity is
+    exp(total loss / total tokens), never an average of per-batch perplexities.
+    """
+
+    def compute(self) -> Tensor:
+        return torch.exp(super().compute())
 
 
 def _detach(state):
@@ -57,11 +68,10 @@ class NextWordTask(pl.LightningModule):
             encoder's hidden size to equal its input size).
         init_range: if set, every parameter starts from U(-init_range, init_range)
             (Zaremba et al. use 0.1); otherwise torch's default initialisation.
-        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
-            `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
-            `functools.partial(torch.optim.AdamW, lr=0.003)`); default plain SGD (as Zaremba et al.) with its defaults.
-        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
-            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
+        optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
+            `optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20}}`; in Python,
+            `functools.partial(torch.optim.SGD, lr=20)`); default plain SGD and no schedule.
+            `seqkit.tasks.StepDecay` is Zaremba et al.'s decay of the rate once per epoch.
         carry_state: carry the hidden state across batches (truncated BPTT). False
             starts every batch from zeros, which is worse; it is there to show why.
         freeze_embeddings: keep the embedding fixed (with `tie_weights`, the output
@@ -70,9 +80,8 @@ class NextWordTask(pl.LightningModule):
             vectors, so one classifier embedding can serve both directions.
 
     The direction comes from the data: `NextWordData(reverse=True)` trains a backward model
-    (it predicts the word before), and the checkpoint records it.
-
-    Gradient-norm clipping is the Trainer's: `trainer.gradient_clip_val` in the recipe.
+    (it predicts the word before), and the checkpoint records it. Gradient-norm clipping is
+    the Trainer's: `trainer.gradient_clip_val` in the recipe.
     """
 
     task_name = "next_word"
@@ -101,15 +110,17 @@ class NextWordTask(pl.LightningModule):
         check_numbers(dropout=dropout)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
         self.model: RecurrentLM | None = None  # sized by the vocabulary, built in configure_model
         self.vocab: Vocab | None = None
         self.tokenizer_name = "basic_english"
         self.reverse = False  # a backward model: reads text last word first (set by the data)
         self._init_from: dict | None = None
         self._carried: dict[str, object] = {}
-        # Mean negative log-likelihood per token, one metric per stage (synced across processes).
-        self.train_nll, self.val_nll, self.test_nll = MeanMetric(), MeanMetric(), MeanMetric()
+        # train/loss is each batch's, logged as it comes; evaluation also logs the mean loss per token.
+        self.train_metrics = stage_metrics("train", ppl=Perplexity)
+        self.val_metrics = stage_metrics("val", ppl=Perplexity, loss=MeanMetric)
+        self.test_metrics = stage_metrics("test", ppl=Perplexity, loss=MeanMetric)
 
     # ------------------------------------------------------------------ building
 
@@ -129,7 +140,7 @@ class NextWordTask(pl.LightningModule):
                 say(f"seqkit: --init_from a {'backward' if self.reverse else 'forward'} language model; this run reads the text "
                     f"{'backwards' if datamodule.reverse else 'forwards'}: its weights are only a starting point")
             self.reverse = bool(datamodule.reverse)
-        self._build_layers(len(self.vocab))
+        self._build_layers()
         if self._init_from is not None:
             checkpoints.load_weights(self, self._init_from["state_dict"], "--init_from checkpoint")
             self._init_from = None
@@ -138,8 +149,8 @@ class NextWordTask(pl.LightningModule):
                 nn.init.uniform_(parameter, -self.hparams.init_range, self.hparams.init_range)
         self.embedding.weight.requires_grad_(not self.hparams.freeze_embeddings)
 
-    def _build_layers(self, vocab_size: int) -> None:
-        self.model = RecurrentLM(vocab_size, self.encoder, self.hparams.dropout, self.hparams.tie_weights)
+    def _build_layers(self) -> None:
+        self.model = RecurrentLM(len(self.vocab), self.encoder, self.hparams.dropout, self.hparams.tie_weights)
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
     encoder = ModelPart()
@@ -168,53 +179,34 @@ class NextWordTask(pl.LightningModule):
     from_checkpoint = classmethod(checkpoints.restore)
     load_from_checkpoint = classmethod(checkpoints.lightning_loader)
 
-    @classmethod
-    def _assemble(cls, checkpoint: dict) -> "NextWordTask":
-        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
-        section = checkpoint["seqkit"]
-        task = cls(checkpoints.build_encoder(section["encoder"]), **checkpoints.saved_arguments(cls, checkpoint))
-        task._adopt(section)
-        task._build_layers(len(task.vocab))
-        return task
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["seqkit"] = {
-            "format": checkpoints.FORMAT,
-            "task": self.task_name,
-            "encoder": checkpoints.encoder_spec(self.encoder),
-            "vocab": self.vocab.to_dict(),
-            "tokenizer": self.tokenizer_name,
-            "reverse": self.reverse,
-        }
+        checkpoint["seqkit"] = checkpoints.section(self, vocab=self.vocab.to_dict(), tokenizer=self.tokenizer_name,
+                                                   reverse=self.reverse)
         # Where the training streams are, for a run resumed mid-epoch: the hidden state carried
         # into the next batch and the epoch's loss so far. Each process carries its own streams,
         # which a checkpoint (written by process 0) cannot hold: on many processes the resumed
         # streams start from zeros.
         if getattr(self._trainer, "world_size", 1) == 1:
-            checkpoint["next_word_stream"] = {"state": self._carried.get("train"),
-                                              "nll": (self.train_nll.mean_value, self.train_nll.weight)}
+            ppl = self.train_metrics["ppl"]
+            checkpoint["next_word_stream"] = {"state": self._carried.get("train"), "nll": (ppl.mean_value, ppl.weight)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Resuming or testing: the checkpoint's vocabulary wins over the one built from the data."""
-        section = checkpoint.get("seqkit")
-        if section is None:
-            raise CheckpointError("not a seqkit checkpoint (no 'seqkit' section)")
-        if section.get("task") != self.task_name:
-            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {self.task_name!r}")
-        saved = Vocab.from_dict(section["vocab"])
-        if self.vocab is None or saved.get_itos() != self.vocab.get_itos():
+        section = checkpoints.section_of(self, checkpoint)
+        if self.vocab is None or Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos():
             self._adopt(section)
-            self._build_layers(len(saved))
+            self._build_layers()
             datamodule = attached_datamodule(self)
             if isinstance(datamodule, TakesVocabulary):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
         stream = checkpoint.get("next_word_stream")
-        if stream is not None:  # on_train_epoch_start, which resets both, does not run on a resume mid-epoch
+        if stream is not None:  # resumed mid-epoch: the epoch's first batch, which resets both, has run
             self._carried["train"] = stream["state"]
-            total, count = (t.to(self.train_nll.weight) for t in stream["nll"])
-            self.train_nll.reset()
+            ppl = self.train_metrics["ppl"]
+            total, count = (t.to(ppl.weight) for t in stream["nll"])
+            ppl.reset()
             if count > 0:  # through update(), so that the metric knows it holds values (no warning at compute)
-                self.train_nll.update(total / count, count)
+                ppl.update(total / count, count)
 
     # ------------------------------------------------------------------ the model
 
@@ -222,63 +214,38 @@ class NextWordTask(pl.LightningModule):
         """`tokens (B, T)` -> `logits (B, T, V)` and the encoder's final state (`RecurrentLM`)."""
         return self.model(tokens, state)
 
-    def _step(self, batch: LMBatch, stage: str) -> Tensor:
+    def _step(self, batch: LMBatch, stage: str, batch_idx: int) -> Tensor:
         # Carry the state over from the previous batch of this stage, cut from its graph:
         # values flow on, gradients stop here (truncated backpropagation through time).
-        state = self._carried.get(stage) if self.hparams.carry_state else None
-        logits, state = self(batch.inputs, state)
+        # Every epoch and every evaluation starts from a zero state.
+        metrics = getattr(self, f"{stage}_metrics")
+        if batch_idx == 0:
+            metrics.reset()
+        if batch_idx == 0 or not self.hparams.carry_state:
+            self._carried[stage] = None
+        logits, state = self(batch.inputs, self._carried.get(stage))
         self._carried[stage] = _detach(state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
         # Weight each batch's mean by its token count: the epoch's value is the mean over all tokens.
-        getattr(self, f"{stage}_nll").update(loss.detach(), batch.targets.numel())
+        for metric in metrics.values():
+            metric.update(loss.detach(), batch.targets.numel())
+        self.log_dict(metrics, prog_bar=stage != "train", on_step=False, on_epoch=True)
         return loss
 
     def training_step(self, batch: LMBatch, batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
+        loss = self._step(batch, "train", batch_idx)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch: LMBatch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, "val", batch_idx)
 
     def test_step(self, batch: LMBatch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def _start(self, stage: str) -> None:
-        self._carried[stage] = None  # every epoch and every evaluation starts from a zero state
-        getattr(self, f"{stage}_nll").reset()
-
-    def _end(self, stage: str) -> None:
-        # The mean over all tokens of the split and of every process (MeanMetric adds up sums and
-        # counts across processes), so the perplexity is exp(total loss / total tokens), never an
-        # average of per-process perplexities. Every process holds the same number: sync_dist
-        # averages equal values (and tells Lightning that they are the same everywhere).
-        mean = getattr(self, f"{stage}_nll").compute()
-        self.log(f"{stage}/ppl", torch.exp(mean), prog_bar=stage != "train", sync_dist=True)
-        if stage != "train":
-            self.log(f"{stage}/loss", mean, sync_dist=True)
+        self._step(batch, "test", batch_idx)
 
     def on_train_start(self) -> None:
         # A state carried over from a checkpoint was loaded where it was saved; bring it to this device.
         self._carried["train"] = _to(self._carried.get("train"), self.device)
-
-    def on_train_epoch_start(self) -> None:
-        self._start("train")
-
-    def on_validation_epoch_start(self) -> None:
-        self._start("val")
-
-    def on_test_epoch_start(self) -> None:
-        self._start("test")
-
-    def on_train_epoch_end(self) -> None:
-        self._end("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._end("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._end("test")
 
     def configure_optimizers(self):
         return configure(self, self.parameters())

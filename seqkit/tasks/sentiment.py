@@ -6,35 +6,34 @@
 
 Texts are padded to the longest in their batch and handed to the encoder packed, so
 padding never reaches a step: a text gets the same probabilities alone and in a batch
-of longer ones.
+of longer ones. The model is `seqkit.models.RecurrentClassifier`; texts go in and labels
+come out through `seqkit.tasks.labelling`.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from seqkit.protocols import TakesVocabulary
 from seqkit.training import checkpoints
-from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.tasks import transfer
-from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say
+from seqkit.errors import SeqkitError
+from seqkit.tasks import labelling, transfer
+from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
+                                 stage_metrics)
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import Recurrent
 from seqkit.modules.heads import POOLINGS
-from seqkit.text import PAD, Vocab, get_tokenizer
+from seqkit.text import PAD, Vocab
 from seqkit.vectors import fill_embedding
-
 
 
 class SentimentTask(pl.LightningModule):
@@ -47,11 +46,9 @@ class SentimentTask(pl.LightningModule):
         pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
         dropout: dropout on the embeddings and on the pooled features.
         class_weights: weight the loss by inverse label frequency (for imbalanced labels).
-        optimizer: the optimizer class and its arguments, as LightningCLI takes them (a recipe:
+        optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
             `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
-            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW with its defaults.
-        lr_scheduler: likewise, or None: stepped once per epoch (`seqkit.tasks.StepDecay`
-            multiplies the rate by a factor once per epoch after some epochs, as Zaremba et al.).
+            `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW and no schedule.
         pretrained_embeddings: a GloVe or word2vec text file whose vectors start the
             embedding rows of known words (the coverage is reported).
         freeze_embeddings: keep the embedding fixed during training.
@@ -87,7 +84,7 @@ class SentimentTask(pl.LightningModule):
         check_numbers(dropout=dropout)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = [encoder]  # in a list, so that it is no submodule of the task until the model holds it
+        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
         self.model: RecurrentClassifier | None = None  # sized by the vocabulary and labels, built in configure_model
         self.vocab: Vocab | None = None
         self.labels: list[str] | None = None
@@ -125,10 +122,9 @@ class SentimentTask(pl.LightningModule):
         padding = self.vocab[PAD] if PAD in self.vocab else None
         self.model = RecurrentClassifier(len(self.vocab), self.encoder, classes, self.hparams.pooling,
                                          self.hparams.dropout, padding)
-        # Counts, added up across processes before they are divided: exact on many devices too.
-        metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"), "f1": lambda: MulticlassF1Score(classes, average="macro"),
-                   "loss": MeanMetric}
-        self.metrics = nn.ModuleDict({f"{stage}_{name}": make() for stage in ("val", "test") for name, make in metrics.items()})
+        metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"),
+                   "f1": lambda: MulticlassF1Score(classes, average="macro"), "loss": MeanMetric}
+        self.val_metrics, self.test_metrics = stage_metrics("val", **metrics), stage_metrics("test", **metrics)
         self.confusion = MulticlassConfusionMatrix(classes)
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
@@ -156,27 +152,12 @@ class SentimentTask(pl.LightningModule):
     from_checkpoint = classmethod(checkpoints.restore)
     load_from_checkpoint = classmethod(checkpoints.lightning_loader)
 
-    @classmethod
-    def _assemble(cls, checkpoint: dict) -> "SentimentTask":
-        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
-        section = checkpoint["seqkit"]
-        hparams = {**checkpoints.saved_arguments(cls, checkpoint), "pretrained_embeddings": None}  # the weights hold them
-        task = cls(checkpoints.build_encoder(section["encoder"]), **hparams)
-        task._adopt(section)
-        task._build_layers()
-        return task
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["seqkit"] = {
-            "format": checkpoints.FORMAT, "task": self.task_name,
-            "encoder": checkpoints.encoder_spec(self.encoder), "vocab": self.vocab.to_dict(),
-            "tokenizer": self.tokenizer_name, "labels": list(self.labels), "max_length": self.max_length,
-        }
+        checkpoint["seqkit"] = checkpoints.section(self, vocab=self.vocab.to_dict(), tokenizer=self.tokenizer_name,
+                                                   labels=list(self.labels), max_length=self.max_length)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        section = checkpoint.get("seqkit") or {}
-        if section.get("task") != self.task_name:
-            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {self.task_name!r}")
+        section = checkpoints.section_of(self, checkpoint)
         if self.vocab is None or Vocab.from_dict(section["vocab"]).get_itos() != self.vocab.get_itos() or section["labels"] != self.labels:
             self._adopt(section)
             self._build_layers()
@@ -191,93 +172,50 @@ class SentimentTask(pl.LightningModule):
         """`tokens (B, T)`, `lengths (B,)` -> logits `(B, C)` (`RecurrentClassifier`)."""
         return self.model(tokens, lengths)
 
-    def _step(self, batch, stage: str) -> Tensor:
+    def _step(self, batch, stage: str, batch_idx: int) -> Tensor:
         logits = self(batch.tokens, batch.lengths)
         loss = F.cross_entropy(logits, batch.labels, weight=getattr(self, "loss_weight", None))
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True)
             return loss
-        self.metrics[f"{stage}_loss"].update(loss.detach(), batch.labels.numel())  # the mean over every text
-        for name in ("loss", "acc", "f1"):
-            metric = self.metrics[f"{stage}_{name}"]
-            if name != "loss":
-                metric.update(logits, batch.labels)
-            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val" and name != "loss")
+        metrics = getattr(self, f"{stage}_metrics")
+        if batch_idx == 0:
+            metrics.reset()
+            self.confusion.reset()
+        metrics["loss"].update(loss.detach(), batch.labels.numel())  # the mean over every text
+        metrics["acc"].update(logits, batch.labels)
+        metrics["f1"].update(logits, batch.labels)
+        self.log_dict(metrics, prog_bar=stage == "val")
         if stage == "test":
             self.confusion.update(logits, batch.labels)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train", batch_idx)
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, "val", batch_idx)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def on_test_epoch_start(self) -> None:
-        self.confusion.reset()
+        self._step(batch, "test", batch_idx)
 
     def on_test_epoch_end(self) -> None:
         matrix = self.confusion.compute().cpu()  # rows: true label, columns: predicted
         # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
         folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-        if self.trainer.global_rank != 0:
-            return
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "confusion_matrix.csv"
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["true \\ predicted", *self.labels])
-            for label, row in zip(self.labels, matrix.tolist()):
-                writer.writerow([label, *row])
-        written = [path]
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        figure, axes = plt.subplots(figsize=(1.2 * len(self.labels) + 2, 1.2 * len(self.labels) + 1.5))
-        axes.imshow(matrix.numpy(), cmap="Blues")
-        axes.set_xticks(range(len(self.labels)), self.labels)
-        axes.set_yticks(range(len(self.labels)), self.labels)
-        axes.set_xlabel("predicted")
-        axes.set_ylabel("true")
-        for (i, j), value in zip(((i, j) for i in range(len(matrix)) for j in range(len(matrix))), matrix.flatten().tolist()):
-            axes.text(j, i, str(value), ha="center", va="center")
-        figure.tight_layout()
-        figure.savefig(folder / "confusion_matrix.png", dpi=100)
-        plt.close(figure)
-        written.append(folder / "confusion_matrix.png")
-        say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
-
-    def _body(self) -> list[nn.Parameter]:
-        """The embedding's and the encoder's parameters that train at all (the pretrained part in transfer)."""
-        frozen = self.hparams.freeze_embeddings or self.embedding is None
-        embedding = [] if frozen else list(self.embedding.parameters())
-        return embedding + list(self.encoder.parameters())
+        if self.trainer.global_rank == 0:
+            written = labelling.write_confusion(matrix, self.labels, folder)
+            say("seqkit: confusion matrix written to " + ", ".join(map(str, written)))
 
     def configure_optimizers(self):
-        body = {id(p) for p in self._body()}
-        head = [p for p in self.parameters() if p.requires_grad and id(p) not in body]
-        # Discriminative rates: the body's group learns at body_lr_scale times the optimizer's lr.
-        scale = self.hparams.body_lr_scale
-        return configure(self, [{"params": head}, {"params": self._body(), "lr_scale": scale}])
+        return configure(self, transfer.param_groups(self))  # the body at body_lr_scale times the head's rate
 
     def on_train_start(self) -> None:
         # A run resumed mid-epoch does not call on_train_epoch_start: freeze as the epoch it resumes in needs.
-        self._freeze_body(self.current_epoch < self.hparams.freeze_body_epochs)
-
-    def _freeze_body(self, frozen: bool) -> None:
-        # A frozen parameter gets no gradient, and the optimizer skips parameters without one.
-        for parameter in self._body():
-            parameter.requires_grad_(not frozen)
+        transfer.freeze_body(self, announce=False)
 
     def on_train_epoch_start(self) -> None:
-        self._freeze_body(self.current_epoch < self.hparams.freeze_body_epochs)
-        if self.hparams.freeze_body_epochs and self.current_epoch == self.hparams.freeze_body_epochs:
-            say(f"seqkit: epoch {self.current_epoch}: the embedding and the encoder now train too")
+        transfer.freeze_body(self)
 
     def configure_callbacks(self):
         return best_and_last_checkpoints(self, "val/acc", "max", ".4f")
@@ -286,63 +224,17 @@ class SentimentTask(pl.LightningModule):
 
     def encode(self, texts: list[str]) -> list[Tensor]:
         """Token ids of each text with the trained vocabulary (an empty text becomes one `<unk>`)."""
-        tokenize = get_tokenizer(self.tokenizer_name)
-        unknown = self.vocab.get_default_index()
-        ids = []
-        for text in texts:
-            tokens = self.vocab.lookup_indices(tokenize(text if isinstance(text, str) else ""))[: self.max_length]
-            ids.append(torch.tensor(tokens or [unknown], dtype=torch.long))
-        return ids
-
-    @torch.no_grad()
-    def predict_frame(self, table: pd.DataFrame, text_column: str = "text", source: object = "the table",
-                      option: str = "--data.text_column") -> pd.DataFrame:
-        """`table` with each text's `predicted_label` and a `probability_<label>` column per label added.
-
-        Empty texts (or texts with no token) get a label like any other (the model's answer
-        to nothing), and a warning that counts them, since training skips such rows.
-
-        Raises:
-            DataError: `table` has no `text_column`.
-        """
-        if text_column not in table.columns:
-            raise DataError(f"{source} has no column {text_column!r}; its columns are {list(table.columns)} "
-                            f"(set {option})")
-        texts = table[text_column].fillna("").astype(str).tolist()
-        tokenize = get_tokenizer(self.tokenizer_name)
-        empty = [i for i, text in enumerate(texts) if not tokenize(text)]
-        if empty:
-            rank_zero_warn(f"{source}: {len(empty)} of {len(texts)} texts are empty or have no token (rows "
-                           f"{', '.join(str(i + 1) for i in empty[:5])}{', ...' if len(empty) > 5 else ''}); "
-                           "their labels say nothing about them")
-        results = self.predict(texts)
-        table = table.copy()
-        table["predicted_label"] = [r["label"] for r in results]
-        for label in self.labels:
-            table[f"probability_{label}"] = [r["probabilities"][label] for r in results]
-        return table
-
-    def predict_from(self, datamodule) -> pd.DataFrame:
-        """`seqkit predict`: the labels of the texts in the DataModule's `predict_path`."""
-        from seqkit.data.sentiment import read_table_of_texts
-
-        path = getattr(datamodule, "predict_path", None)
-        if path is None:
-            raise DataError("seqkit predict needs the texts to label: --data.predict_path FILE (CSV, TSV or JSON "
-                            "Lines, texts in --data.text_column)")
-        return self.predict_frame(read_table_of_texts(path), datamodule.text_column, source=path)
+        return labelling.encode(self, texts)
 
     def predict(self, texts: list[str], batch_size: int = 256) -> list[dict]:
         """For each text, `{"label": best label, "probabilities": {label: p, ...}}`."""
-        self.eval()
-        results = []
-        pad = self.vocab[PAD] if PAD in self.vocab else 0  # any id: padded steps are never read
-        for start in range(0, len(texts), batch_size):
-            ids = self.encode(texts[start : start + batch_size])
-            lengths = torch.tensor([len(i) for i in ids])
-            tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)
-            probabilities = torch.softmax(self(tokens.to(self.device), lengths), dim=-1).cpu()  # softmax at prediction
-            for row in probabilities.tolist():
-                best = max(range(len(row)), key=row.__getitem__)
-                results.append({"label": self.labels[best], "probabilities": dict(zip(self.labels, row))})
-        return results
+        return labelling.predict(self, texts, batch_size)
+
+    def predict_frame(self, table: pd.DataFrame, text_column: str = "text", source: object = "the table",
+                      option: str = "--data.text_column") -> pd.DataFrame:
+        """`table` with each text's `predicted_label` and a `probability_<label>` column per label added."""
+        return labelling.predict_frame(self, table, text_column, source, option)
+
+    def predict_from(self, datamodule) -> pd.DataFrame:
+        """`seqkit predict`: the labels of the texts in the DataModule's `predict_path`."""
+        return labelling.predict_from(self, datamodule)

@@ -22,7 +22,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_sequence
 from torchmetrics import MeanMetric
@@ -30,9 +30,10 @@ from torchmetrics import MeanMetric
 from seqkit.protocols import TakesVocabularies
 from seqkit.training import checkpoints
 from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
-from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.errors import DataError, SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
-from seqkit.tasks.common import attached_datamodule, best_and_last_checkpoints, configure, with_input_size
+from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics,
+                                 with_input_size)
 from seqkit.text import EOS, PAD, UNK, Vocab, read_lines
 
 
@@ -73,20 +74,16 @@ class Seq2SeqTask(pl.LightningModule):
                 raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
         self.save_hyperparameters(ignore=["encoder", "decoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        # The parts wait in a plain tuple (not registered as submodules) until configure_model
+        # The parts wait in a plain dict (not registered as submodules) until configure_model
         # builds the Seq2Seq around them: registered twice, every weight would be saved twice.
-        self._parts = (encoder, decoder)
+        self._pending = {"encoder": encoder, "decoder": decoder}
         self.model: Seq2Seq | None = None  # sized by the vocabularies, built in configure_model
         self.source_vocab: Vocab | None = None
         self.target_vocab: Vocab | None = None
 
-    @property
-    def encoder(self) -> Recurrent:
-        return self.model.encoder if self.model is not None else self._parts[0]
-
-    @property
-    def decoder(self) -> Recurrent:
-        return self.model.decoder if self.model is not None else self._parts[1]
+    parts = ("encoder", "decoder")  # its recurrent modules, built from the checkpoint (seqkit.training.checkpoints)
+    encoder = ModelPart()
+    decoder = ModelPart()
 
     # ------------------------------------------------------------------ building
 
@@ -98,9 +95,9 @@ class Seq2SeqTask(pl.LightningModule):
             raise SeqkitError("Seq2SeqTask needs its vocabularies: train it with a DatesData DataModule "
                               "(seqkit.data) or load a checkpoint")
         self.source_vocab, self.target_vocab = datamodule.source_vocab, datamodule.target_vocab
-        self._build()
+        self._build_layers()
 
-    def _build(self) -> None:
+    def _build_layers(self) -> None:
         size = self.hparams.embedding_size
         # The recurrent parts read embeddings: the task, not the recipe, knows their size.
         encoder, decoder = (with_input_size(part, size) for part in (self.encoder, self.decoder))
@@ -113,8 +110,8 @@ class Seq2SeqTask(pl.LightningModule):
             raise SeqkitError(str(error)) from None
         if self.source_vocab[PAD] != target[PAD]:
             raise SeqkitError("the source and target vocabularies must put <pad> at the same index")
-        self.metrics = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in ("val", "test")
-                                      for name in ("exact", "char_acc", "loss")})  # sums and counts: exact across processes
+        self.val_metrics, self.test_metrics = (stage_metrics(stage, exact=MeanMetric, char_acc=MeanMetric, loss=MeanMetric)
+                                               for stage in ("val", "test"))
 
     def _adopt(self, section: dict) -> None:
         self.source_vocab = Vocab.from_dict(section["source_vocab"], source="the checkpoint's source vocabulary")
@@ -125,36 +122,19 @@ class Seq2SeqTask(pl.LightningModule):
     from_checkpoint = classmethod(checkpoints.restore)
     load_from_checkpoint = classmethod(checkpoints.lightning_loader)
 
-    @classmethod
-    def _assemble(cls, checkpoint: dict) -> "Seq2SeqTask":
-        """The untrained model a checkpoint describes (its layers built, before its weights are loaded)."""
-        section = checkpoint["seqkit"]
-        arguments = {k: v for k, v in checkpoints.saved_arguments(cls, checkpoint).items() if k != "decoder"}
-        task = cls(checkpoints.build_encoder(section["encoder"]), checkpoints.build_encoder(section["decoder"]),
-                   **arguments)
-        task._adopt(section)
-        task._build()
-        return task
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["seqkit"] = {
-            "format": checkpoints.FORMAT, "task": self.task_name,
-            "encoder": checkpoints.encoder_spec(self.encoder), "decoder": checkpoints.encoder_spec(self.decoder),
-            "source_vocab": self.source_vocab.to_dict(), "target_vocab": self.target_vocab.to_dict(),
-        }
+        checkpoint["seqkit"] = checkpoints.section(self, source_vocab=self.source_vocab.to_dict(),
+                                                   target_vocab=self.target_vocab.to_dict())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        section = checkpoint.get("seqkit") or {}
-        if section.get("task") != self.task_name:
-            raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into "
-                                  f"{self.task_name!r}")
+        section = checkpoints.section_of(self, checkpoint)
         saved = [Vocab.from_dict(section[key]).get_itos() for key in ("source_vocab", "target_vocab")]
         if self.model is None or saved != [self.source_vocab.get_itos(), self.target_vocab.get_itos()]:
             # Other data built other vocabularies: the checkpoint's win, and the data encodes with them.
             device = self.device
             self._adopt(section)
             self.model = None
-            self._build()
+            self._build_layers()
             self.to(device)
             datamodule = attached_datamodule(self)
             if isinstance(datamodule, TakesVocabularies):
@@ -166,7 +146,7 @@ class Seq2SeqTask(pl.LightningModule):
         """Teacher-forced logits `(B, T, V)`; see `Seq2Seq.forward`."""
         return self.model(source, source_lengths, target_in)
 
-    def _step(self, batch: Seq2SeqBatch, stage: str) -> Tensor:
+    def _step(self, batch: Seq2SeqBatch, stage: str, batch_idx: int) -> Tensor:
         logits = self(batch.source, batch.source_lengths, batch.target_in)          # (B, T, V)
         pad = self.model.pad_index
         loss = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=pad)
@@ -174,27 +154,26 @@ class Seq2SeqTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        self.metrics[f"{stage}_loss"].update(loss.detach(), size)
-        self.log(f"{stage}/loss", self.metrics[f"{stage}_loss"])
+        metrics = getattr(self, f"{stage}_metrics")
+        if batch_idx == 0:
+            metrics.reset()
+        metrics["loss"].update(loss.detach(), size)
         real = batch.target_out != pad                                              # (B, T)
-        char_acc = self.metrics[f"{stage}_char_acc"]
-        char_acc.update((logits.argmax(-1) == batch.target_out)[real].float())
-        self.log(f"{stage}/char_acc", char_acc)
+        metrics["char_acc"].update((logits.argmax(-1) == batch.target_out)[real].float())
         beam = 1 if stage == "val" else self.hparams.beam_size
         predicted = self.decode(batch.source, batch.source_lengths, beam)           # (B, T')
-        exact = self.metrics[f"{stage}_exact"]
-        exact.update(same_outputs(predicted, batch.target_out, pad).float())
-        self.log(f"{stage}/exact", exact, prog_bar=stage == "val")
+        metrics["exact"].update(same_outputs(predicted, batch.target_out, pad).float())
+        self.log_dict(metrics, prog_bar=stage == "val")
         return loss
 
     def training_step(self, batch: Seq2SeqBatch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train", batch_idx)
 
     def validation_step(self, batch: Seq2SeqBatch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, "val", batch_idx)
 
     def test_step(self, batch: Seq2SeqBatch, batch_idx: int) -> None:
-        self._step(batch, "test")
+        self._step(batch, "test", batch_idx)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())

@@ -103,3 +103,33 @@ def _load_backward(task, forward_embedding: Tensor) -> list[str]:
         say("seqkit: warning: the backward language model learned other word vectors than the forward one's, which "
             "the classifier uses; train it with --init_from FORWARD.ckpt --model.freeze_embeddings true so both read the same")
     return loaded
+
+
+# ULMFiT's gentler handling of the pretrained body (the embedding and the encoder) in the classifier.
+
+
+def _body(task) -> list[torch.nn.Parameter]:
+    """The embedding's and the encoder's parameters that train at all (the pretrained part in transfer)."""
+    frozen = task.hparams.freeze_embeddings or task.embedding is None
+    embedding = [] if frozen else list(task.embedding.parameters())
+    return embedding + list(task.encoder.parameters())
+
+
+def param_groups(task) -> list[dict]:
+    """The head at the optimizer's rate, the body at `body_lr_scale` times it (discriminative rates)."""
+    body = _body(task)
+    ids = {id(p) for p in body}
+    head = [p for p in task.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": head}, {"params": body, "lr_scale": task.hparams.body_lr_scale}]
+
+
+def freeze_body(task, announce: bool = True) -> None:
+    """Keep the body fixed in the first `freeze_body_epochs` epochs (gradual unfreezing, in two stages).
+
+    A frozen parameter gets no gradient, and the optimizer skips parameters without one.
+    """
+    epochs, epoch = task.hparams.freeze_body_epochs, task.current_epoch
+    for parameter in _body(task):
+        parameter.requires_grad_(epoch >= epochs)
+    if announce and epochs and epoch == epochs:
+        say(f"seqkit: epoch {epoch}: the embedding and the encoder now train too")

@@ -126,6 +126,7 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
         raise CheckpointError(f"{path} has no state_dict")
     _check_contents(path, checkpoint)
     _upgrade_layout(checkpoint)
+    _upgrade_forecast_parts(checkpoint)
     return checkpoint
 
 
@@ -143,6 +144,25 @@ def _upgrade_layout(checkpoint: dict) -> None:
     if checkpoint["seqkit"].get("task") in MODEL_TASKS and state_dict and not any(
             name.startswith("model.") for name in state_dict):
         checkpoint["state_dict"] = {f"model.{name}": value for name, value in state_dict.items()}
+
+
+# How the forecast task named its loss and baseline before it took them by class (seqkit.tasks.ForecastTask).
+_OLD_FORECAST_LOSSES = {"mse": "torch.nn.modules.loss.MSELoss", "mae": "torch.nn.modules.loss.L1Loss",
+                        "quantile": "seqkit.models.forecaster.PinballLoss"}
+_OLD_BASELINES = {"naive": "seqkit.models.forecaster.Naive", "seasonal": "seqkit.models.forecaster.SeasonalNaive",
+                  "seasonal_drift": "seqkit.models.forecaster.SeasonalDrift"}
+
+
+def _upgrade_forecast_parts(checkpoint: dict) -> None:
+    """A forecast checkpoint that named its loss and baseline by string (`loss: quantile`): the specs they mean now."""
+    section, hparams = checkpoint["seqkit"], checkpoint.get("hyper_parameters") or {}
+    if section.get("task") != "forecast" or "loss" in section:
+        return
+    loss, quantiles, baseline = hparams.pop("loss", "mse"), hparams.pop("quantiles", None), hparams.pop("baseline", "none")
+    section["loss"] = {"class_path": _OLD_FORECAST_LOSSES[loss],
+                       "init_args": {"quantiles": sorted(quantiles or [0.1, 0.5, 0.9])} if loss == "quantile" else {}}
+    section["baseline"] = None if baseline == "none" else {
+        "class_path": _OLD_BASELINES[baseline], "init_args": {} if baseline == "naive" else {"season": hparams.get("season", 1)}}
 
 
 @contextlib.contextmanager
@@ -254,8 +274,8 @@ def restore(task_class: type, path: str | Path, map_location: str | torch.device
 
     `path` is a `.ckpt` file or a run folder (its best checkpoint). The checkpoint is read
     as plain data (`load`; or `checkpoint`, the file's content already loaded by `load`),
-    the task rebuilds its layers from the checkpoint's seqkit section (its
-    `_assemble(checkpoint)`), the weights are loaded strictly, and the model comes back in
+    the task rebuilds its layers from the checkpoint's seqkit section
+    (`assemble`), the weights are loaded strictly, and the model comes back in
     eval mode on `map_location`.
     """
     path = resolve(path, say=False)
@@ -264,9 +284,47 @@ def restore(task_class: type, path: str | Path, map_location: str | torch.device
     elif checkpoint["seqkit"].get("task") != task_class.task_name:
         raise CheckpointError(f"{path} is a checkpoint of the {checkpoint['seqkit'].get('task')!r} task; this needs a "
                               f"{task_class.task_name!r} checkpoint")
-    task = task_class._assemble(checkpoint)
+    task = assemble(task_class, checkpoint)
     load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
     return task.to(map_location).eval()
+
+
+# Every task saves and reads its checkpoint section the same way. A task names its recurrent
+# parts in `parts` (`("encoder",)` unless it says otherwise), takes them as its first
+# arguments, and has two methods: `_adopt(section)` takes what the section records (the
+# vocabulary, the labels, the data's sizes) and `_build_layers()` builds the model from it.
+
+
+def section(task, **fields) -> dict:
+    """The `checkpoint["seqkit"]` a task writes: the format, the task, its parts' specs, and `fields`."""
+    parts = getattr(task, "parts", ("encoder",))
+    return {"format": FORMAT, "task": task.task_name, **{part: encoder_spec(getattr(task, part)) for part in parts},
+            **fields}
+
+
+def section_of(task, checkpoint: dict) -> dict:
+    """The seqkit section of a checkpoint that Lightning loads into `task` (resuming, testing).
+
+    Raises:
+        CheckpointError: not a seqkit checkpoint, or one of another task.
+    """
+    section = checkpoint.get("seqkit")
+    if section is None:
+        raise CheckpointError("not a seqkit checkpoint (no 'seqkit' section)")
+    if section.get("task") != task.task_name:
+        raise CheckpointError(f"a checkpoint of the {section.get('task')!r} task cannot load into {task.task_name!r}")
+    return section
+
+
+def assemble(task_class: type, checkpoint: dict):
+    """The untrained task a checkpoint describes: its parts and arguments, its layers built, no weights yet."""
+    section = checkpoint["seqkit"]
+    parts = getattr(task_class, "parts", ("encoder",))
+    arguments = {k: v for k, v in saved_arguments(task_class, checkpoint).items() if k not in parts}
+    task = task_class(*(build_encoder(section[part]) for part in parts), **arguments)
+    task._adopt(section)
+    task._build_layers()
+    return task
 
 
 def lightning_loader(task_class: type, checkpoint_path, map_location=None, hparams_file=None, strict=None, **kwargs):
@@ -290,7 +348,8 @@ def saved_arguments(task_class: type, checkpoint: dict) -> dict:
     `_instantiator`) and the encoder's config, which the task rebuilds separately.
     """
     # The optimizer and scheduler are the recipe's, not the model's (earlier checkpoints held "sgd", lr, ...).
-    accepted = set(inspect.signature(task_class.__init__).parameters) - {"self", "encoder", "optimizer", "lr_scheduler"}
+    accepted = set(inspect.signature(task_class.__init__).parameters) - {"self", "optimizer", "lr_scheduler"}
+    accepted -= set(getattr(task_class, "parts", ("encoder",)))
     return {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
 
 

@@ -259,28 +259,54 @@ def resolve_configs(args: list[str]) -> list[str]:
     """`args` with every `-c/--config` value that is a recipe name (`next_word/lstm`) replaced by its file.
 
     An existing file is kept as it is; a value that is neither a file nor a recipe gets one line
-    naming the recipes (a SeqkitError), not LightningCLI's usage screen.
+    naming the recipes (a SeqkitError), not LightningCLI's usage screen. So does a recipe or a
+    flag written in an earlier form (`optimizer: sgd`, `--model.init_args.lr`, `loss: quantile`),
+    with the form to write now.
     """
-    resolved, it = [], iter(args)
-    for arg in it:
+    resolved, i = [], 0
+    while i < len(args):
+        arg = args[i]
         option, eq, value = arg.partition("=")
+        if not eq and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            value = args[i + 1]
+        key = option.removeprefix("--model.").removeprefix("init_args.") if option.startswith("--model.") else None
         if option == "--seed":  # the name the other commands use; Lightning's is --seed_everything
-            resolved.append("--seed_everything" + eq + value)
-            continue
-        if option in ("-c", "--config"):
-            if not eq:
-                value = next(it, None)
-                if value is None:
-                    raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
+            resolved.append("--seed_everything" + eq + value if eq else "--seed_everything")
+        elif option in ("-c", "--config"):
+            if not value:
+                raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
             resolved += [option, packaged.resolve_recipe(value)]
-            _refuse_old_optimizer_keys(resolved[-1])
-        elif option.startswith("--model.") and option.removeprefix("--model.").removeprefix("init_args.") in \
-                OLD_OPTIMIZER_KEYS:
-            key = option.rsplit(".", 1)[-1]
+            _refuse_old_keys(resolved[-1])
+            i += 0 if eq else 1
+        elif key in OLD_OPTIMIZER_KEYS:
             raise SeqkitError(f"{option} is now {_new_key(key)} (the optimizer and its schedule are chosen by class)")
+        elif key == "quantiles" or (key in ("loss", "baseline") and value in _OLD_PARTS):
+            given = f"{option} {value}" if key != "quantiles" else option
+            raise SeqkitError(f"{given} is now written {_new_part(key, value)} (the loss and the baseline are chosen "
+                              "by class)")
         else:
             resolved.append(arg)
+        i += 1
     return resolved
+
+
+# How a forecast recipe named its loss and baseline before the task took them by class.
+_OLD_PARTS = {"mse": "torch.nn.MSELoss", "mae": "torch.nn.L1Loss", "quantile": "seqkit.models.PinballLoss",
+              "none": None, "naive": "seqkit.models.Naive", "seasonal": "seqkit.models.SeasonalNaive",
+              "seasonal_drift": "seqkit.models.SeasonalDrift"}
+
+
+def _new_part(key: str, value: object, quantiles: object = None, season: object = None) -> str:
+    """The flag or recipe form of an earlier `loss: NAME`, `quantiles: [...]` or `baseline: NAME`."""
+    if key == "quantiles":
+        return "--model.init_args.loss seqkit.models.PinballLoss --model.init_args.loss.init_args.quantiles [...]"
+    cls = _OLD_PARTS[value]
+    if cls is None:
+        return f"{key}: null"
+    args = {"seqkit.models.PinballLoss": f"quantiles: {quantiles or [0.1, 0.5, 0.9]}",
+            "seqkit.models.SeasonalNaive": f"season: {season or 'M'}",
+            "seqkit.models.SeasonalDrift": f"season: {season or 'M'}"}.get(cls)
+    return f"{key}: {{class_path: {cls}{', init_args: {' + args + '}' if args else ''}}}"
 
 
 # The keys that named the optimizer before tasks took it as a class (seqkit.tasks.common.configure).
@@ -294,8 +320,8 @@ def _new_key(key: str) -> str:
             "lr_decay_start": "--model.init_args.lr_scheduler.init_args.start (class_path seqkit.tasks.StepDecay)"}[key]
 
 
-def _refuse_old_optimizer_keys(path: str) -> None:
-    """Refuse a recipe that names its optimizer the way seqkit's recipes did before, in one line with the new keys."""
+def _refuse_old_keys(path: str) -> None:
+    """Refuse a recipe that names its optimizer, loss or baseline the way seqkit's recipes did before, in one line."""
     import yaml
 
     model = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("model")
@@ -314,6 +340,13 @@ def _refuse_old_optimizer_keys(path: str) -> None:
                     f"start: {init.get('lr_decay_start', 0)}}}}}")
         given = ", ".join(f"{key}: {init[key]}" for key in ("optimizer", *OLD_OPTIMIZER_KEYS) if key in init)
         raise SeqkitError(f"{path}: model.init_args {given} is now written {new} "
+                          "(`seqkit recipes show NAME` shows a recipe in the new form)")
+    old = [key for key in ("loss", "baseline") if isinstance(init.get(key), str)] + (["quantiles"] if "quantiles" in init else [])
+    if old:
+        given = ", ".join(f"{key}: {init[key]}" for key in ("loss", "quantiles", "baseline") if key in init)
+        new = " and ".join(_new_part(key, init[key], init.get("quantiles"), init.get("season"))
+                           for key in ("loss", "baseline") if isinstance(init.get(key), str))
+        raise SeqkitError(f"{path}: model.init_args {given} is now written {new or 'inside loss'} "
                           "(`seqkit recipes show NAME` shows a recipe in the new form)")
 
 

@@ -18,7 +18,7 @@ from seqkit.data import ForecastData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, RNN
 from seqkit.forecasting import score_windows
-from seqkit.models import PinballLoss
+from seqkit.models import Naive, PinballLoss, SeasonalDrift, SeasonalNaive
 from seqkit.tasks.forecast import ForecastTask
 
 L, H = 24, 6
@@ -52,7 +52,7 @@ def trained(tmp_path_factory):
     """A small quantile LSTM trained on two seasonal series, tested, with its checkpoint."""
     root = tmp_path_factory.mktemp("forecast")
     data = data_of(two_series(), id_column="id")
-    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, optimizer=partial(torch.optim.AdamW, lr=0.01))
+    task = ForecastTask(LSTM(1, 16), loss=PinballLoss([0.1, 0.5, 0.9]), revin=True, baseline=SeasonalNaive(12), season=12, optimizer=partial(torch.optim.AdamW, lr=0.01))
     run = trainer(root, max_epochs=8)
     run.fit(task, data)
     results = run.test(task, data, verbose=False)[0]
@@ -63,7 +63,7 @@ def trained(tmp_path_factory):
 def test_the_head_emits_the_whole_horizon_and_the_encoder_reads_every_input_feature(tmp_path):
     frame = seasonal().assign(x=lambda f: np.arange(len(f)) % 5, k=lambda f: np.arange(len(f)) % 3)
     data = data_of(frame, observed_columns=["x"], known_columns=["k"], calendar=["weekday"])
-    task = ForecastTask(RNN(1, 8), loss="quantile", quantiles=[0.9, 0.5, 0.1])
+    task = ForecastTask(RNN(1, 8), loss=PinballLoss([0.9, 0.5, 0.1]))
     trainer(tmp_path, max_steps=2, limit_val_batches=1).fit(task, data)
     assert task.encoder.input_size == data.input_size == 1 + 1 + 1 + 2  # target, observed, known, weekday sin/cos
     batch = data.windows["val"].batch([0, 1, 2])
@@ -77,9 +77,9 @@ def test_with_a_baseline_the_untrained_model_is_that_baseline(tmp_path):
     data = data_of(seasonal())
     data.setup("fit")
     batch = data.windows["test"].batch()
-    for kind, expected in (("naive", fm.naive_forecast(batch.past, H)),
-                           ("seasonal", fm.seasonal_naive_forecast(batch.past, H, 12)),
-                           ("seasonal_drift", fm.seasonal_drift_forecast(batch.past, H, 12))):
+    for kind, expected in ((Naive(), fm.naive_forecast(batch.past, H)),
+                           (SeasonalNaive(12), fm.seasonal_naive_forecast(batch.past, H, 12)),
+                           (SeasonalDrift(12), fm.seasonal_drift_forecast(batch.past, H, 12))):
         task = ForecastTask(LSTM(1, 8), baseline=kind, season=12)
         task.shapes = {name: getattr(data, name) for name in ("input_size", "future_size", "n_targets", "input_length",
                                                                 "horizon")}
@@ -115,18 +115,15 @@ def test_the_pinball_loss_weighs_under_and_over_forecasts_by_the_quantile():
 
 
 def test_masked_steps_are_left_out_of_the_loss():
-    task = ForecastTask(LSTM(1, 4), loss="mae")
+    task = ForecastTask(LSTM(1, 4), loss=torch.nn.L1Loss())
     forecast = torch.zeros(1, 3, 1, 1)
     target = torch.tensor([[[1.0], [float("nan")], [3.0]]])
     assert task._loss(forecast, target).item() == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({"loss": "huber"}, "loss must be one of"),
-    ({"baseline": "drift"}, "baseline must be one of"),
-    ({"loss": "quantile", "quantiles": [0.1, 0.9]}, "include 0.5"),
-    ({"loss": "quantile", "quantiles": [0.5, 1.5]}, "between 0 and 1"),
-    ({"quantiles": [0.1, 0.5, 0.9]}, "quantiles belong to loss: quantile"),
+    ({"loss": torch.nn.HuberLoss()}, "loss must be one of torch.nn.MSELoss, torch.nn.L1Loss, seqkit.models.PinballLoss"),
+    ({"baseline": "drift"}, "baseline must be None or a seqkit.models.Baseline"),
     ({"season": 0}, "season must be at least 1"),
     ({"init_scaler": "maybe"}, "init_scaler"),
 ])
@@ -135,9 +132,17 @@ def test_arguments_that_cannot_work_are_refused(arguments, message):
         ForecastTask(LSTM(1, 4), **arguments)
 
 
+@pytest.mark.parametrize("quantiles", [[0.5, 1.5], [0.5, 0.5], []])
+def test_quantiles_that_cannot_work_are_refused(quantiles):
+    with pytest.raises(ValueError, match="distinct and between 0 and 1"):
+        PinballLoss(quantiles)
+    with pytest.raises(SeqkitError, match="must include 0.5"):
+        ForecastTask(LSTM(1, 4), loss=PinballLoss([0.1, 0.9]))
+
+
 def test_a_season_longer_than_the_input_window_is_refused_when_the_model_is_built(tmp_path):
     with pytest.raises(SeqkitError, match="season 30 does not fit in the input window of 24 steps"):
-        trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), baseline="seasonal", season=30), data_of(seasonal()))
+        trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), baseline=SeasonalNaive(30)), data_of(seasonal()))
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -220,7 +225,7 @@ def test_another_tasks_checkpoint_is_refused(tmp_path):
 def test_fine_tuning_keeps_the_model_and_refuses_other_columns(trained, tmp_path):
     task, _, _, checkpoint, _ = trained
     new = seasonal(level=120.0, seed=5).assign(id="c")
-    fresh = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, optimizer=partial(torch.optim.AdamW, lr=0.001))
+    fresh = ForecastTask(LSTM(1, 16), loss=PinballLoss([0.1, 0.5, 0.9]), revin=True, baseline=SeasonalNaive(12), season=12, optimizer=partial(torch.optim.AdamW, lr=0.001))
     data = data_of(new, id_column="id")
     fresh.init_from_checkpoint(checkpoint, data)
     run = trainer(tmp_path, max_steps=1, limit_val_batches=1)
@@ -237,7 +242,7 @@ def test_fine_tuning_keeps_the_model_and_refuses_other_columns(trained, tmp_path
 def test_keeping_the_scaler_needs_the_series_it_was_fitted_on(trained, tmp_path):
     _, _, _, checkpoint, _ = trained
     same = data_of(two_series(), id_column="id")
-    keep = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12, init_scaler="keep")
+    keep = ForecastTask(LSTM(1, 16), loss=PinballLoss([0.1, 0.5, 0.9]), revin=True, baseline=SeasonalNaive(12), season=12, init_scaler="keep")
     keep.init_from_checkpoint(checkpoint, same)
     same.setup("fit")
     saved = torch.load(checkpoint, weights_only=True)["seqkit"]["data"]
@@ -247,6 +252,6 @@ def test_keeping_the_scaler_needs_the_series_it_was_fitted_on(trained, tmp_path)
 def test_testing_a_checkpoint_on_data_of_other_sizes_is_refused(trained, tmp_path):
     _, _, _, checkpoint, _ = trained
     longer = data_of(two_series(), id_column="id", input_length=36)
-    task = ForecastTask(LSTM(1, 16), loss="quantile", revin=True, baseline="seasonal", season=12)
+    task = ForecastTask(LSTM(1, 16), loss=PinballLoss([0.1, 0.5, 0.9]), revin=True, baseline=SeasonalNaive(12), season=12)
     with pytest.raises(CheckpointError, match="the checkpoint's sizes"):
         trainer(tmp_path).test(task, longer, ckpt_path=str(checkpoint), verbose=False)

@@ -70,30 +70,28 @@ def test_the_state_entering_batch_k_plus_1_is_the_state_leaving_batch_k(corpus):
         task = _task(data.vocab, carry_state=carry)
         seen = []
         task.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[1]))
-        task.on_train_epoch_start()
-        task._step(first, "train")
+        task._step(first, "train", 0)
         leaving = task._carried["train"]
-        task._step(second, "train")
+        task._step(second, "train", 1)
         if carry:
             assert seen[0] is None  # an epoch starts from zeros
             for entering, left in zip(seen[1], leaving):
                 assert torch.equal(entering, left) and not entering.requires_grad  # same values, cut from the graph
         else:
             assert seen == [None, None]
-    task.on_train_epoch_start()
-    assert task._carried["train"] is None
+        task._step(second, "train", 0)  # the next epoch's first batch
+        assert seen[-1] is None
 
 
 def test_perplexity_is_over_all_tokens_not_a_mean_of_batches(corpus):
     data = _data(corpus)
     data.setup("fit")
     task = _task(data.vocab)
-    task._start("val")
     stream = data.tokens["val"][:40].view(2, 20)
     windows = [LMBatch(stream[:, :12], stream[:, 1:13]), LMBatch(stream[:, 13:15], stream[:, 14:16])]  # 24 and 4 tokens
-    losses = [(task._step(batch, "val").item(), batch.targets.numel()) for batch in windows]
+    losses = [(task._step(batch, "val", i).item(), batch.targets.numel()) for i, batch in enumerate(windows)]
     expected = math.exp(sum(l * n for l, n in losses) / sum(n for _, n in losses))
-    assert task.val_nll.compute().exp().item() == pytest.approx(expected, rel=1e-5)
+    assert task.val_metrics["ppl"].compute().item() == pytest.approx(expected, rel=1e-5)
     assert expected != pytest.approx(sum(math.exp(l) for l, _ in losses) / len(losses), rel=1e-3)
 
 

@@ -144,4 +144,4 @@ def test_bad_arguments_and_missing_data_are_named():
     data.setup()
     task.source_vocab, task.target_vocab = data.source_vocab, data.target_vocab
     with pytest.raises(SeqkitError, match="same hidden_size and num_layers"):
-        task._build()
+        task._build_layers()

@@ -1,0 +1,115 @@
+"""Texts in, labels out: the edges of a trained text classifier, and its confusion matrix on disk.
+
+`SentimentTask.encode`, `predict`, `predict_frame` and `predict_from` call these; the
+model itself (`seqkit.models.RecurrentClassifier`) works on token ids.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor, nn
+
+from seqkit.errors import DataError
+from seqkit.text import PAD, get_tokenizer
+
+
+def encode(task, texts: list[str]) -> list[Tensor]:
+    """Token ids of each text with the trained vocabulary (an empty text becomes one `<unk>`)."""
+    tokenize = get_tokenizer(task.tokenizer_name)
+    unknown = task.vocab.get_default_index()
+    ids = []
+    for text in texts:
+        tokens = task.vocab.lookup_indices(tokenize(text if isinstance(text, str) else ""))[: task.max_length]
+        ids.append(torch.tensor(tokens or [unknown], dtype=torch.long))
+    return ids
+
+
+@torch.no_grad()
+def predict(task, texts: list[str], batch_size: int = 256) -> list[dict]:
+    """For each text, `{"label": best label, "probabilities": {label: p, ...}}`."""
+    task.eval()
+    results = []
+    pad = task.vocab[PAD] if PAD in task.vocab else 0  # any id: padded steps are never read
+    for start in range(0, len(texts), batch_size):
+        ids = encode(task, texts[start : start + batch_size])
+        lengths = torch.tensor([len(i) for i in ids])
+        tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)     # (B, T)
+        probabilities = torch.softmax(task(tokens.to(task.device), lengths), dim=-1).cpu()  # (B, C)
+        for row in probabilities.tolist():
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append({"label": task.labels[best], "probabilities": dict(zip(task.labels, row))})
+    return results
+
+
+def predict_frame(task, table: pd.DataFrame, text_column: str = "text", source: object = "the table",
+                  option: str = "--data.text_column") -> pd.DataFrame:
+    """`table` with each text's `predicted_label` and a `probability_<label>` column per label added.
+
+    Empty texts (or texts with no token) get a label like any other (the model's answer to
+    nothing), and a warning that counts them, since training skips such rows.
+
+    Raises:
+        DataError: `table` has no `text_column` (naming `option`, the flag that sets it).
+    """
+    if text_column not in table.columns:
+        raise DataError(f"{source} has no column {text_column!r}; its columns are {list(table.columns)} "
+                        f"(set {option})")
+    texts = table[text_column].fillna("").astype(str).tolist()
+    tokenize = get_tokenizer(task.tokenizer_name)
+    empty = [i for i, text in enumerate(texts) if not tokenize(text)]
+    if empty:
+        rank_zero_warn(f"{source}: {len(empty)} of {len(texts)} texts are empty or have no token (rows "
+                       f"{', '.join(str(i + 1) for i in empty[:5])}{', ...' if len(empty) > 5 else ''}); "
+                       "their labels say nothing about them")
+    results = predict(task, texts)
+    table = table.copy()
+    table["predicted_label"] = [r["label"] for r in results]
+    for label in task.labels:
+        table[f"probability_{label}"] = [r["probabilities"][label] for r in results]
+    return table
+
+
+def predict_from(task, datamodule) -> pd.DataFrame:
+    """`seqkit predict`: the labels of the texts in the DataModule's `predict_path`."""
+    from seqkit.data.sentiment import read_table_of_texts
+
+    path = getattr(datamodule, "predict_path", None)
+    if path is None:
+        raise DataError("seqkit predict needs the texts to label: --data.predict_path FILE (CSV, TSV or JSON "
+                        "Lines, texts in --data.text_column)")
+    return predict_frame(task, read_table_of_texts(path), datamodule.text_column, source=path)
+
+
+def write_confusion(matrix: Tensor, labels: list[str], folder: Path) -> list[Path]:
+    """`confusion_matrix.csv` and `.png` in `folder` (rows: the true label, columns: the predicted one)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "confusion_matrix.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true \\ predicted", *labels])
+        for label, row in zip(labels, matrix.tolist()):
+            writer.writerow([label, *row])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    size = len(labels)
+    figure, axes = plt.subplots(figsize=(1.2 * size + 2, 1.2 * size + 1.5))
+    axes.imshow(matrix.numpy(), cmap="Blues")
+    axes.set_xticks(range(size), labels)
+    axes.set_yticks(range(size), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    for i in range(size):
+        for j in range(size):
+            axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center")
+    figure.tight_layout()
+    figure.savefig(folder / "confusion_matrix.png", dpi=100)
+    plt.close(figure)
+    return [path, folder / "confusion_matrix.png"]
