@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,7 +20,8 @@ from torch import Tensor
 
 from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastData
-from seqkit.errors import DataError, SeqkitError
+from seqkit.console import say
+from seqkit.errors import CheckpointError, DataError, SeqkitError
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 
@@ -177,3 +180,78 @@ def format_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
     for name, row in table.iterrows():
         lines.append(f"{name:<26}" + "".join(f"{value:>12.4g}" for value in row))
     return "\n".join(lines + [f"note: {note}" for note in notes])
+
+
+# ----------------------------------------------------------------------------- during training and testing
+# `ForecastTask` keeps each evaluation window's point forecast, target, series and origin, and
+# hands them here when the epoch ends.
+
+MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
+           "input_length", "horizon")
+
+
+def check_same_data(state: dict, data: ForecastData, path: object) -> None:
+    """Refuse to fine-tune a checkpoint on data of other columns or sizes, naming every difference.
+
+    Raises:
+        CheckpointError: the data's columns, calendar features, input length or horizon
+            differ from those the checkpoint was trained with (`state`, its data section).
+    """
+    differ = [f"{key} {state[key]!r} (the data has {getattr(data, key)!r})" for key in MATCHED
+              if state[key] != getattr(data, key)]
+    if differ:
+        raise CheckpointError(f"--init_from {path} was trained with {'; '.join(differ)}; give the data the "
+                              "checkpoint's columns and sizes (rename columns, set --data.input_length, "
+                              "--data.horizon, --data.calendar)")
+
+
+def collected(task, outputs: list[tuple[Tensor, ...]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The point forecasts, targets, series and origins of the windows scored, from every process.
+
+    On many processes each holds the windows it scored; they are gathered, sorted back into
+    the split's order (by series, then origin, the order of `data.windows[split]` that
+    `comparison` expects), and a window seen twice (a sampler that pads its shares by
+    repeating windows) is kept once. `outputs` is emptied.
+    """
+    from seqkit.training.distributed import gather_rows
+
+    pred, target, series, origin = (torch.cat(parts) for parts in zip(*outputs))
+    outputs.clear()
+    if task.trainer.world_size == 1:
+        return pred, target, series, origin
+    pred, target, series, origin = gather_rows(task, pred, target, series, origin)
+    key = series * (int(origin.max()) + 1) + origin  # (N,) one number per window, increasing in the split's order
+    order = torch.argsort(key, stable=True)
+    first = torch.ones(len(order), dtype=torch.bool)
+    first[1:] = key[order][1:] != key[order][:-1]  # drop repeats of a window
+    return tuple(t[order][first] for t in (pred, target, series, origin))
+
+
+def log_validation(task, data: ForecastData, outputs: list) -> None:
+    """Log `val/mae`, `val/mape`, ... on the original scale, over every window of the validation span."""
+    pred, target, series, _ = collected(task, outputs)
+    metrics, _ = score(data, pred, target, series, task.hparams.season)
+    for name, value in metrics.items():
+        if not math.isnan(value):
+            # The same number on every process (all windows were gathered): sync_dist averages equal values.
+            task.log(f"val/{name}", value, prog_bar=name == "mape", sync_dist=True)
+
+
+def log_test(task, data: ForecastData, outputs: list) -> None:
+    """Log the test metrics, print the table beside the baselines, write `test_metrics.csv` and `backtest.csv`."""
+    pred, target, series, origin = collected(task, outputs)
+    table, notes = comparison(data, pred, target, series, task.hparams.season)
+    for name, value in table.loc["seqkit"].items():
+        if not math.isnan(value):
+            task.log(f"test/{name}", float(value), sync_dist=True)
+    # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
+    folder = Path(task.trainer.log_dir or task.trainer.default_root_dir)
+    if task.trainer.global_rank != 0:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "test_metrics.csv", index_label="forecaster")
+    backtest = per_origin(data, pred, target, series, origin, task.hparams.season)
+    backtest.to_csv(folder / "backtest.csv", index=False)
+    say("\n" + format_table(table, notes))
+    say(f"seqkit: {len(backtest)} forecast origins over the test span scored one by one in "
+        f"{folder / 'backtest.csv'}; the table in {folder / 'test_metrics.csv'}")

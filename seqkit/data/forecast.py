@@ -53,22 +53,19 @@ from torch.utils.data import DataLoader
 from seqkit import packaged
 from seqkit.console import say
 from seqkit.data import catalog
-from seqkit.data.embedded import CO2_FILE, co2_frame
+from seqkit.data.embedded import CO2_FILE
+from seqkit.data.forecast_arguments import EMBEDDED, check_arguments, check_roles
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
-from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features: this module's API)
-    CALENDAR, MISSING, SHOWN, _blank, _check_positive, _fill, _on_grid, _parse_numbers, _parse_times, _Raw,
-    _series_name, _stamp, _stamps, _Table, calendar_features, infer_frequency, parse_table, read_csv)
+from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features, infer_frequency: this module's API)
+    SHOWN, _check_positive, _fill, _on_grid, _Raw, _series_name, _Table, calendar_features, infer_frequency,
+    parse_table, read_csv)
 from seqkit.data import fitted_state, new_tables
 from seqkit.data.fitted_state import STATE_FORMAT  # noqa: F401 (this module's API)
 from seqkit.data.spans import check_sizes, series_spans
 from seqkit.data.windows import ForecastBatch, ForecastInputs, ForecastWindows  # noqa: F401 (this module's API)
 
-EMBEDDED = {"co2": co2_frame}
-EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
-SCALES = ("standard", "none")
-TRANSFORMS = ("none", "log")  # applied to the target columns before scaling
 SPLITS = ("train", "val", "test")
 
 
@@ -171,47 +168,12 @@ class ForecastData(pl.LightningDataModule):
         predict_path: str | None = None,
     ) -> None:
         super().__init__()
-        # The file you name wins over the recipe's dataset (and is said to, in prepare_data).
-        self.replaced = dataset if train_path is not None else None
-        if train_path is not None:
-            dataset = None
-        # Nothing named at all: the shipped series, which runs with no file and no network.
-        implicit = dataset is None and train_path is None and time_column is None and target_columns is None
-        if implicit:
-            dataset = "co2"
-        defaults: dict[str, str] = {}
-        if dataset in EMBEDDED:
-            defaults = dict(zip(("time_column", "target_columns"), EMBEDDED_COLUMNS[dataset]))
-        elif dataset is not None:
-            defaults = catalog.entry(dataset, task="forecast").extra  # an unknown or non-forecast dataset fails here
-        if train_path is not None and (time_column is None or target_columns is None):
-            raise DataError("--data.train_path needs --data.time_column and --data.target_columns (the columns of "
-                            "the timestamps and of the values to forecast)")
-        for option, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride),
-                              ("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if value < 1:
-                raise DataError(f"--data.{option} must be at least 1, got {value}")
-        if missing is not None and missing not in MISSING:
-            raise DataError(f"--data.missing must be one of {list(MISSING)}, got {missing!r}")
-        if scale not in SCALES:
-            raise DataError(f"--data.scale must be one of {list(SCALES)}, got {scale!r}")
-        if target_transform not in TRANSFORMS:
-            raise DataError(f"--data.target_transform must be one of {list(TRANSFORMS)}, got {target_transform!r}")
-        calendar = list(calendar or [])
-        unknown = [name for name in calendar if name not in CALENDAR]
-        if unknown or len(set(calendar)) != len(calendar):
-            raise DataError(f"--data.calendar takes each of {list(CALENDAR)} at most once, got {calendar}")
-        if freq is not None:
-            try:
-                freq = to_offset(freq).freqstr
-            except ValueError:
-                raise DataError(f"--data.freq {freq!r} is not a pandas frequency; use e.g. h, D, W-SAT, MS, "
-                                "or leave it out to infer it") from None
+        self.replaced = dataset if train_path is not None else None  # the recipe's dataset that a file replaced
+        dataset, implicit, defaults, freq, calendar, target_columns = check_arguments(
+            dataset, train_path, time_column, target_columns, calendar, freq, missing, scale, target_transform,
+            {"input_length": input_length, "horizon": horizon, "stride": stride, "batch_size": batch_size,
+             "eval_batch_size": eval_batch_size})
         check_sizes(train_size, val_size, test_size, val_start, test_start)
-        if isinstance(target_columns, str):
-            target_columns = [target_columns]
-        elif target_columns is None and "target_columns" in defaults:
-            target_columns = defaults["target_columns"].split(",")
         self.dataset = dataset
         self._implicit = implicit
         self.root = root
@@ -221,7 +183,7 @@ class ForecastData(pl.LightningDataModule):
         self.id_column = id_column
         self.observed_columns = list(observed_columns or [])
         self.known_columns = list(known_columns or [])
-        self._check_roles()
+        check_roles(self.time_column, self.id_column, self.target_columns, self.observed_columns, self.known_columns)
         self.calendar = calendar
         self.freq = freq  # inferred in setup when None
         self.predict_path = predict_path
@@ -251,21 +213,6 @@ class ForecastData(pl.LightningDataModule):
         self._times: list[pd.DatetimeIndex] = []
         self._values: list[np.ndarray] = []  # per series (T, C) on the original scale, filled, not transformed
 
-
-    def _check_roles(self) -> None:
-        if self.target_columns is not None and not self.target_columns:
-            raise DataError("--data.target_columns is empty; name at least one column to forecast")
-        roles = [("time_column", [self.time_column] if self.time_column else []),
-                 ("id_column", [self.id_column] if self.id_column else []),
-                 ("target_columns", self.target_columns or []), ("observed_columns", self.observed_columns),
-                 ("known_columns", self.known_columns)]
-        seen: dict[str, str] = {}
-        for option, names in roles:
-            for name in names:
-                if name in seen:
-                    where = f"--data.{seen[name]}" + ("" if seen[name] == option else f" and --data.{option}")
-                    raise DataError(f"column {name!r} is named twice ({where}); each column has one role")
-                seen[name] = option
 
     # ------------------------------------------------------------------------- names and sizes
     @property

@@ -9,20 +9,14 @@
         -> [+ a baseline forecast from the same window (naive, seasonal naive, seasonal
             naive with drift): the network learns the correction]
 
-Q is 1 for the MSE and MAE losses and the number of quantiles for the quantile
-(pinball) loss; the point forecast is then the median. The model works on the data's
-scaled values; metrics are computed after `ForecastData.inverse_transform`, on the
-original scale, and beside them the baselines seqkit computes on the same windows.
-
-On many processes (DDP) each one forecasts its share of the evaluation windows; the
-forecasts are gathered to every process and put back in the split's order before they are
-scored, so the metrics are those of one process over all windows, and only the first
-process writes `test_metrics.csv` and `backtest.csv`.
+Q is 1 for the MSE and MAE losses and the number of quantiles for the pinball loss; the
+point forecast is then the median. The model (`seqkit.models.RecurrentForecaster`) works on
+the data's scaled values; the metrics are computed on the original scale, beside the
+baselines on the same windows, by `seqkit.forecasting`.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -35,7 +29,6 @@ from torchmetrics import MeanMetric
 from seqkit import forecasting
 from seqkit.training import checkpoints
 from seqkit.data.forecast import ForecastBatch, ForecastData
-from seqkit.training.distributed import gather_rows
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
@@ -47,8 +40,6 @@ LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss"
 BASELINES = (Naive, SeasonalNaive, SeasonalDrift)
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
-MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
-           "input_length", "horizon")
 
 
 class ForecastTask(pl.LightningModule):
@@ -169,17 +160,10 @@ class ForecastTask(pl.LightningModule):
                 difference named).
         """
         checkpoint = checkpoints.load(path, task=self.task_name)
-        section = checkpoint["seqkit"]
-        state = section["data"]
         if isinstance(datamodule, ForecastData):
-            differ = [f"{key} {state[key]!r} (the data has {getattr(datamodule, key)!r})" for key in MATCHED
-                      if state[key] != getattr(datamodule, key)]
-            if differ:
-                raise CheckpointError(f"--init_from {path} was trained with {'; '.join(differ)}; give the data the "
-                                      "checkpoint's columns and sizes (rename columns, set --data.input_length, "
-                                      "--data.horizon, --data.calendar)")
+            forecasting.check_same_data(checkpoint["seqkit"]["data"], datamodule, path)
             if self.hparams.init_scaler == "keep":
-                datamodule.load_state_dict(state)
+                datamodule.load_state_dict(checkpoint["seqkit"]["data"])
         self._init_from = checkpoint
 
     # A trained model in eval mode, from a .ckpt file or a run folder: from_checkpoint(path, map_location="cpu").
@@ -192,16 +176,12 @@ class ForecastTask(pl.LightningModule):
         self.loss, self.baseline = build_part(section["loss"], LOSSES), build_part(section["baseline"], BASELINES)
         self.quantiles = list(self.loss.levels) if isinstance(self.loss, PinballLoss) else [0.5]
 
-    def on_fit_start(self) -> None:
-        self._remember_data()
-
-    def on_test_start(self) -> None:
-        self._remember_data()
-
-    def _remember_data(self) -> None:
+    def on_fit_start(self) -> None:  # the data's fitted state (columns, scaler) goes into the checkpoint
         datamodule = attached_datamodule(self)
         if isinstance(datamodule, ForecastData) and datamodule.mean is not None:
             self.data_state = datamodule.state_dict()
+
+    on_test_start = on_fit_start
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = checkpoints.section(self, shapes=dict(self.shapes), data=self.data_state,
@@ -252,59 +232,15 @@ class ForecastTask(pl.LightningModule):
     def test_step(self, batch: ForecastBatch, batch_idx: int) -> None:
         self._evaluate(batch, "test", batch_idx)
 
-    def _collected(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The point forecasts, targets, series and origins of the windows scored, from every process.
-
-        On many processes each holds the windows it scored; they are gathered, sorted back
-        into the split's order (by series, then origin, the order of `data.windows[split]`
-        that `comparison` expects), and a window seen twice (a sampler that pads its shares
-        by repeating windows) is kept once.
-        """
-        pred, target, series, origin = (torch.cat(parts) for parts in zip(*self._outputs))
-        self._outputs = []
-        if self.trainer.world_size == 1:
-            return pred, target, series, origin
-        pred, target, series, origin = gather_rows(self, pred, target, series, origin)
-        key = series * (int(origin.max()) + 1) + origin  # (N,) one number per window, increasing in the split's order
-        order = torch.argsort(key, stable=True)
-        first = torch.ones(len(order), dtype=torch.bool)
-        first[1:] = key[order][1:] != key[order][:-1]  # drop repeats of a window
-        return tuple(t[order][first] for t in (pred, target, series, origin))
-
     def on_validation_epoch_end(self) -> None:
-        datamodule = attached_datamodule(self)
-        if not self._outputs or not isinstance(datamodule, ForecastData):
-            return
         if self.trainer.sanity_checking:
             self._outputs = []
-            return
-        pred, target, series, _ = self._collected()
-        metrics, _ = forecasting.score(datamodule, pred, target, series, self.hparams.season)
-        for name, value in metrics.items():
-            if not math.isnan(value):
-                # The same number on every process (all windows were gathered): sync_dist averages equal values.
-                self.log(f"val/{name}", value, prog_bar=name == "mape", sync_dist=True)
+        elif self._outputs and isinstance(attached_datamodule(self), ForecastData):
+            forecasting.log_validation(self, attached_datamodule(self), self._outputs)
 
     def on_test_epoch_end(self) -> None:
-        datamodule = attached_datamodule(self)
-        if not self._outputs or not isinstance(datamodule, ForecastData):
-            return
-        pred, target, series, origin = self._collected()
-        table, notes = forecasting.comparison(datamodule, pred, target, series, self.hparams.season)
-        for name, value in table.loc["seqkit"].items():
-            if not math.isnan(value):
-                self.log(f"test/{name}", float(value), sync_dist=True)
-        # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-        if self.trainer.global_rank != 0:
-            return
-        folder.mkdir(parents=True, exist_ok=True)
-        table.to_csv(folder / "test_metrics.csv", index_label="forecaster")
-        backtest = forecasting.per_origin(datamodule, pred, target, series, origin, self.hparams.season)
-        backtest.to_csv(folder / "backtest.csv", index=False)
-        say("\n" + forecasting.format_table(table, notes))
-        say(f"seqkit: {len(backtest)} forecast origins over the test span scored one by one in "
-            f"{folder / 'backtest.csv'}; the table in {folder / 'test_metrics.csv'}")
+        if self._outputs and isinstance(attached_datamodule(self), ForecastData):
+            forecasting.log_test(self, attached_datamodule(self), self._outputs)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())

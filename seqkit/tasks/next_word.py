@@ -6,7 +6,7 @@
 The hidden state is carried from one batch to the next (the DataModule makes batch k+1
 continue batch k, stream by stream) and detached at every batch boundary: the forward
 pass sees the whole history, the backward pass stops after `bptt` steps. Lightning 2
-dropped `truncated_bptt_steps`, so this task owns it.
+dropped `truncated_bptt_steps`, so this task owns it (`seqkit.tasks.streams.CarriedState`).
 """
 
 from __future__ import annotations
@@ -26,34 +26,12 @@ from seqkit.training import checkpoints
 from seqkit.data.next_word import LMBatch
 from seqkit.errors import SeqkitError
 from seqkit.tasks import language
+from seqkit.tasks.streams import CarriedState, Perplexity
 from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
                                  stage_metrics)
 from seqkit.models import RecurrentLM
 from seqkit.modules import Recurrent
 from seqkit.text import UNK, Vocab
-
-
-class Perplexity(MeanMetric):
-    """exp of the mean negative log-likelihood per token: `update(mean_nll_of_batch, tokens_in_batch)`.
-
-    The mean over all tokens of the split (and of every process), so the perplexity is
-    exp(total loss / total tokens), never an average of per-batch perplexities.
-    """
-
-    def compute(self) -> Tensor:
-        return torch.exp(super().compute())
-
-
-def _detach(state):
-    if state is None:
-        return None
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-
-
-def _to(state, device):
-    if state is None:
-        return None
-    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
 
 
 class NextWordTask(pl.LightningModule):
@@ -116,7 +94,7 @@ class NextWordTask(pl.LightningModule):
         self.tokenizer_name = "basic_english"
         self.reverse = False  # a backward model: reads text last word first (set by the data)
         self._init_from: dict | None = None
-        self._carried: dict[str, object] = {}
+        self.carried = CarriedState()  # the hidden state each stage carries into its next batch
         # train/loss is each batch's, logged as it comes; evaluation also logs the mean loss per token.
         self.train_metrics = stage_metrics("train", ppl=Perplexity)
         self.val_metrics = stage_metrics("val", ppl=Perplexity, loss=MeanMetric)
@@ -182,13 +160,8 @@ class NextWordTask(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = checkpoints.section(self, vocab=self.vocab.to_dict(), tokenizer=self.tokenizer_name,
                                                    reverse=self.reverse)
-        # Where the training streams are, for a run resumed mid-epoch: the hidden state carried
-        # into the next batch and the epoch's loss so far. Each process carries its own streams,
-        # which a checkpoint (written by process 0) cannot hold: on many processes the resumed
-        # streams start from zeros.
-        if getattr(self._trainer, "world_size", 1) == 1:
-            ppl = self.train_metrics["ppl"]
-            checkpoint["next_word_stream"] = {"state": self._carried.get("train"), "nll": (ppl.mean_value, ppl.weight)}
+        if getattr(self._trainer, "world_size", 1) == 1:  # where the training streams are, for a resume mid-epoch
+            self.carried.save(checkpoint, self.train_metrics["ppl"])
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Resuming or testing: the checkpoint's vocabulary wins over the one built from the data."""
@@ -199,14 +172,7 @@ class NextWordTask(pl.LightningModule):
             datamodule = attached_datamodule(self)
             if isinstance(datamodule, TakesVocabulary):
                 datamodule.use_vocab(self.vocab, self.tokenizer_name)
-        stream = checkpoint.get("next_word_stream")
-        if stream is not None:  # resumed mid-epoch: the epoch's first batch, which resets both, has run
-            self._carried["train"] = stream["state"]
-            ppl = self.train_metrics["ppl"]
-            total, count = (t.to(ppl.weight) for t in stream["nll"])
-            ppl.reset()
-            if count > 0:  # through update(), so that the metric knows it holds values (no warning at compute)
-                ppl.update(total / count, count)
+        self.carried.restore(checkpoint, self.train_metrics["ppl"])  # resumed mid-epoch: where the streams were
 
     # ------------------------------------------------------------------ the model
 
@@ -221,10 +187,8 @@ class NextWordTask(pl.LightningModule):
         metrics = getattr(self, f"{stage}_metrics")
         if batch_idx == 0:
             metrics.reset()
-        if batch_idx == 0 or not self.hparams.carry_state:
-            self._carried[stage] = None
-        logits, state = self(batch.inputs, self._carried.get(stage))
-        self._carried[stage] = _detach(state)
+        logits, state = self(batch.inputs, self.carried.entering(stage, batch_idx, self.hparams.carry_state))
+        self.carried.leaving(stage, state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
         # Weight each batch's mean by its token count: the epoch's value is the mean over all tokens.
         for metric in metrics.values():
@@ -245,7 +209,7 @@ class NextWordTask(pl.LightningModule):
 
     def on_train_start(self) -> None:
         # A state carried over from a checkpoint was loaded where it was saved; bring it to this device.
-        self._carried["train"] = _to(self._carried.get("train"), self.device)
+        self.carried.to(self.device)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())

@@ -16,7 +16,6 @@ needs nothing else.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -24,17 +23,18 @@ import pandas as pd
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pad_sequence
 from torchmetrics import MeanMetric
 
 from seqkit.protocols import TakesVocabularies
 from seqkit.training import checkpoints
-from seqkit.data.dates import BOS, SPECIALS, Seq2SeqBatch
-from seqkit.errors import DataError, SeqkitError
+from seqkit.data.dates import BOS, Seq2SeqBatch
+from seqkit.errors import SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
+from seqkit.tasks import translation
+from seqkit.tasks.translation import same_outputs
 from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics,
                                  with_input_size)
-from seqkit.text import EOS, PAD, UNK, Vocab, read_lines
+from seqkit.text import EOS, PAD, Vocab
 
 
 
@@ -191,61 +191,9 @@ class Seq2SeqTask(pl.LightningModule):
         return self.model.beam_search(source, source_lengths, beam, self.hparams.max_length)
 
     def predict_from(self, datamodule) -> pd.DataFrame:
-        """`seqkit predict`: every line of the DataModule's `predict_path` (else its test split) and its translation.
-
-        For the test split the expected output stands beside the prediction (`target`, `correct`).
-        """
-        path = getattr(datamodule, "predict_path", None)
-        if path is not None:
-            sources = [line.strip() for line in read_lines(Path(path)) if line.strip()]
-            if not sources:
-                raise DataError(f"{path} holds nothing to translate (every line is empty); write one text a line")
-            return pd.DataFrame({"source": sources, "prediction": self.translate(sources)})
-        pairs = datamodule.generate()["test"]
-        frame = pd.DataFrame({"source": [s for s, _ in pairs], "target": [t for _, t in pairs]})
-        frame["prediction"] = self.translate(frame["source"].tolist())
-        frame["correct"] = frame["prediction"] == frame["target"]
-        return frame
+        """`seqkit predict`: every line of the DataModule's `predict_path` (else its test split) and its translation."""
+        return translation.predict_from(self, datamodule)
 
     def translate(self, texts: list[str], beam_size: int | None = None, batch_size: int = 256) -> list[str]:
-        """Translate each text (e.g. `["3 march 2021"]` -> `["2021-03-03"]`).
-
-        Args:
-            texts: the sources; characters the training data never showed become `<unk>`,
-                and an empty text is read as one `<unk>`.
-            beam_size: the beam (1: greedy); None uses the task's `beam_size`.
-            batch_size: texts decoded at once.
-
-        Returns:
-            One string per text: the output's characters before `<eos>`, specials left out.
-        """
-        unknown = self.source_vocab[UNK]
-        specials = {self.target_vocab[token] for token in SPECIALS}
-        eos = self.target_vocab[EOS]
-        was_training = self.training
-        self.eval()  # no dropout while translating
-        results = []
-        try:
-            for start in range(0, len(texts), batch_size):
-                chunk = texts[start:start + batch_size]
-                ids = [torch.tensor(self.source_vocab(list(text)) or [unknown]) for text in chunk]
-                lengths = torch.tensor([len(row) for row in ids])
-                source = pad_sequence(ids, batch_first=True, padding_value=self.source_vocab[PAD]).to(self.device)
-                for row in self.decode(source, lengths, beam_size).tolist():
-                    row = row[: row.index(eos)] if eos in row else row
-                    results.append("".join(self.target_vocab.lookup_token(i) for i in row if i not in specials))
-        finally:
-            self.train(was_training)
-        return results
-
-
-def same_outputs(predicted: Tensor, target: Tensor, pad_index: int) -> Tensor:
-    """`(B,)` bool: each predicted output equals its target exactly, `<eos>` included.
-
-    Both are `(B, T)` ids padded with `pad_index` after their `<eos>` (their widths may
-    differ); an output that never wrote `<eos>` differs from every target.
-    """
-    width = max(predicted.size(1), target.size(1))
-    predicted = F.pad(predicted, (0, width - predicted.size(1)), value=pad_index)
-    target = F.pad(target, (0, width - target.size(1)), value=pad_index)
-    return (predicted == target).all(dim=1)
+        """Translate each text (e.g. `["3 march 2021"]` -> `["2021-03-03"]`); see `seqkit.tasks.translation`."""
+        return translation.translate(self, texts, beam_size, batch_size)

@@ -150,3 +150,44 @@ def test_a_recipe_in_the_earlier_optimizer_form_is_refused_with_the_new_form(tmp
     assert ("optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20.0}} and lr_scheduler: {class_path: "
             "seqkit.tasks.StepDecay, init_args: {factor: 0.5, start: 4}}") in err
     assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_a_forecast_recipe_in_the_earlier_loss_and_baseline_form_is_refused_with_the_new_form(tmp_path, capsys):
+    """`loss: quantile`, `quantiles`, `baseline: seasonal_drift` (strings, before they were classes): one line."""
+    import yaml
+
+    from seqkit import packaged
+
+    recipe = yaml.safe_load(packaged.recipe_path("forecasting/lstm").read_text())
+    init = recipe["model"]["init_args"]
+    init.update(loss="quantile", quantiles=[0.1, 0.5, 0.9], baseline="seasonal_drift")
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(recipe))
+    assert main(["fit", "-c", str(old), "--trainer.default_root_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "loss: quantile, quantiles: [0.1, 0.5, 0.9], baseline: seasonal_drift is now written" in err
+    assert ("loss: {class_path: seqkit.models.PinballLoss, init_args: {quantiles: [0.1, 0.5, 0.9]}} and baseline: "
+            "{class_path: seqkit.models.SeasonalDrift, init_args: {season: 52}}") in err
+    for flags, said in ((["--model.init_args.loss", "mae"], "--model.init_args.loss mae is now written loss: "
+                                                             "{class_path: torch.nn.L1Loss}"),
+                        (["--model.init_args.quantiles", "[0.2,0.5]"], "--model.init_args.loss.init_args.quantiles")):
+        assert main(["fit", "-c", "forecasting/lstm", *flags, "--trainer.default_root_dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and said in err
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_the_forecast_loss_and_baseline_are_chosen_by_class_on_the_command_line(tmp_path):
+    """`--model.init_args.loss CLASS` and its init_args, as LightningCLI takes any class argument."""
+    import torch
+
+    from seqkit.training.lightning_cli import build
+
+    cli = build(["-c", "forecasting/lstm", "--model.init_args.loss", "torch.nn.L1Loss",
+                 "--model.init_args.baseline", "seqkit.models.SeasonalNaive",
+                 "--model.init_args.baseline.init_args.season", "52",
+                 "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert isinstance(cli.model.loss, torch.nn.L1Loss) and cli.model.baseline.season == 52
+    cli = build(["-c", "forecasting/lstm", "--model.init_args.loss.init_args.quantiles", "[0.05,0.5,0.95]",
+                 "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert cli.model.quantiles == [0.05, 0.5, 0.95]

@@ -71,7 +71,7 @@ def test_the_state_entering_batch_k_plus_1_is_the_state_leaving_batch_k(corpus):
         seen = []
         task.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[1]))
         task._step(first, "train", 0)
-        leaving = task._carried["train"]
+        leaving = task.carried.states["train"]
         task._step(second, "train", 1)
         if carry:
             assert seen[0] is None  # an epoch starts from zeros

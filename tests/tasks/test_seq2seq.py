@@ -14,7 +14,7 @@ from seqkit.data.dates import SPECIALS
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import GRU, LSTM, RNN
 from seqkit.tasks import MemoryTask, Seq2SeqTask
-from seqkit.tasks.seq2seq import same_outputs
+from seqkit.tasks.translation import same_outputs
 
 
 def trainer(root: Path, **options) -> pl.Trainer:
