@@ -195,7 +195,7 @@ def sentiment(folder: Path, batch: int, length: int, steps: int):
 
 
 def forecast(folder: Path, batch: int, length: int, steps: int):
-    from seqkit.data import ForecastData
+    from seqkit.data import Columns, ForecastData
     from seqkit.modules import LSTM
     from seqkit.tasks import ForecastTask
 
@@ -203,9 +203,7 @@ def forecast(folder: Path, batch: int, length: int, steps: int):
     path = folder / f"series_{batch}_{length}.csv"
     spare = 2 * (length + horizon)  # the validation and test spans' inputs and targets
     write_series(path, rows=length + horizon + batch * steps + spare)
-    data = ForecastData(train_path=str(path), time_column="time", target_columns=["load"],
-                        observed_columns=["temperature"], input_length=length, horizon=horizon,
-                        val_size=length + horizon, test_size=length + horizon, batch_size=batch)
+    data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns=["load"], observed_columns=["temperature"]), input_length=length, horizon=horizon, val_size=length + horizon, test_size=length + horizon, batch_size=batch)
     task = ForecastTask(LSTM(1, 64, backend="fused"), revin=True)
     return task, data
 
@@ -263,7 +261,7 @@ class Pipeline:
 
 def pipeline(recipe: str, folder: Path, size: int, repeats: int = 2) -> Pipeline:
     """Setup plus one pass over the training loader for a generated corpus of `size` units (the faster of `repeats`)."""
-    from seqkit.data import ForecastData, NextWordData, SentimentData
+    from seqkit.data import Columns, ForecastData, NextWordData, SentimentData
 
     path = folder / f"corpus_{size}.{'txt' if recipe == 'next_word' else 'csv'}"
     if recipe == "next_word":
@@ -279,8 +277,7 @@ def pipeline(recipe: str, folder: Path, size: int, repeats: int = 2) -> Pipeline
         elif recipe == "sentiment":
             data = SentimentData(train_path=str(path), batch_size=64)
         else:
-            data = ForecastData(train_path=str(path), time_column="time", target_columns=["load"],
-                                observed_columns=["temperature"], input_length=96, horizon=24, batch_size=64)
+            data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns=["load"], observed_columns=["temperature"]), input_length=96, horizon=24, batch_size=64)
         with PeakMemory() as memory:
             start = time.perf_counter()
             data.setup("fit")

@@ -202,7 +202,7 @@ def check_same_data(state: dict, data: ForecastData, path: object) -> None:
     if differ:
         raise CheckpointError(f"--init_from {path} was trained with {'; '.join(differ)}; give the data the "
                               "checkpoint's columns and sizes (rename columns, set --data.input_length, "
-                              "--data.horizon, --data.calendar)")
+                              "--data.horizon, --data.columns.calendar)")
 
 
 def collected(task, outputs: list[tuple[Tensor, ...]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -47,7 +47,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from seqkit.training import checkpoints
 from seqkit.cli import main
-from seqkit.data import ForecastData, NextWordData, SentimentData
+from seqkit.data import Columns, ForecastData, NextWordData, SentimentData
 from seqkit.training.distributed import ShardSampler, eval_sampler, shard_of
 from seqkit.errors import DataError
 
@@ -139,8 +139,7 @@ def test_evaluation_loaders_share_out_without_repeats(tmp_path):
     sentiment = SentimentData(train_path=str(ROOT / "datasets" / "reviews.csv"), text_column="review",
                               label_column="stars", eval_batch_size=4)
     sentiment.setup("fit")
-    forecast = ForecastData(train_path=str(ROOT / "datasets" / "store_sales.csv"), time_column="date",
-                            target_columns=["sales"], id_column="store", input_length=28, horizon=7)
+    forecast = ForecastData(train_path=str(ROOT / "datasets" / "store_sales.csv"), columns=Columns(time_column="date", target_columns=["sales"], id_column="store"), input_length=28, horizon=7)
     forecast.setup("fit")
     for data, size in ((sentiment, len(sentiment.data["val"])), (forecast, len(forecast.windows["val"]))):
         seen = []
@@ -331,17 +330,15 @@ def test_sentiment_test_metrics_and_confusion_matrix_count_every_text_once(senti
 # Forecast ----------------------------------------------------------------------
 
 STORE = ["--data.dataset", "null", "--data.train_path", str(ROOT / "datasets" / "store_sales.csv"),
-         "--data.time_column", "date", "--data.target_columns", "[sales]", "--data.id_column", "store",
-         "--data.known_columns", "[promo]", "--data.observed_columns", "[temperature]",
+         "--data.columns.time_column", "date", "--data.columns.target_columns", "[sales]", "--data.columns.id_column", "store",
+         "--data.columns.known_columns", "[promo]", "--data.columns.observed_columns", "[temperature]",
          "--data.input_length", "28", "--data.horizon", "7", "--model.init_args.season", "7"]
 
 
 @pytest.fixture(scope="module")
 def forecast_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forecast")
-    data = ForecastData(train_path=str(ROOT / "datasets" / "store_sales.csv"), time_column="date",
-                        target_columns=["sales"], id_column="store", known_columns=["promo"],
-                        observed_columns=["temperature"], input_length=28, horizon=7)
+    data = ForecastData(train_path=str(ROOT / "datasets" / "store_sales.csv"), columns=Columns(time_column="date", target_columns=["sales"], id_column="store", known_columns=["promo"], observed_columns=["temperature"]), input_length=28, horizon=7)
     data.setup("fit")
     assert len(data.windows["train"]) % 2 == 0  # equal halves
     common = ["-c", str(RECIPES / "forecasting" / "lstm.yaml"), *STORE,

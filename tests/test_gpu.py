@@ -108,14 +108,14 @@ def test_forecaster_trained_on_gpu_tests_there_and_forecasts_on_cpu(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from seqkit.data import ForecastData
+    from seqkit.data import Columns, ForecastData
     from seqkit.models import PinballLoss, SeasonalNaive
     from seqkit.tasks import ForecastTask
 
     steps = np.arange(300)
     frame = pd.DataFrame({"time": pd.date_range("2020-01-01", periods=300, freq="h"),
                           "y": 10 + np.sin(2 * np.pi * steps / 24) + 0.01 * steps})
-    data = ForecastData(time_column="time", target_columns="y", input_length=48, horizon=12).use_dataframe(frame)
+    data = ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=48, horizon=12).use_dataframe(frame)
     task = ForecastTask(LSTM(1, 16), loss=PinballLoss([0.1, 0.5, 0.9]), revin=True, baseline=SeasonalNaive(24), season=24)
     seen = _trained_on_cuda()
     trainer = pl.Trainer(accelerator="gpu", devices=1, max_epochs=2, default_root_dir=tmp_path, logger=False,

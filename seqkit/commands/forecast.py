@@ -173,7 +173,7 @@ def backtest(argv: list[str]) -> int:
                               "1958-01-01 (or 1958-01-01 06:00 for hours)") from None
     if args.test_size is not None and not args.test_size > 0:
         raise SeqkitError(f"--test_size must be a number of steps (or a fraction below 1) above 0, got {args.test_size}")
-    from seqkit.data.forecast import ForecastData
+    from seqkit.data import Columns, ForecastData
     from seqkit.forecasting import format_table
 
     model = _load(args)
@@ -191,13 +191,7 @@ def backtest(argv: list[str]) -> int:
     _check_span(args, state, horizon)
     # Training is everything before the test span (less one step, a token validation span the
     # DataModule needs): the linear baseline is fitted on it and MASE is scaled by it.
-    data = ForecastData(train_path=str(args.input), time_column=state["time_column"],
-                        target_columns=list(state["target_columns"]), id_column=state["id_column"],
-                        observed_columns=list(state["observed_columns"]), known_columns=list(state["known_columns"]),
-                        calendar=list(state["calendar"]), freq=state["freq"], missing=state["missing"],
-                        input_length=state["input_length"], horizon=horizon, scale=state["scale"],
-                        target_transform=state.get("target_transform", "none"),
-                        val_size=1, short_validation=True, **span)
+    data = ForecastData(train_path=str(args.input), columns=Columns(time_column=state["time_column"], target_columns=list(state["target_columns"]), id_column=state["id_column"], observed_columns=list(state["observed_columns"]), known_columns=list(state["known_columns"]), calendar=list(state["calendar"])), freq=state["freq"], missing=state["missing"], input_length=state["input_length"], horizon=horizon, scale=state["scale"], target_transform=state.get("target_transform", "none"), val_size=1, short_validation=True, **span)
     if args.scaler == "checkpoint":
         data.load_state_dict(state)
     data.setup("test")

@@ -101,15 +101,16 @@ def apply_scaler(data, state: dict[str, Any]) -> None:
     data.mean = np.asarray(state["mean"], dtype=np.float64)[index]
     data.std = np.asarray(state["std"], dtype=np.float64)[index]
 
+
 def from_state_dict(cls, state_dict: dict[str, Any]):
     """A DataModule that holds only a fitted state: for `inverse_transform` and `forecast_inputs`."""
     if state_dict.get("format") != STATE_FORMAT:
         raise DataError(f"not a forecast data state (format {state_dict.get('format')!r}, expected "
                         f"{STATE_FORMAT!r})")
-    data = cls(time_column=state_dict["time_column"], target_columns=list(state_dict["target_columns"]),
-               id_column=state_dict["id_column"], observed_columns=list(state_dict["observed_columns"]),
-               known_columns=list(state_dict["known_columns"]), calendar=list(state_dict["calendar"]),
-               freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
+    from seqkit.data.forecast_arguments import COLUMN_FLAGS, Columns
+
+    roles = Columns(**{key: state_dict[key] for key in COLUMN_FLAGS})
+    data = cls(columns=roles, freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
                horizon=state_dict["horizon"], target_transform=state_dict.get("target_transform", "none"),
                scale=state_dict["scale"])
     load_state_dict(data, state_dict)

@@ -54,7 +54,7 @@ from seqkit import packaged
 from seqkit.console import say
 from seqkit.data import catalog
 from seqkit.data.embedded import CO2_FILE
-from seqkit.data.forecast_arguments import EMBEDDED, check_arguments, check_roles
+from seqkit.data.forecast_arguments import EMBEDDED, Columns, check_arguments, check_roles
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
@@ -80,15 +80,9 @@ class ForecastData(pl.LightningDataModule):
         root: a folder that already holds the catalog dataset's file (`timeseries/<file>`).
         train_path: your own CSV file (a `.tsv` is read tab-separated), holding all spans.
             It replaces `dataset` (the file you name wins).
-        time_column: the column of the timestamps (a dataset's own by default).
-        target_columns: the column(s) to forecast (a dataset's own by default; for
-            `etth1` all 7, or e.g. `OT` alone with the others as `observed_columns`).
-        id_column: the column that tells the series of a long table apart.
-        observed_columns: covariates known up to now only: inputs over the past window.
-        known_columns: covariates known over the horizon too: inputs over the past window
-            and the horizon (a table to forecast must hold them for the horizon).
-        calendar: calendar features to add as known covariates: any of `hour`,
-            `weekday`, `month`, each a sin/cos pair.
+        columns: which column plays which role (`seqkit.data.Columns`): `time_column`,
+            `target_columns`, `id_column` (series of a long table), `observed_columns` and
+            `known_columns` (covariates), `calendar` (features to add). A dataset has its own.
         freq: the pandas frequency (`h`, `D`, `W-SAT`, `MS`); None infers it.
         missing: what to do with missing steps (a timestamp without a row) and empty
             cells: `error` (name the first ones), `interpolate` (linear; ends take the
@@ -143,12 +137,7 @@ class ForecastData(pl.LightningDataModule):
         dataset: str | None = None,
         root: str | None = None,
         train_path: str | None = None,
-        time_column: str | None = None,
-        target_columns: str | list[str] | None = None,
-        id_column: str | None = None,
-        observed_columns: list[str] | None = None,
-        known_columns: list[str] | None = None,
-        calendar: list[str] | None = None,
+        columns: Columns | None = None,
         freq: str | None = None,
         missing: str | None = None,
         input_length: int = 24,
@@ -169,8 +158,12 @@ class ForecastData(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.replaced = dataset if train_path is not None else None  # the recipe's dataset that a file replaced
+        roles = columns if columns is not None else Columns()
+        if not isinstance(roles, Columns):
+            raise DataError(f"columns must be a seqkit.data.Columns, got {type(roles).__name__}")
         dataset, implicit, defaults, freq, calendar, target_columns = check_arguments(
-            dataset, train_path, time_column, target_columns, calendar, freq, missing, scale, target_transform,
+            dataset, train_path, roles.time_column, roles.target_columns, roles.calendar, freq, missing, scale,
+            target_transform,
             {"input_length": input_length, "horizon": horizon, "stride": stride, "batch_size": batch_size,
              "eval_batch_size": eval_batch_size})
         check_sizes(train_size, val_size, test_size, val_start, test_start)
@@ -178,11 +171,11 @@ class ForecastData(pl.LightningDataModule):
         self._implicit = implicit
         self.root = root
         self.train_path = train_path
-        self.time_column = time_column or defaults.get("time_column")
+        self.time_column = roles.time_column or defaults.get("time_column")
         self.target_columns = list(target_columns) if target_columns is not None else None
-        self.id_column = id_column
-        self.observed_columns = list(observed_columns or [])
-        self.known_columns = list(known_columns or [])
+        self.id_column = roles.id_column
+        self.observed_columns = list(roles.observed_columns or [])
+        self.known_columns = list(roles.known_columns or [])
         check_roles(self.time_column, self.id_column, self.target_columns, self.observed_columns, self.known_columns)
         self.calendar = calendar
         self.freq = freq  # inferred in setup when None
@@ -223,14 +216,18 @@ class ForecastData(pl.LightningDataModule):
         return str(self.train_path) if self.train_path is not None else str(self.dataset)
 
     @property
-    def columns(self) -> list[str]:
-        """The value columns read from the table, in feature order: targets, observed, known."""
-        return [*(self.target_columns or []), *self.observed_columns, *self.known_columns]
+    def columns(self) -> Columns:
+        """Which column plays which role, as given (`seqkit.data.Columns`), with the dataset's defaults filled in."""
+        return Columns(self.time_column, self.target_columns, self.id_column, list(self.observed_columns),
+                       list(self.known_columns), list(self.calendar))
 
     @property
     def scaled_columns(self) -> list[str]:
-        """The columns `mean` and `std` describe (all of `columns`; calendar features are not scaled)."""
-        return self.columns
+        """The value columns read from the table, in feature order: targets, observed, known.
+
+        `mean` and `std` describe them; calendar features are not scaled.
+        """
+        return [*(self.target_columns or []), *self.observed_columns, *self.known_columns]
 
     @property
     def n_targets(self) -> int:
@@ -240,7 +237,7 @@ class ForecastData(pl.LightningDataModule):
     @property
     def past_columns(self) -> list[str]:
         """The name of each feature of `past` (its last dimension), in order."""
-        return [*self.columns, *self._calendar_names()]
+        return [*self.scaled_columns, *self._calendar_names()]
 
     @property
     def future_columns(self) -> list[str]:
@@ -266,11 +263,11 @@ class ForecastData(pl.LightningDataModule):
 
         A copy is kept, so that the DataFrame given is never changed and later changes to
         it do not reach the data. Example:
-        `ForecastData(time_column="date", target_columns="sales", horizon=7).use_dataframe(df)`.
+        `ForecastData(columns=Columns(time_column="date", target_columns="sales"), horizon=7).use_dataframe(df)`.
         """
         if self._implicit or self.time_column is None or self.target_columns is None:
-            raise DataError("a DataFrame needs time_column and target_columns (the columns of the timestamps and of "
-                            "the values to forecast)")
+            raise DataError("a DataFrame needs columns=Columns(time_column=..., target_columns=...) (the columns of "
+                            "the timestamps and of the values to forecast)")
         if self.dataset is not None or self.train_path is not None:
             raise DataError("use_dataframe replaces the file: leave --data.dataset and --data.train_path out")
         if not isinstance(frame, pd.DataFrame):
@@ -302,8 +299,7 @@ class ForecastData(pl.LightningDataModule):
         if self.train_path is not None:
             return read_csv(self.train_path)
         if self.dataset is None:
-            raise DataError("time_column and target_columns are given but no table: give --data.train_path "
-                            "(or call use_dataframe)")
+            raise DataError("--data.columns are given but no table: give --data.train_path (or call use_dataframe)")
         if self.dataset in EMBEDDED:
             return _Table(EMBEDDED[self.dataset](), f"the shipped series {self.dataset!r}", None)
         return read_csv(next(iter(catalog.locate(self.dataset, self.root).values())))
@@ -322,7 +318,7 @@ class ForecastData(pl.LightningDataModule):
         for raw in raws:
             name = _series_name(raw.id, self.id_column)
             grid, grid_values, rows = _on_grid(raw, offset, table, name, freq)
-            grid_values, count = _fill(grid, grid_values, rows, self.missing, self.columns, table, name)
+            grid_values, count = _fill(grid, grid_values, rows, self.missing, self.scaled_columns, table, name)
             if self.target_transform == "log":
                 _check_positive(grid, grid_values[:, : self.n_targets], rows, self.target_columns, table, name)
             times.append(grid)

@@ -1,6 +1,8 @@
-"""The checks `ForecastData` runs on its arguments before it reads anything, each naming its flag."""
+"""`ForecastData`'s arguments: the roles of the table's columns (`Columns`), and the checks it runs before it reads anything."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from pandas.tseries.frequencies import to_offset
 
@@ -13,6 +15,34 @@ EMBEDDED = {"co2": co2_frame}
 EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
 SCALES = ("standard", "none")
 TRANSFORMS = ("none", "log")  # applied to the target columns before scaling
+
+
+@dataclass
+class Columns:
+    """Which column of a table plays which role (`--data.columns.time_column date`, ...).
+
+    Args:
+        time_column: the column of the timestamps (a dataset's own by default).
+        target_columns: the column(s) to forecast (a dataset's own by default; for `etth1`
+            all 7, or e.g. `OT` alone with the others as `observed_columns`).
+        id_column: the column that tells the series of a long table apart.
+        observed_columns: covariates known up to now only: inputs over the past window.
+        known_columns: covariates known over the horizon too: inputs over the past window
+            and the horizon (a table to forecast must hold them for the horizon).
+        calendar: calendar features to add as known covariates: any of `hour`, `weekday`,
+            `month`, each a sin/cos pair.
+    """
+
+    time_column: str | None = None
+    target_columns: str | list[str] | None = None
+    id_column: str | None = None
+    observed_columns: list[str] = field(default_factory=list)
+    known_columns: list[str] = field(default_factory=list)
+    calendar: list[str] = field(default_factory=list)
+
+
+# The flags of the columns' roles before they were grouped under --data.columns.
+COLUMN_FLAGS = ("time_column", "target_columns", "id_column", "observed_columns", "known_columns", "calendar")
 
 
 def check_arguments(dataset, train_path, time_column, target_columns, calendar, freq, missing, scale,
@@ -37,7 +67,7 @@ def check_arguments(dataset, train_path, time_column, target_columns, calendar, 
     elif dataset is not None:
         defaults = catalog.entry(dataset, task="forecast").extra  # an unknown or non-forecast dataset fails here
     if train_path is not None and (time_column is None or target_columns is None):
-        raise DataError("--data.train_path needs --data.time_column and --data.target_columns (the columns of "
+        raise DataError("--data.train_path needs --data.columns.time_column and --data.columns.target_columns (the columns of "
                         "the timestamps and of the values to forecast)")
     for option, value in counts.items():
         if value < 1:
@@ -51,7 +81,7 @@ def check_arguments(dataset, train_path, time_column, target_columns, calendar, 
     calendar = list(calendar or [])
     unknown = [name for name in calendar if name not in CALENDAR]
     if unknown or len(set(calendar)) != len(calendar):
-        raise DataError(f"--data.calendar takes each of {list(CALENDAR)} at most once, got {calendar}")
+        raise DataError(f"--data.columns.calendar takes each of {list(CALENDAR)} at most once, got {calendar}")
     if freq is not None:
         try:
             freq = to_offset(freq).freqstr
@@ -68,7 +98,7 @@ def check_arguments(dataset, train_path, time_column, target_columns, calendar, 
 def check_roles(time_column, id_column, target_columns, observed_columns, known_columns) -> None:
     """Refuse a column named in two roles (a target that is also a covariate), naming both flags."""
     if target_columns is not None and not target_columns:
-        raise DataError("--data.target_columns is empty; name at least one column to forecast")
+        raise DataError("--data.columns.target_columns is empty; name at least one column to forecast")
     roles = [("time_column", [time_column] if time_column else []), ("id_column", [id_column] if id_column else []),
              ("target_columns", target_columns or []), ("observed_columns", observed_columns),
              ("known_columns", known_columns)]
@@ -76,6 +106,6 @@ def check_roles(time_column, id_column, target_columns, observed_columns, known_
     for option, names in roles:
         for name in names:
             if name in seen:
-                where = f"--data.{seen[name]}" + ("" if seen[name] == option else f" and --data.{option}")
+                where = f"--data.columns.{seen[name]}" + ("" if seen[name] == option else f" and --data.columns.{option}")
                 raise DataError(f"column {name!r} is named twice ({where}); each column has one role")
             seen[name] = option

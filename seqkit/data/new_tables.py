@@ -68,7 +68,7 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
                             f"fewer than input_length {L}; give at least {L} steps")
         # The whole history is filled (and transformed), as the training data was, then its last L steps
         # are the input.
-        history, count = _fill(grid[:end], values[:end], rows[:end], data.missing, data.columns, table, name)
+        history, count = _fill(grid[:end], values[:end], rows[:end], data.missing, data.scaled_columns, table, name)
         if data.target_transform == "log":
             _check_positive(grid[:end], history[:, :n_t], rows[:end], data.target_columns, table, name)
         history = data._transformed(history[end - L :])
@@ -79,7 +79,7 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
         if n_known:
             given = np.full((H, n_known), np.nan)
             inside = min(H, len(grid) - end)  # future steps that have rows in the frame
-            given[:inside] = values[end : end + inside, len(data.columns) - n_known :]
+            given[:inside] = values[end : end + inside, len(data.scaled_columns) - n_known :]
             absent = np.isnan(given)
             if absent.any():
                 column = data.known_columns[int(np.flatnonzero(absent.any(axis=0))[0])]

@@ -131,7 +131,7 @@ def parse_table(table: _Table, time_column: str, id_column: str | None, columns:
     frame, source = table.frame, table.source
     wanted = [(time_column, "time_column")] + ([(id_column, "id_column")] if id_column is not None else [])
     wanted += [(name, flag) for flag, names in columns.items() for name in names]
-    absent = [f"{name!r} (--data.{flag})" for name, flag in wanted if name not in frame.columns]
+    absent = [f"{name!r} (--data.columns.{flag})" for name, flag in wanted if name not in frame.columns]
     if absent:
         found = [str(column) for column in frame.columns]
         hint = ""
@@ -175,7 +175,7 @@ def parse_table(table: _Table, time_column: str, id_column: str | None, columns:
             others = len(set(stamps[repeats + 1])) - 1
             more = f" (and {others} more timestamps repeat)" if others else ""
             hint = "" if id_column is not None else (" (a long table of several series needs its series column "
-                                                     "named with --data.id_column)")
+                                                     "named with --data.columns.id_column)")
             raise DataError(f"{source}: {name} has the timestamp {_stamp(first)} more than once ({table.rows(rows)})"
                             f"{more}; keep one row per timestamp{hint}")
         series.append(_Raw(key, pd.DatetimeIndex(stamps), values[positions], positions))
@@ -194,7 +194,7 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     raw = table.frame[column]
     source = table.source
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        raise DataError(f"{source}: column {column!r} (--data.time_column) holds numbers, not timestamps; give "
+        raise DataError(f"{source}: column {column!r} (--data.columns.time_column) holds numbers, not timestamps; give "
                         "dates or times such as 2020-01-31 or 2020-01-31 13:00")
     empty = _blank(raw)
     if empty.any():

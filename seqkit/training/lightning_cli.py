@@ -36,6 +36,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
+from seqkit.data.forecast_arguments import COLUMN_FLAGS
 from seqkit.training import checkpoints, faults
 from seqkit.errors import SeqkitError
 
@@ -255,6 +256,7 @@ class SeqkitCLI(LightningCLI):
         print("\n".join(lines), file=sys.stderr)
 
 
+
 def resolve_configs(args: list[str]) -> list[str]:
     """`args` with every `-c/--config` value that is a recipe name (`next_word/lstm`) replaced by its file.
 
@@ -278,6 +280,10 @@ def resolve_configs(args: list[str]) -> list[str]:
             resolved += [option, packaged.resolve_recipe(value)]
             _refuse_old_keys(resolved[-1])
             i += 0 if eq else 1
+        elif option.startswith("--data.") and option.removeprefix("--data.").removeprefix("init_args.") in COLUMN_FLAGS:
+            name = option.rsplit(".", 1)[-1]
+            raise SeqkitError(f"{option} is now --data.columns.{name} (a table's column roles are grouped under "
+                              "--data.columns)")
         elif key in OLD_OPTIMIZER_KEYS:
             raise SeqkitError(f"{option} is now {_new_key(key)} (the optimizer and its schedule are chosen by class)")
         elif key == "quantiles" or (key in ("loss", "baseline") and value in _OLD_PARTS):
@@ -324,7 +330,15 @@ def _refuse_old_keys(path: str) -> None:
     """Refuse a recipe that names its optimizer, loss or baseline the way seqkit's recipes did before, in one line."""
     import yaml
 
-    model = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("model")
+    recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = recipe.get("data") if isinstance(recipe, dict) else None
+    data_init = data.get("init_args") if isinstance(data, dict) else None
+    flat = [key for key in COLUMN_FLAGS if isinstance(data_init, dict) and key in data_init]
+    if flat:
+        given = ", ".join(f"{key}: {data_init[key]}" for key in flat)
+        raise SeqkitError(f"{path}: data.init_args {given} is now written columns: {{{given}}} (a table's column "
+                          "roles are grouped under columns)")
+    model = recipe.get("model") if isinstance(recipe, dict) else None
     init = model.get("init_args") if isinstance(model, dict) else None
     if not isinstance(init, dict):
         return

@@ -24,7 +24,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from seqkit.data import ForecastData
+from seqkit.data import Columns, ForecastData
 from seqkit.data.next_word import NextWordData
 from seqkit.data.sentiment import SentimentData
 from seqkit.errors import SeqkitError
@@ -81,9 +81,7 @@ def made(tmp_path_factory) -> dict[str, Path]:
         "next_word": (NextWordTask(LSTM(8, 8)), NextWordData(train_path=str(folder / "train.txt"), batch_size=2,
                                                              eval_batch_size=2, bptt=4)),
         "sentiment": (SentimentTask(LSTM(8, 8)), SentimentData(train_path=str(folder / "reviews.csv"), batch_size=4)),
-        "forecast": (ForecastTask(LSTM(1, 8)), ForecastData(train_path=str(folder / "series.csv"), time_column="time",
-                                                            target_columns="y", input_length=4, horizon=2, val_size=6,
-                                                            test_size=6)),
+        "forecast": (ForecastTask(LSTM(1, 8)), ForecastData(train_path=str(folder / "series.csv"), columns=Columns(time_column="time", target_columns="y"), input_length=4, horizon=2, val_size=6, test_size=6)),
     }
     made = {name: folder / name for name in ("train.txt", "reviews.csv", "series.csv")}
     for name, (task, data) in runs.items():

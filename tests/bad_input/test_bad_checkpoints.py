@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from seqkit.training import checkpoints
 from seqkit.cli import main as seqkit
-from seqkit.data import ForecastData
+from seqkit.data import Columns, ForecastData
 from seqkit.data.next_word import NextWordData
 from seqkit.data.sentiment import SentimentData
 from seqkit.errors import CheckpointError
@@ -116,8 +116,7 @@ LOADERS: dict[str, tuple[str, Callable[[dict[str, Path]], Callable[[Path], objec
     "SentimentTask --init_from a language model": ("next_word", init_from(
         SentimentTask, lambda: LSTM(8, 8), lambda made: SentimentData(train_path=str(made["reviews.csv"])))),
     "ForecastTask --init_from": ("forecast", init_from(
-        ForecastTask, lambda: LSTM(1, 8), lambda made: ForecastData(train_path=str(made["series.csv"]), time_column="time",
-                                                                    target_columns="y", input_length=4, horizon=2))),
+        ForecastTask, lambda: LSTM(1, 8), lambda made: ForecastData(train_path=str(made["series.csv"]), columns=Columns(time_column="time", target_columns="y"), input_length=4, horizon=2))),
 }
 
 

@@ -125,8 +125,8 @@ def test_a_number_too_large_for_the_model_is_named_before_training(tmp_path, cap
     frame.loc[100, "co2"] = 1e308
     series = tmp_path / "big.csv"
     frame.to_csv(series, index=False)
-    assert main(["fit", "-c", "forecasting/lstm", "--data.train_path", str(series), "--data.time_column", "date",
-                 "--data.target_columns", "[co2]", "--data.missing", "interpolate", "--trainer.fast_dev_run", "true",
+    assert main(["fit", "-c", "forecasting/lstm", "--data.train_path", str(series), "--data.columns.time_column", "date",
+                 "--data.columns.target_columns", "[co2]", "--data.missing", "interpolate", "--trainer.fast_dev_run", "true",
                  "--trainer.default_root_dir", str(tmp_path)]) == 2
     assert f"{series}: column 'co2' holds numbers too large for the model at line 102 (1e+308" in \
         capsys.readouterr().err
@@ -191,3 +191,21 @@ def test_the_forecast_loss_and_baseline_are_chosen_by_class_on_the_command_line(
     cli = build(["-c", "forecasting/lstm", "--model.init_args.loss.init_args.quantiles", "[0.05,0.5,0.95]",
                  "--trainer.default_root_dir", str(tmp_path)], run=False)
     assert cli.model.quantiles == [0.05, 0.5, 0.95]
+
+
+def test_the_column_roles_before_they_were_grouped_are_refused_with_the_new_key(tmp_path, capsys):
+    """`--data.time_column` and a recipe's `data.init_args.target_columns` are now under `columns`: one line each."""
+    import yaml
+
+    from seqkit import packaged
+
+    assert main(["fit", "-c", "forecasting/lstm", "--data.time_column", "date"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--data.time_column is now --data.columns.time_column" in err
+    recipe = yaml.safe_load(packaged.recipe_path("forecasting/lstm").read_text())
+    recipe["data"]["init_args"]["target_columns"] = ["co2"]
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(recipe))
+    assert main(["fit", "-c", str(old), "--trainer.default_root_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "data.init_args target_columns: ['co2'] is now written columns: {target_columns: ['co2']}" in err

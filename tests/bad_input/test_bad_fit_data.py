@@ -26,7 +26,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqkit.data import ForecastData
+from seqkit.data import Columns, ForecastData
+from seqkit.data.forecast_arguments import COLUMN_FLAGS
 from seqkit.data.next_word import NextWordData
 from seqkit.data.sentiment import SentimentData
 from seqkit.errors import DataError, SeqkitError
@@ -58,9 +59,10 @@ def sentiment(name: str = "reviews.csv", **options) -> Callable[[Path], None]:
 
 def forecast(name: str = "series.csv", **options) -> Callable[[Path], None]:
     def read(folder: Path) -> None:
-        settings_ = {"time_column": "time", "target_columns": "y", "input_length": 3, "horizon": 2, "val_size": 2,
-                     "test_size": 2, **options}
-        ForecastData(train_path=str(folder / name), **settings_).setup()
+        settings = dict(options)
+        roles = {"time_column": "time", "target_columns": "y", **{k: settings.pop(k) for k in COLUMN_FLAGS if k in settings}}
+        settings = {"input_length": 3, "horizon": 2, "val_size": 2, "test_size": 2, **settings}
+        ForecastData(train_path=str(folder / name), columns=Columns(**roles), **settings).setup()
     return read
 
 
@@ -157,7 +159,7 @@ CASES = [
     # forecasting tables
     Case("forecast: missing file", {}, forecast(), DataError, r"{file}: no such CSV file", "series.csv"),
     Case("forecast: named columns absent", {"series.csv": days(list("123456789")).replace("time,y", "date,value")},
-         forecast(), DataError, r"{file}: no column 'time' \(--data.time_column\), 'y' \(--data.target_columns\); "
+         forecast(), DataError, r"{file}: no column 'time' \(--data.columns.time_column\), 'y' \(--data.columns.target_columns\); "
          r"the columns are \['date', 'value'\]"),
     Case("forecast: semicolon-separated", {"series.csv": days(list("123456789")).replace(",", ";")}, forecast(), DataError,
          r"{file}: no column .* only one column was found, so the file is probably not comma-separated"),
@@ -327,8 +329,7 @@ def test_fuzz_the_sentiment_reader(scratch, data, kind, only_seqkit_errors):
 @given(content=contents("time,y", tables=series()))
 def test_fuzz_the_forecast_reader(scratch, content, only_seqkit_errors):
     path = scratch / "series.csv"
-    read = lambda: ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=2,  # noqa: E731
-                                horizon=1, val_size=1, test_size=1).setup()
+    read = lambda: ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y"), input_length=2, horizon=1, val_size=1, test_size=1).setup()
     only_seqkit_errors(path, content, read)
 
 
@@ -337,9 +338,7 @@ def test_fuzz_the_forecast_reader(scratch, content, only_seqkit_errors):
        missing=st.sampled_from(["error", "interpolate", "ffill"]))
 def test_fuzz_the_forecast_reader_with_series_and_covariates(scratch, content, missing, only_seqkit_errors):
     path = scratch / "long.csv"
-    read = lambda: ForecastData(train_path=str(path), time_column="time", target_columns="y", id_column="id",  # noqa: E731
-                                known_columns=["k"], missing=missing, input_length=2, horizon=1, val_size=1,
-                                test_size=1).setup()
+    read = lambda: ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y", id_column="id", known_columns=["k"]), missing=missing, input_length=2, horizon=1, val_size=1, test_size=1).setup()
     only_seqkit_errors(path, content, read)
 
 

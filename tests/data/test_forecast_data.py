@@ -12,7 +12,8 @@ import pytest
 import torch
 from jsonargparse import ArgumentParser
 
-from seqkit.data import ForecastBatch, ForecastData, catalog
+from seqkit.data import Columns, ForecastBatch, ForecastData, catalog
+from seqkit.data.forecast_arguments import COLUMN_FLAGS
 from seqkit.data.forecast import calendar_features, infer_frequency
 from seqkit import packaged
 from seqkit.errors import DataError
@@ -34,8 +35,9 @@ def long_table() -> pd.DataFrame:
 
 
 def data_of(frame: pd.DataFrame, **options) -> ForecastData:
-    settings = {"time_column": "time", "target_columns": "y", "input_length": L, "horizon": H, **options}
-    data = ForecastData(**settings).use_dataframe(frame)
+    roles = {"time_column": "time", "target_columns": "y", **{k: options.pop(k) for k in COLUMN_FLAGS if k in options}}
+    settings = {"input_length": L, "horizon": H, **options}
+    data = ForecastData(columns=Columns(**roles), **settings).use_dataframe(frame)
     data.setup("fit")
     return data
 
@@ -252,8 +254,7 @@ def test_the_log_transform_scales_the_log_of_the_targets_and_inverts_to_the_orig
 def test_the_log_transform_refuses_targets_at_or_below_zero_naming_the_series_and_rows(tmp_path):
     rows = "".join(f"2021-01-{day:02d},{0 if day == 4 else -2.5 if day == 9 else day},a\n" for day in range(1, 31))
     path = write(tmp_path / "zero.csv", "time,y,id\n" + rows)
-    data = ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=L, horizon=H,
-                        target_transform="log")
+    data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H, target_transform="log")
     with pytest.raises(DataError, match=r"zero.csv: the series has 2 steps with a target value at or below 0 in "
                                         r"\['y'\]: 2021-01-04, 2021-01-09 \(lines 5, 10\); the log transform "
                                         r"\(--data.target_transform log\) needs positive values: fix those rows, or "
@@ -298,18 +299,17 @@ def test_the_target_transform_is_saved_restored_and_must_match(tmp_path):
     torch.testing.assert_close(again.inverse_transform(values, series), data.inverse_transform(values, series))
     with pytest.raises(DataError, match=r"the fitted state does not match this data: it has target_transform 'log' "
                                         r"\(here 'none'\); use the checkpoint's data settings"):
-        ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H).load_state_dict(state)
+        ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H).load_state_dict(state)
     # A state saved before target_transform existed means none.
     old = data_of(positive()).state_dict()
     del old["target_transform"]
     assert ForecastData.from_state_dict(old).target_transform == "none"
-    plain = ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H).use_dataframe(positive())
+    plain = ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H).use_dataframe(positive())
     plain.load_state_dict(old)
     plain.setup()
     np.testing.assert_array_equal(plain.mean, np.asarray(old["mean"]))
     with pytest.raises(DataError, match=r"it has target_transform 'none' \(here 'log'\)"):
-        ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H,
-                     target_transform="log").load_state_dict(old)
+        ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H, target_transform="log").load_state_dict(old)
 
 
 # ----------------------------------------------------------------------------- missing values
@@ -322,7 +322,7 @@ def gappy(tmp_path: Path) -> Path:
 def test_missing_policy_error_names_the_first_missing_timestamps_and_the_fix(tmp_path):
     path = gappy(tmp_path)
     before = path.read_bytes()
-    data = ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=L, horizon=H)
+    data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H)
     with pytest.raises(DataError, match=r"gappy.csv: the series has 2 missing steps \(1 without a row, 1 with empty "
                                         r"cells\): 2021-01-10 \(no row\); 2021-01-21 \(line 21: y empty\); fill them, "
                                         r"or choose --data.missing interpolate or ffill"):
@@ -334,8 +334,7 @@ def test_interpolate_and_ffill_fill_what_is_missing_and_say_so(tmp_path):
     path = gappy(tmp_path)
     values = {}
     for policy in ("interpolate", "ffill"):
-        data = ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=L, horizon=H,
-                            missing=policy, scale="none")
+        data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H, missing=policy, scale="none")
         with pytest.warns(UserWarning, match=f"filled 2 missing steps by {policy}"):
             data.setup()
         assert data.filled == {"": 2} and data.freq == "D"  # the frequency is found despite the gap
@@ -345,8 +344,7 @@ def test_interpolate_and_ffill_fill_what_is_missing_and_say_so(tmp_path):
     rows = "".join(f"2021-01-{day:02d},{day}\n" for day in range(2, 20))
     leading = write(tmp_path / "leading.csv", "time,y\n2021-01-01,\n" + rows)
     with pytest.raises(DataError, match=r"starts with missing values \(2021-01-01\); ffill has nothing before them"):
-        ForecastData(train_path=str(leading), time_column="time", target_columns="y", input_length=L, horizon=H,
-                     missing="ffill").setup()
+        ForecastData(train_path=str(leading), columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H, missing="ffill").setup()
 
 
 # ----------------------------------------------------------------------------- bad tables
@@ -359,11 +357,11 @@ BAD_TABLES = [
      r"timestamps go backwards in the series: 2021-01-03 at line 6 comes after 2021-01-04 at line 5; sort the rows"),
     ("time,y,id\n" + GOOD.replace("2021-01-06,6", "2021-01-05,6"),
      r"the series has the timestamp 2021-01-05 more than once \(lines 6, 7\); keep one row per timestamp \(a long "
-     r"table of several series needs its series column named with --data.id_column\)"),
+     r"table of several series needs its series column named with --data.columns.id_column\)"),
     ("time,y,id\n" + GOOD.replace(",7,", ",seven,"),
      r"column 'y' holds text that is not a number at line 8 \('seven'\)"),
-    ("time,value,id\n" + GOOD, r"no column 'y' \(--data.target_columns\); the columns are \['time', 'value', 'id'\]"),
-    ("time;y\n2021-01-01;1\n", r"no column 'time' \(--data.time_column\), 'y' \(--data.target_columns\); the columns "
+    ("time,value,id\n" + GOOD, r"no column 'y' \(--data.columns.target_columns\); the columns are \['time', 'value', 'id'\]"),
+    ("time;y\n2021-01-01;1\n", r"no column 'time' \(--data.columns.time_column\), 'y' \(--data.columns.target_columns\); the columns "
                                r"are \['time;y'\]; only one column was found"),
     ("time,y,id\n" + "".join(f"2021-01-{day:02d},{day},a\n" for day in range(1, 8)),
      r"the series has 7 steps, fewer than input_length \+ horizon = 6 \+ 3"),
@@ -376,7 +374,7 @@ BAD_TABLES = [
 def test_a_bad_table_gets_a_one_line_error_naming_rows_and_the_file_is_unchanged(tmp_path, text, message):
     path = write(tmp_path / "bad.csv", text)
     before = path.read_bytes()
-    data = ForecastData(train_path=str(path), time_column="time", target_columns="y", input_length=L, horizon=H)
+    data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H)
     with pytest.raises(DataError, match=message) as error:
         data.setup()
     assert "\n" not in str(error.value) and str(error.value).startswith(str(path))
@@ -387,8 +385,7 @@ def test_several_series_bad_rows_are_named_with_their_series(tmp_path):
     text = "time,y,id\n" + GOOD + GOOD.replace(",a\n", ",b\n").replace("2021-01-09,9", "2021-01-08,9")
     with pytest.raises(DataError, match=r"series 'b' has the timestamp 2021-01-08 more than once \(lines 39, 40\); "
                                         r"keep one row per timestamp$"):
-        ForecastData(train_path=str(write(tmp_path / "two.csv", text)), time_column="time", target_columns="y",
-                     id_column="id", input_length=L, horizon=H).setup()
+        ForecastData(train_path=str(write(tmp_path / "two.csv", text)), columns=Columns(time_column="time", target_columns="y", id_column="id"), input_length=L, horizon=H).setup()
     with pytest.raises(DataError, match=r"the training span of the series has 8 of its 30 steps, fewer than "
                                         r"input_length \+ horizon = 9"):
         data_of(ramp(30), val_size=11, test_size=11)
@@ -424,11 +421,11 @@ def test_a_dataframe_is_read_as_given_and_never_changed():
 def test_arguments_that_cannot_work_are_refused_before_any_file_is_read(tmp_path):
     missing = str(tmp_path / "absent.csv")
     cases = [
-        ({"dataset": "airline", "train_path": missing}, "needs --data.time_column and --data.target_columns"),
+        ({"dataset": "airline", "train_path": missing}, "needs --data.columns.time_column and --data.columns.target_columns"),
         ({"dataset": "nope"}, "unknown dataset 'nope'"),
         ({"dataset": "sst2"}, r"'sst2' is for sentiment, not forecast; the forecast datasets are \['airline', 'etth1'\]"),
-        ({"train_path": missing, "time_column": "t"}, "needs --data.time_column and --data.target_columns"),
-        ({"dataset": "airline", "calendar": ["hour", "year"]}, r"--data.calendar takes each of \['hour', 'weekday'"),
+        ({"train_path": missing, "time_column": "t"}, "needs --data.columns.time_column and --data.columns.target_columns"),
+        ({"dataset": "airline", "calendar": ["hour", "year"]}, r"--data.columns.calendar takes each of \['hour', 'weekday'"),
         ({"dataset": "airline", "observed_columns": ["Passengers"]}, r"column 'Passengers' is named twice"),
         ({"dataset": "airline", "missing": "drop"}, r"--data.missing must be one of \['error', 'interpolate', 'ffill'\]"),
         ({"dataset": "airline", "freq": "fortnightly"}, r"--data.freq 'fortnightly' is not a pandas frequency"),
@@ -440,17 +437,18 @@ def test_arguments_that_cannot_work_are_refused_before_any_file_is_read(tmp_path
          r"--data.target_transform must be one of \['none', 'log'\]"),
     ]
     for options, message in cases:
+        roles = {k: options.pop(k) for k in COLUMN_FLAGS if k in options}
         with pytest.raises(DataError, match=message):
-            ForecastData(**options)
+            ForecastData(**options, **({"columns": Columns(**roles)} if roles else {}))
 
 
 def test_the_cli_accepts_one_target_or_a_list_and_counts_or_fractions():
     parser = ArgumentParser()
     parser.add_class_arguments(ForecastData, "data")
-    one = parser.parse_args(["--data.target_columns", "OT", "--data.train_size", "8640", "--data.val_size", "0.1"])
-    assert one.data.target_columns == "OT" and one.data.train_size == 8640 and one.data.val_size == 0.1
-    many = parser.parse_args(["--data.target_columns", "[HUFL, OT]", "--data.calendar", "[hour]"])
-    assert many.data.target_columns == ["HUFL", "OT"] and many.data.calendar == ["hour"]
+    one = parser.parse_args(["--data.columns.target_columns", "OT", "--data.train_size", "8640", "--data.val_size", "0.1"])
+    assert one.data.columns.target_columns == "OT" and one.data.train_size == 8640 and one.data.val_size == 0.1
+    many = parser.parse_args(["--data.columns.target_columns", "[HUFL, OT]", "--data.columns.calendar", "[hour]"])
+    assert many.data.columns.target_columns == ["HUFL", "OT"] and many.data.columns.calendar == ["hour"]
     assert (many.data.short_validation, many.data.target_transform) == (False, "none")
     airline = parser.parse_args(["--data.short_validation", "true", "--data.target_transform", "log"])
     assert airline.data.short_validation is True and airline.data.target_transform == "log"
@@ -501,7 +499,7 @@ def test_the_fitted_state_is_plain_data_and_forecasts_a_new_table(tmp_path):
 
 def test_a_loaded_state_scales_the_data_instead_of_a_fitted_one():
     fitted = data_of(ramp(60))
-    other = ForecastData(time_column="time", target_columns="y", input_length=L, horizon=H)
+    other = ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=H)
     other.use_dataframe(ramp(60, offset=7.0))
     other.load_state_dict(fitted.state_dict())  # before setup: setup uses it
     other.setup()
@@ -510,7 +508,7 @@ def test_a_loaded_state_scales_the_data_instead_of_a_fitted_one():
     late.load_state_dict(fitted.state_dict())  # after setup: the windows are scaled again
     torch.testing.assert_close(late.windows["train"].batch().past, other.windows["train"].batch().past)
     with pytest.raises(DataError, match=r"the fitted state does not match this data: it has horizon 3 \(here 4\)"):
-        ForecastData(time_column="time", target_columns="y", input_length=L, horizon=4).load_state_dict(fitted.state_dict())
+        ForecastData(columns=Columns(time_column="time", target_columns="y"), input_length=L, horizon=4).load_state_dict(fitted.state_dict())
 
 
 def test_frequency_inference_tolerates_gaps_and_names_what_it_cannot_infer():
@@ -528,8 +526,7 @@ def test_frequency_inference_tolerates_gaps_and_names_what_it_cannot_infer():
 # ----------------------------------------------------------------------------- catalog, embedded and real data
 def test_the_file_you_name_replaces_the_recipes_dataset(capsys):
     sample = packaged.sample("store_sales.csv")
-    data = ForecastData(dataset="co2", train_path=str(sample), time_column="date", target_columns="sales",
-                        id_column="store", input_length=14, horizon=7)
+    data = ForecastData(dataset="co2", train_path=str(sample), columns=Columns(time_column="date", target_columns="sales", id_column="store"), input_length=14, horizon=7)
     assert data.dataset is None
     data.prepare_data()
     assert f"seqkit: data: {sample} (time 'date', targets ['sales']) in place of the recipe's dataset co2" \
@@ -580,8 +577,6 @@ def test_etth1_from_the_corpora_folder_with_the_standard_split(corpora):
     assert data.spans == [(8640, 11520, 14400)]  # 12/4/4 months; the last 3,020 hours are not used
     assert {split: len(w) for split, w in data.windows.items()} == {"train": 8521, "val": 2857, "test": 2857}
     assert data.window_timestamps(0, 8640)[0] == pd.Timestamp("2017-06-26")
-    by_date = ForecastData(dataset="etth1", root=str(corpora), target_columns="OT",
-                           observed_columns=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"], input_length=96,
-                           horizon=24, val_start="2017-06-26", test_start="2017-10-24")
+    by_date = ForecastData(dataset="etth1", root=str(corpora), columns=Columns(target_columns="OT", observed_columns=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]), input_length=96, horizon=24, val_start="2017-06-26", test_start="2017-10-24")
     by_date.setup()
     assert by_date.spans[0][:2] == (8640, 11520) and by_date.input_size == 7 and by_date.n_targets == 1

@@ -85,13 +85,13 @@ def test_fine_tuning_from_the_shell_keeps_the_model_and_refuses_other_columns(co
     root, series = co2_run
     checkpoint = next((root / "run").rglob("last.ckpt"))
     common = ["fit", "-c", str(RECIPES / "lstm.yaml"), "--init_from", str(checkpoint), "--data.dataset", "null",
-              "--data.train_path", str(series), "--data.time_column", "date", "--data.missing", "interpolate",
+              "--data.train_path", str(series), "--data.columns.time_column", "date", "--data.missing", "interpolate",
               "--trainer.default_root_dir", str(tmp_path), *QUICK, "--trainer.limit_train_batches", "2"]
-    assert main([*common, "--data.target_columns", "co2"]) == 0
+    assert main([*common, "--data.columns.target_columns", "co2"]) == 0
     assert "--init_from: all weights loaded" in capsys.readouterr().err
     renamed = tmp_path / "renamed.csv"
     pd.read_csv(series).rename(columns={"co2": "ppm"}).to_csv(renamed, index=False)
-    other = [*common, "--data.target_columns", "ppm"]
+    other = [*common, "--data.columns.target_columns", "ppm"]
     other[other.index(str(series))] = str(renamed)
     assert main(other) == 2
     assert "target_columns ['co2'] (the data has ['ppm'])" in capsys.readouterr().err
@@ -124,9 +124,9 @@ def test_the_sample_series_train_with_covariates_and_forecast_with_the_known_fut
     sample = ROOT / "datasets" / "store_sales.csv"
     before = sample.read_bytes()
     assert main(["fit", "-c", str(RECIPES / "lstm.yaml"), "--data.dataset", "null", "--data.train_path", str(sample),
-                 "--data.time_column", "date", "--data.target_columns", "[sales]", "--data.id_column", "store",
-                 "--data.known_columns", "[promo]", "--data.observed_columns", "[temperature]",
-                 "--data.calendar", "[weekday]", "--data.input_length", "56", "--data.horizon", "14",
+                 "--data.columns.time_column", "date", "--data.columns.target_columns", "[sales]", "--data.columns.id_column", "store",
+                 "--data.columns.known_columns", "[promo]", "--data.columns.observed_columns", "[temperature]",
+                 "--data.columns.calendar", "[weekday]", "--data.input_length", "56", "--data.horizon", "14",
                  "--model.init_args.season", "7", "--trainer.default_root_dir", str(tmp_path / "run"), *QUICK,
                  "--trainer.limit_train_batches", "3"]) == 0
     assert sample.read_bytes() == before

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from seqkit import forecast_metrics as fm
-from seqkit.data import ForecastData
+from seqkit.data import Columns, ForecastData
+from seqkit.data.forecast_arguments import COLUMN_FLAGS
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.modules import LSTM, RNN
 from seqkit.forecasting import score_windows
@@ -37,9 +38,9 @@ def two_series() -> pd.DataFrame:
 
 
 def data_of(frame: pd.DataFrame, **options) -> ForecastData:
-    settings = {"time_column": "time", "target_columns": "y", "input_length": L, "horizon": H, "batch_size": 32,
-                **options}
-    return ForecastData(**settings).use_dataframe(frame)
+    roles = {"time_column": "time", "target_columns": "y", **{k: options.pop(k) for k in COLUMN_FLAGS if k in options}}
+    settings = {"input_length": L, "horizon": H, "batch_size": 32, **options}
+    return ForecastData(columns=Columns(**roles), **settings).use_dataframe(frame)
 
 
 def trainer(root: Path, **options) -> pl.Trainer:
