@@ -7,7 +7,7 @@ What each file takes and gives (B: batch, T: time; ONNX takes any B and T):
 | task | inputs | outputs |
 |---|---|---|
 | next_word | `tokens (B, T)` int64, `h0 (L, B, H)` [, `c0`] | `logits (B, T, V)`, `h_n` [, `c_n`] |
-| sentiment | `tokens (B, T)` int64, whole texts (no padding) | `probabilities (B, C)` |
+| sentiment | ONNX: `tokens (B, T)` int64, whole texts (no padding); pt2: `tokens (B, T_max)` padded and `lengths (B,)` | `probabilities (B, C)` |
 | forecast  | `past (B, L, F)` [, `future (B, H, K)`], scaled | `forecast (B, H, n_targets, Q)`, scaled |
 
 The JSON beside the model holds what turns text or a table into those tensors and back:
@@ -18,7 +18,10 @@ ONNX goes through torch's TorchScript-based exporter, which writes each recurren
 ONNX's own RNN, LSTM or GRU operator: one operator for any sequence length. (The
 torch.export-based exporter unrolls the recurrence over the example's length.) For the
 same reason a pt2 file of a language model takes one step, `tokens (B, 1)` and the
-state, and is fed a text token by token; a sentiment model has no pt2 form yet.
+state, and is fed a text token by token; and a pt2 file of a sentiment model takes texts
+padded to one length, `max_length` in the JSON (the data's, else 256), with each text's
+length: the recurrence runs over every step and keeps each text's state once it has ended
+(`Recurrent.forward_padded`), which gives the probabilities of texts read alone.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import SeqkitError
+from seqkit.text import PAD
 from seqkit.training.faults import atomic_write, atomic_write_text
 
 FORMATS = ("onnx", "pt2")
@@ -46,6 +50,20 @@ class _LanguageModelStep(nn.Module):
     def forward(self, tokens: Tensor, *state: Tensor):
         logits, final = self.model(tokens, state if len(state) > 1 else state[0])
         return (logits, *final) if isinstance(final, tuple) else (logits, final)
+
+
+PT2_TEXT_LENGTH = 256  # the padded length of a sentiment pt2 file when the data set no max_length
+
+
+class _PaddedProbabilities(nn.Module):
+    """`RecurrentClassifier` on padded texts with their lengths: `(tokens (B, T), lengths (B,)) -> probabilities (B, C)`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return torch.softmax(self.model(tokens, lengths), dim=-1)
 
 
 class _Probabilities(nn.Module):
@@ -139,9 +157,12 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
                 module, inputs, file, dynamo=False, input_names=input_names, output_names=output_names,
                 dynamic_axes=axes, opset_version=17))
         else:
-            if task.task_name == "sentiment":
-                raise SeqkitError("a sentiment model has no pt2 form yet (torch.export fixes the length of the "
-                                  "recurrence); export it with --format onnx, which takes texts of any length")
+            if task.task_name == "sentiment":  # padded texts and their lengths (see the module's docstring)
+                length = task.max_length or PT2_TEXT_LENGTH
+                module = _PaddedProbabilities(task.model).eval()
+                inputs = (torch.ones(2, length, dtype=torch.long), torch.tensor([length, 1]))
+                input_names = ["tokens", "lengths"]
+                side = {**side, "max_length": length, "pad_id": task.vocab[PAD] if PAD in task.vocab else 0}
             if task.task_name == "next_word":  # one step from the carried state: a text is fed token by token
                 inputs = (inputs[0][:, :1], *inputs[1:])
             batch = torch.export.Dim("batch", min=1)

@@ -11,6 +11,7 @@ never reaches a step: a text gets the same logits alone and in a batch of longer
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -42,12 +43,17 @@ class RecurrentClassifier(nn.Module):
         """`tokens (B, T)` ids padded at the end, `lengths (B,)` -> logits `(B, C)`.
 
         Without `lengths` every row is a whole text of T tokens (one text, or texts of one
-        length): nothing is packed, which is also the form that `torch.export` and ONNX take.
+        length): nothing is packed, the form that ONNX takes. Under `torch.export` the texts
+        are not packed either but run padded, each stopping at its length
+        (`Recurrent.forward_padded`): the same logits, with shapes fixed by T alone.
         """
         x = self.drop(self.embedding(tokens))                                        # (B, T, E)
         if lengths is None:
             output, _ = self.encoder(x)                                              # (B, T, D*H)
             return self.head(output)
+        if torch.compiler.is_exporting():  # no data-dependent shapes: run padded, each text stopping at its length
+            output, _ = self.encoder.forward_padded(x, lengths)                      # (B, T, D*H)
+            return self.head(output, lengths)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.encoder(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length

@@ -247,20 +247,26 @@ class Recurrent(nn.Module):
         return result[0], tuple(result[1:])
 
     def _forward_loop(
-        self, input: Tensor, batch_sizes: Tensor | None, state: State, observe: Observer | None = None
+        self, input: Tensor, batch_sizes: Tensor | None, state: State, observe: Observer | None = None,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, State]:
         """The readable path: layers, directions, and a Python loop over time.
 
         `input` is `(B, T, I)` / `(T, B, I)`, or the `(N, I)` data of a PackedSequence
-        with its `batch_sizes`. Returns the output in the same layout and the final state.
+        with its `batch_sizes`; or padded with each sequence's `lengths (B,)`. Returns the
+        output in the same layout and the final state.
         """
         packed = batch_sizes is not None
+        alive = None
         if packed:
             step_sizes = batch_sizes.tolist()
         elif self.batch_first:
             # (B, T, I) -> (T, B, I): time-major inside, and contiguous so that every
             # timestep's slice of the projection below is one contiguous block.
             input = input.transpose(0, 1).contiguous()
+        if lengths is not None:
+            time = torch.arange(input.shape[0], device=input.device)
+            alive = (time[:, None] < lengths.to(input.device)[None, :]).unsqueeze(-1).unbind(0)  # T x (B, 1)
         layer_input = input
         finals: list[State] = []
         for layer in range(self.num_layers):
@@ -285,7 +291,7 @@ class Recurrent(nn.Module):
                 index = layer * self.num_directions + direction
                 initial = tuple(s[index] for s in state)
                 watch = None if observe is None else _bind(observe, layer, direction)
-                hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev)
+                hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
                 outputs.append(torch.cat(hs) if packed else torch.stack(hs))  # (N, H) or (T, B, H)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
@@ -320,6 +326,24 @@ class Recurrent(nn.Module):
         if sorted_indices is not None:
             state = tuple(s.index_select(1, sorted_indices) for s in state)
         return self._forward_loop(input, batch_sizes, state, observe=observe)
+
+    def forward_padded(self, input: Tensor, lengths: Tensor, hx: Tensor | State | None = None):
+        """`forward` over a padded batch whose sequences end at their `lengths (B,)`: packing without packing.
+
+        The readable loop runs every sequence over all T steps and keeps each one's state
+        where its sequence has ended (going forwards) or not yet begun (backwards), so the
+        final states equal those of a PackedSequence and the output at each real step too;
+        the output past a sequence's length repeats its last state (forwards) and is best
+        masked. Every shape is fixed by T alone, which `torch.export` needs: it is the
+        form a sentiment model takes into a pt2 file.
+
+        Returns:
+            `(output (B, T, D*H), h_n)` as `forward` (`(h_n, c_n)` for the LSTM).
+        """
+        self._check_input(input, self.weight_ih_l0, packed=False)
+        state = self._initial_state(hx, input.size(0 if self.batch_first else 1), False, self.weight_ih_l0)
+        output, state = self._forward_loop(input, None, state, lengths=lengths)
+        return output, (state if self.state_size > 1 else state[0])
 
     def check_input(self, x: Tensor, packed: bool = False) -> None:
         """Refuse input of the wrong rank, feature size, dtype or device, as `forward` does (a ValueError)."""

@@ -31,6 +31,7 @@ def _scan(
     reverse: bool,
     observe: Callable[[int, State, dict[str, Tensor]], None] | None = None,
     h_prev: list[Tensor] | None = None,
+    alive: list[Tensor] | None = None,
 ) -> tuple[list[Tensor], State]:
     """Backpropagation through time starts here: one direction of one layer, step by step.
 
@@ -42,6 +43,10 @@ def _scan(
         reverse: walk from the last timestep to the first.
         observe: called as `observe(t, state, internals)` after each step.
         h_prev: if a list, receives h_{t-1} as each step reads it, in the order of `steps`.
+        alive: for a padded batch of sequences of their own lengths, one `(B, 1)` bool per
+            timestep, true where the sequence has not ended: elsewhere the state is kept as it
+            is (after a sequence's end forwards, before its start backwards), which gives
+            the results of a PackedSequence with shapes that do not depend on the lengths.
 
     Returns:
         h_t for every timestep in time order (`(B_t, H)` each) and each sequence's final
@@ -59,7 +64,8 @@ def _scan(
                 state = tuple(s[:running] for s in state)
             if h_prev is not None:
                 h_prev.append(state[0].detach())
-            state, internals = step(steps[t], state, weight_hh, bias_hh)
+            new, internals = step(steps[t], state, weight_hh, bias_hh)
+            state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
             outputs.append(state[0])
             if observe is not None:
                 observe(t, state, internals)
@@ -80,7 +86,8 @@ def _scan(
             state = tuple(torch.cat([s, s0[s.shape[0] : running]]) for s, s0 in zip(state, initial))
         if h_prev is not None:
             h_prev.append(state[0].detach())
-        state, internals = step(steps[t], state, weight_hh, bias_hh)
+        new, internals = step(steps[t], state, weight_hh, bias_hh)
+        state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
         outputs.append(state[0])
         if observe is not None:
             observe(t, state, internals)

@@ -117,3 +117,20 @@ def test_loop_trains_under_bfloat16_autocast(cls):
         assert p.grad.dtype == torch.float32, name
         # bfloat16 keeps 8 bits of mantissa: close to the float32 gradient, not equal.
         assert torch.nn.functional.cosine_similarity(p.grad.flatten(), q.grad.flatten(), dim=0) > 0.99, name
+
+
+@pytest.mark.parametrize("cell", [RNN, GRU, LSTM])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_forward_padded_equals_a_packed_sequence(cell, bidirectional):
+    """Padded texts that stop at their lengths: the packed output at every real step, and the packed final state."""
+    torch.manual_seed(0)
+    module = cell(5, 4, num_layers=2, bidirectional=bidirectional)
+    x, lengths = torch.randn(4, 7, 5), torch.tensor([7, 2, 5, 1])
+    packed, packed_state = module(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    want, _ = pad_packed_sequence(packed, batch_first=True)
+    got, state = module.forward_padded(x, lengths)
+    real = (torch.arange(7)[None, :] < lengths[:, None])[..., None]                 # (B, T, 1)
+    torch.testing.assert_close(torch.where(real, got, 0.0), want, atol=1e-6, rtol=1e-6)
+    for mine, theirs in zip(state if isinstance(state, tuple) else (state,),
+                            packed_state if isinstance(packed_state, tuple) else (packed_state,)):
+        torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-6)
