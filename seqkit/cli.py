@@ -16,6 +16,7 @@ the `module:function` that receives the rest of the command line.
     seqkit forecast ...                    forecasts (and intervals, a plot) for the series of a CSV
     seqkit backtest ...                    a rolling-origin backtest of a forecaster beside the baselines
     seqkit export ...                      a trained model as an ONNX or pt2 file that runs without seqkit
+    seqkit serve ...                       the phone keyboard: next-word suggestions as you type, on a local page
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forecast": ("seqkit.commands.forecast:main", "forecast the steps after each series of a CSV with a trained forecaster"),
     "backtest": ("seqkit.commands.forecast:backtest", "score a trained forecaster from every origin of a CSV's last steps"),
     "export": ("seqkit.commands.export:main", "write a trained model as an ONNX or pt2 file that runs without seqkit"),
+    "serve": ("seqkit.commands.serve:main", "type on a local web page with next-word suggestions and the hidden state drawn"),
 }
 
 

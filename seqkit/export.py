@@ -9,6 +9,12 @@ What each file takes and gives (B: batch, T: time; ONNX takes any B and T):
 | next_word | `tokens (B, T)` int64, `h0 (L, B, H)` [, `c0`] | `logits (B, T, V)`, `h_n` [, `c_n`] |
 | sentiment | ONNX: `tokens (B, T)` int64, whole texts (no padding); pt2: `tokens (B, T_max)` padded and `lengths (B,)` | `probabilities (B, C)` |
 | forecast  | `past (B, L, F)` [, `future (B, H, K)`], scaled | `forecast (B, H, n_targets, Q)`, scaled |
+| next_word, `keyboard=True` | `word (B,)` int64, `h0 (L, B, H)` [, `c0`] | `log_probs (B, V)`, `h_n` [, `c_n`] |
+
+The keyboard form is one step of a language model: the word just typed and the state in,
+the log-probability of every next word and the new state out, which is all a phone keyboard
+runs per word (`seqkit.tasks.suggester` is the same in PyTorch). `int8=True` writes ONNX with
+int8 weights (onnxruntime's dynamic quantization): about a quarter of the file.
 
 The JSON beside the model holds what turns text or a table into those tensors and back:
 the vocabulary (`itos`, the id of unknown words) and tokenizer, the label names, the
@@ -27,6 +33,7 @@ length: the recurrence runs over every step and keeps each text's state once it 
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -34,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import SeqkitError
-from seqkit.text import PAD
+from seqkit.text import EOS, PAD, UNK
 from seqkit.training.faults import atomic_write, atomic_write_text
 
 FORMATS = ("onnx", "pt2")
@@ -111,6 +118,19 @@ def _plan(task) -> tuple[nn.Module, tuple[Tensor, ...], list[str], list[str], di
     raise SeqkitError(f"seqkit export takes next_word, sentiment and forecast checkpoints; this one is {name!r}")
 
 
+class _KeyboardStep(nn.Module):
+    """One step of `RecurrentLM`: `(word (B,), h0[, c0]) -> (log_probs (B, V), h_n[, c_n])`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, word: Tensor, *state: Tensor):
+        logits, final = self.model(word[:, None], state if len(state) > 1 else state[0])   # (B, 1, V)
+        log_probs = torch.log_softmax(logits[:, 0], dim=-1)                                # (B, V)
+        return (log_probs, *final) if isinstance(final, tuple) else (log_probs, final)
+
+
 class _PastOnly(nn.Module):
     """A forecaster without known future covariates, taking the past only."""
 
@@ -122,7 +142,37 @@ class _PastOnly(nn.Module):
         return self.model(past, past.new_zeros(past.shape[0], self.horizon, 0))
 
 
-def export(task, path: str | Path, format: str | None = None) -> dict:
+def _keyboard_plan(task) -> tuple[nn.Module, tuple[Tensor, ...], list[str], list[str], dict, dict]:
+    if task.task_name != "next_word":
+        raise SeqkitError(f"the keyboard form is a language model's; this is a {task.task_name} model")
+    if task.reverse:
+        raise SeqkitError("a backward language model predicts the word before; the keyboard form needs a forward one")
+    _, (tokens, *state), names, finals, axes, side = _plan(task)
+    names, finals = ["word", *names[1:]], ["log_probs", *finals[1:]]
+    axes = {"word": {0: "batch"}, "log_probs": {0: "batch"}, **{key: {1: "batch"} for key in names[1:] + finals[1:]}}
+    hidden = [task.vocab[token] for token in (UNK, EOS, PAD) if token in task.vocab]
+    return (_KeyboardStep(task.model), (tokens[:, 0], *state), names, finals, axes,
+            {**side, "keyboard": True, "hidden_ids": hidden})
+
+
+def _quantized(write: callable) -> callable:
+    """A writer of the int8 form of the ONNX model that `write` writes (onnxruntime's dynamic quantization)."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise SeqkitError('int8 export needs onnxruntime: pip install "seqkit[export]"') from None
+
+    def write_int8(file) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            float_path, int8_path = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
+            with open(float_path, "wb") as handle:
+                write(handle)
+            quantize_dynamic(float_path, int8_path, weight_type=QuantType.QInt8)
+            file.write(int8_path.read_bytes())
+    return write_int8
+
+
+def export(task, path: str | Path, format: str | None = None, keyboard: bool = False, int8: bool = False) -> dict:
     """Write `task`'s model to `path` (`.onnx` or `.pt2`) and its vocabulary, labels or scaling to `path.json`.
 
     Each file is written whole or not at all (a temporary file, then a rename).
@@ -132,6 +182,9 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
             `from_checkpoint`.
         path: the model file to write; the JSON goes beside it with the suffix `.json`.
         format: `"onnx"` or `"pt2"`; by default the suffix of `path`.
+        keyboard: a language model as one step from a word and a state to the next word's
+            log-probabilities and the new state (ONNX).
+        int8: ONNX with int8 weights (onnxruntime's dynamic quantization).
 
     Returns:
         What was written into the JSON file.
@@ -144,7 +197,9 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
     format = format or path.suffix.lstrip(".")
     if format not in FORMATS:
         raise SeqkitError(f"seqkit exports to {' or '.join(FORMATS)}, not {format!r}")
-    module, inputs, input_names, output_names, axes, side = _plan(task)
+    if (keyboard or int8) and format != "onnx":
+        raise SeqkitError(f"{'the keyboard form' if keyboard else 'int8'} is written as ONNX; use --format onnx")
+    module, inputs, input_names, output_names, axes, side = _keyboard_plan(task) if keyboard else _plan(task)
     module = module.cpu().eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's notes on the exporter it is about to replace
@@ -153,9 +208,10 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
                 import onnx  # noqa: F401 -- torch needs it to write the file
             except ImportError:
                 raise SeqkitError('ONNX export needs the onnx package: pip install "seqkit[export]"') from None
-            atomic_write(path, lambda file: torch.onnx.export(
-                module, inputs, file, dynamo=False, input_names=input_names, output_names=output_names,
-                dynamic_axes=axes, opset_version=17))
+            def write(file) -> None:
+                torch.onnx.export(module, inputs, file, dynamo=False, input_names=input_names,
+                                  output_names=output_names, dynamic_axes=axes, opset_version=17)
+            atomic_write(path, _quantized(write) if int8 else write)
         else:
             if task.task_name == "sentiment":  # padded texts and their lengths (see the module's docstring)
                 length = task.max_length or PT2_TEXT_LENGTH
@@ -172,7 +228,7 @@ def export(task, path: str | Path, format: str | None = None) -> dict:
                 dynamic = tuple({0: batch} for _ in inputs)
             program = torch.export.export(module, inputs, dynamic_shapes=dynamic)
             atomic_write(path, lambda file: torch.export.save(program, file))
-    side = {"format": "seqkit.export", "version": 1, "task": task.task_name, "model": path.name,
+    side = {"format": "seqkit.export", "version": 1, "task": task.task_name, "model": path.name, "int8": int8,
             "inputs": input_names, "outputs": output_names, **side}
     atomic_write_text(json.dumps(side, indent=1) + "\n", path.with_suffix(".json"))
     return side

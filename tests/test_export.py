@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,3 +119,38 @@ def test_export_refuses_what_it_cannot_write_in_one_line(trained, tmp_path, caps
     assert "exists; pass --force" in capsys.readouterr().err and mine.read_bytes() == b"mine"
     assert main(["export", "--ckpt_path", str(trained["sentiment"]), "--output", str(tmp_path / "s.pt2")]) == 2
     assert "seqkit writes .onnx here, not .pt2" in capsys.readouterr().err
+
+
+def test_the_keyboard_form_steps_word_by_word_in_onnxruntime_as_the_suggester_does(trained, tmp_path):
+    """`--keyboard`: one step from the word typed and the state; the log-probabilities of the next word."""
+    ort = pytest.importorskip("onnxruntime")
+    from seqkit.tasks.suggester import Suggester
+
+    target = tmp_path / "keyboard.onnx"
+    assert main(["export", "--ckpt_path", str(trained["next_word"]), "--keyboard", "--output", str(target)]) == 0
+    side = json.loads(target.with_suffix(".json").read_text())
+    assert side["keyboard"] and side["inputs"] == ["word", "h0", "c0"] and side["outputs"] == ["log_probs", "h_n", "c_n"]
+    task = NextWordTask.from_checkpoint(trained["next_word"])
+    runner = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    layers, hidden = side["state"]["layers"], side["state"]["hidden_size"]
+    state = [np.zeros((layers, 1, hidden), dtype=np.float32) for _ in side["state"]["tensors"]]
+    suggester = Suggester(task)
+    for word in ["and", "god", "said"]:
+        log_probs, *state = runner.run(None, {"word": np.array([task.vocab[word]]), "h0": state[0], "c0": state[1]})
+        suggester.feed(word)
+        np.testing.assert_allclose(np.exp(log_probs[0]), suggester.probabilities.numpy(), atol=1e-5)
+    small = tmp_path / "keyboard.int8.onnx"
+    assert main(["export", "--ckpt_path", str(trained["next_word"]), "--keyboard", "--int8", "--output", str(small)]) == 0
+    assert small.stat().st_size < 0.5 * target.stat().st_size and json.loads(small.with_suffix(".json").read_text())["int8"]
+    runner = ort.InferenceSession(str(small), providers=["CPUExecutionProvider"])
+    zeros = [np.zeros((layers, 1, hidden), dtype=np.float32) for _ in side["state"]["tensors"]]
+    log_probs = runner.run(None, {"word": np.array([task.vocab["god"]]), "h0": zeros[0], "c0": zeros[1]})[0]
+    assert np.isfinite(log_probs).all() and np.exp(log_probs).sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_keyboard_form_is_refused_where_it_cannot_be_written(trained, tmp_path, capsys):
+    assert main(["export", "--ckpt_path", str(trained["sentiment"]), "--keyboard", "--output", str(tmp_path / "k.onnx")]) == 2
+    assert "--keyboard takes a next_word checkpoint" in capsys.readouterr().err
+    assert main(["export", "--ckpt_path", str(trained["next_word"]), "--keyboard", "--format", "pt2",
+                 "--output", str(tmp_path / "k.pt2")]) == 2
+    assert "--keyboard writes ONNX; drop --format pt2" in capsys.readouterr().err

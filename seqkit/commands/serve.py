@@ -1,0 +1,48 @@
+"""`seqkit serve`: the phone keyboard on a local web page (and its JSON API), from a next-word checkpoint.
+
+    seqkit serve --ckpt_path runs/next_word/lstm              # then open http://127.0.0.1:8000
+    seqkit serve --ckpt_path LM --sentiment SENTIMENT_CKPT --forecast FORECAST_CKPT
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from seqkit.commands import add_checkpoint, checkpoint_file
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit serve", description="A local web page where next-word suggestions "
+                                     "follow your typing and the hidden state of each word is drawn; the JSON API it "
+                                     "uses is at /api (documented at /api/docs). Needs the serve extra: "
+                                     'pip install "seqkit[serve]".')
+    add_checkpoint(parser, "next_word (forward)")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
+                        "machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    parser.add_argument("--sentiment", help="a sentiment checkpoint: the page shows the text's sentiment word by word")
+    parser.add_argument("--forecast", help="a forecasting checkpoint: a second page forecasts an uploaded CSV")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from seqkit.errors import SeqkitError
+    from seqkit.serve import _fastapi, create_app
+    from seqkit.tasks import ForecastTask, NextWordTask, SentimentTask
+    from seqkit.training import checkpoints
+
+    _fastapi()  # the extra is there, before any checkpoint is read
+    try:
+        import uvicorn
+    except ImportError:
+        raise SeqkitError('seqkit serve needs FastAPI and uvicorn: pip install "seqkit[serve]"') from None
+    if not 0 < args.port < 65536:
+        raise SeqkitError(f"--port must be from 1 to 65535, got {args.port}")
+    language_model = NextWordTask.from_checkpoint(checkpoint_file(args))
+    sentiment = SentimentTask.from_checkpoint(checkpoints.resolve(args.sentiment)) if args.sentiment else None
+    forecaster = ForecastTask.from_checkpoint(checkpoints.resolve(args.forecast)) if args.forecast else None
+    app = create_app(language_model, sentiment, forecaster)
+    print(f"seqkit serve: the keyboard at http://{args.host}:{args.port}/ (the API at /api/docs); Ctrl-C stops it")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
