@@ -72,6 +72,8 @@ def _why_not(args: list[str]) -> str | None:
     """Why this machine cannot run the command, or None."""
     if "gpu" in args and not torch.cuda.is_available():
         return "needs a GPU"
+    if args[:1] == ["serve"]:
+        return "serves a page until stopped (tests/test_serve.py and tests/test_browser.py run the server)"
     if UNAVAILABLE & set(args):
         return "needs a checkpoint of a long training"
     if "--ckpt_path" in args and not Path(args[args.index("--ckpt_path") + 1]).exists():

@@ -94,3 +94,15 @@ def test_a_backward_model_and_a_k_out_of_range_are_refused_in_one_line():
     for k in (0, -1, 10_000, True):
         with pytest.raises(SeqkitError, match="k must be a whole number from 1 to the 13 words"):
             suggester.suggest(k)
+
+
+def test_rank_is_the_place_of_a_word_among_the_completions_and_feed_ids_is_feed():
+    task = _task(LSTM)
+    suggester = Suggester(task).feed("the cat")
+    for place, (word, _) in enumerate(suggester.complete("th", k=6)):
+        assert suggester.rank(word, "th") == place
+    for place, (word, _) in enumerate(suggester.suggest(k=5)):
+        assert suggester.rank(word) == place
+    assert suggester.rank("cat", "th") is None and suggester.rank("zebra") is None and suggester.rank(UNK) is None
+    by_ids = Suggester(task).feed_ids(task.vocab.lookup_indices(["the", "cat"]))
+    assert by_ids.words == ["the", "cat"] and torch.allclose(by_ids.probabilities, suggester.probabilities)

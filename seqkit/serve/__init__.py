@@ -21,6 +21,7 @@ characters, a missing parameter) gets a 4xx with `{"error": "one line"}`, never 
 
 
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.tasks.suggester import Suggester
+from seqkit.text import get_tokenizer
 
 MAX_TEXT = 2000  # characters of text a request may carry
 MAX_UPLOAD = 5_000_000  # bytes of a CSV to forecast
@@ -45,7 +47,7 @@ def _fastapi():
 @torch.no_grad()
 def trace_words(task, text: str, last: int = 12) -> dict:
     """The last layer's state (and an LSTM's gates and cell) after each of the last `last` words of `text`."""
-    words = Suggester(task).tokenize(text)
+    words = get_tokenizer(task.tokenizer_name)(text)
     if not words:
         return {"words": [], "cell": type(task.encoder).__name__, "parts": {}}
     encoder, layer = task.encoder, task.encoder.num_layers - 1
@@ -77,6 +79,7 @@ def create_app(language_model, sentiment=None, forecaster=None):
     """
     fastapi, responses, staticfiles = _fastapi()
     suggester = Suggester(language_model)  # one carried state: the one person typing on this page
+    typing = threading.Lock()  # requests run in a thread pool; keystrokes move the one state in turn
     app = fastapi.FastAPI(title="seqkit keyboard", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     static = resources.files("seqkit.serve") / "static"
 
@@ -112,7 +115,8 @@ def create_app(language_model, sentiment=None, forecaster=None):
         if (refused := check_text(text)) is not None:
             return refused
         try:
-            found, prefix = suggester.follow(text, k)
+            with typing:
+                found, prefix = suggester.follow(text, k)
         except SeqkitError as error:
             return refuse(400, str(error))
         return {"suggestions": [{"word": w, "prob": p} for w, p in found], "prefix": prefix}
@@ -133,7 +137,7 @@ def create_app(language_model, sentiment=None, forecaster=None):
             return refuse(404, "this server has no sentiment model: start it with --sentiment CKPT")
         if (refused := check_text(text)) is not None:
             return refused
-        words = Suggester(language_model).tokenize(text)[-40:]
+        words = suggester.tokenize(text)[-40:]
         prefixes = [" ".join(words[: n + 1]) for n in range(len(words))]
         results = sentiment.predict(prefixes) if prefixes else []
         return {"words": words, "labels": list(sentiment.labels),

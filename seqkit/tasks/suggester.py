@@ -49,6 +49,7 @@ class Suggester:
         # Every word that can be offered, sorted, so that the words of a prefix are one slice.
         self._sorted = sorted((word, i) for i, word in enumerate(itos) if i not in hidden)
         self._words = [word for word, _ in self._sorted]
+        self._ids = torch.tensor([i for _, i in self._sorted], dtype=torch.long)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -71,6 +72,13 @@ class Suggester:
         if tokens:
             self._step(self.vocab.lookup_indices(tokens))
             self.words += tokens
+        return self
+
+    def feed_ids(self, ids: list[int]) -> Suggester:
+        """Read token ids (as the model read its training text, `<eos>` included) after those fed before."""
+        if ids:
+            self._step(list(ids))
+            self.words += self.vocab.lookup_tokens(list(ids))
         return self
 
     @property
@@ -97,7 +105,7 @@ class Suggester:
     def suggest(self, k: int = 3) -> list[tuple[str, float]]:
         """The `k` most likely next words, most likely first, with their probabilities."""
         self._check_k(k)
-        return self._ranked(torch.tensor([i for _, i in self._sorted]), k)
+        return self._ranked(self._ids, k)
 
     def complete(self, prefix: str, k: int = 3) -> list[tuple[str, float]]:
         """The `k` most likely vocabulary words that start with `prefix` ("th" -> the, that, this).
@@ -113,7 +121,21 @@ class Suggester:
         end = bisect.bisect_left(self._words, prefix + "\U0010ffff")
         if start == end:
             return []
-        return self._ranked(torch.tensor([i for _, i in self._sorted[start:end]]), k)
+        return self._ranked(self._ids[start:end], k)
+
+    def rank(self, word: str, prefix: str = "") -> int | None:
+        """Where `word` stands among the words the keyboard would offer after `prefix` is typed (0: first).
+
+        None when the model cannot offer it (not in the vocabulary, a special, or not
+        starting with `prefix`). A word is shown among k suggestions when its rank is below k.
+        """
+        start = bisect.bisect_left(self._words, prefix)
+        end = bisect.bisect_left(self._words, prefix + "\U0010ffff")
+        at = bisect.bisect_left(self._words, word, start, end)
+        if at == end or self._words[at] != word:
+            return None
+        probabilities = self.probabilities
+        return int((probabilities[self._ids[start:end]] > probabilities[self._ids[at]]).sum())
 
     def follow(self, text: str, k: int = 3) -> tuple[list[tuple[str, float]], str]:
         """What a keyboard shows for `text` as typed so far: `(suggestions, prefix)`.
