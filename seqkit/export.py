@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import SeqkitError
-from seqkit.text import EOS, PAD, UNK
+from seqkit.text import PAD
 from seqkit.training.faults import atomic_write, atomic_write_text
 
 FORMATS = ("onnx", "pt2")
@@ -150,7 +150,9 @@ def _keyboard_plan(task) -> tuple[nn.Module, tuple[Tensor, ...], list[str], list
     _, (tokens, *state), names, finals, axes, side = _plan(task)
     names, finals = ["word", *names[1:]], ["log_probs", *finals[1:]]
     axes = {"word": {0: "batch"}, "log_probs": {0: "batch"}, **{key: {1: "batch"} for key in names[1:] + finals[1:]}}
-    hidden = [task.vocab[token] for token in (UNK, EOS, PAD) if token in task.vocab]
+    from seqkit.tasks.suggester import Suggester
+
+    hidden = Suggester(task).hidden  # what a keyboard never offers: <unk>, <eos>, <pad>, punctuation
     return (_KeyboardStep(task.model), (tokens[:, 0], *state), names, finals, axes,
             {**side, "keyboard": True, "hidden_ids": hidden})
 

@@ -11,7 +11,7 @@ from seqkit.tasks import NextWordTask
 from seqkit.tasks.suggester import Suggester
 from seqkit.text import EOS, UNK, build_vocab_from_iterator
 
-TEXT = "the cat sat on the mat and then the dog sat there with that thin thing"
+TEXT = "the cat sat on the mat , and then the dog sat there with that thin thing ."
 
 
 def _task(cell, reverse: bool = False) -> NextWordTask:
@@ -31,7 +31,7 @@ def test_feeding_word_by_word_suggests_what_predict_next_gives_for_the_whole_tex
     for word in "the cat sat on the".split():
         suggester.feed(word)
     assert suggester.words == ["the", "cat", "sat", "on", "the"]
-    want = task.predict_next("the cat sat on the", k=3, exclude=(UNK, EOS))
+    want = task.predict_next("the cat sat on the", k=3, exclude=(UNK, EOS, ",", "."))
     got = suggester.suggest(k=3)
     assert [w for w, _ in got] == [w for w, _ in want]
     assert [p for _, p in got] == pytest.approx([p for _, p in want], abs=1e-6)
@@ -60,6 +60,10 @@ def test_specials_are_never_suggested_unless_asked():
     words = [w for w, _ in Suggester(task).feed("the cat").suggest(5)]
     assert UNK not in words and EOS not in words
     assert [w for w, _ in Suggester(task, include_special=True).feed("the cat").suggest(2)] == [UNK, EOS]
+    with torch.no_grad():  # punctuation is left to the keys too
+        task.model.head.proj.bias[task.vocab[","]] = 60.0
+    assert "," not in [w for w, _ in Suggester(task).feed("the cat").suggest(5)]
+    assert Suggester(task, include_punctuation=True).feed("the cat").suggest(1)[0][0] == ","
 
 
 def test_completions_are_the_words_of_a_prefix_ranked_by_the_model():

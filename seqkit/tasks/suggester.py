@@ -31,12 +31,14 @@ class Suggester:
         task: a trained next-word model (`NextWordTask.from_checkpoint(...)`); an RNN, GRU
             or LSTM read forwards. A backward model is refused: it predicts the word before.
         include_special: also suggest `<unk>`, `<eos>` and `<pad>` (left out by default).
+        include_punctuation: also suggest tokens without a letter or a digit ("," ".";
+            left out by default, as a phone keyboard leaves them to the keys).
 
     Raises:
         SeqkitError: a backward model.
     """
 
-    def __init__(self, task, include_special: bool = False) -> None:
+    def __init__(self, task, include_special: bool = False, include_punctuation: bool = False) -> None:
         if getattr(task, "reverse", False):
             raise SeqkitError("a backward language model predicts the word before a text, not after: a keyboard "
                               "needs a forward one (trained without --data.reverse)")
@@ -45,6 +47,8 @@ class Suggester:
         self.tokenize = get_tokenizer(task.tokenizer_name)
         itos = self.vocab.get_itos()
         self.hidden = [] if include_special else [self.vocab[s] for s in SPECIALS if s in self.vocab]
+        if not include_punctuation:
+            self.hidden += [i for i, word in enumerate(itos) if word not in SPECIALS and not any(c.isalnum() for c in word)]
         hidden = set(self.hidden)
         # Every word that can be offered, sorted, so that the words of a prefix are one slice.
         self._sorted = sorted((word, i) for i, word in enumerate(itos) if i not in hidden)
