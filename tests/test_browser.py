@@ -19,7 +19,7 @@ uvicorn = pytest.importorskip("uvicorn", reason="seqkit serve needs the serve ex
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright: pip install playwright")
 
 from seqkit.serve import create_app  # noqa: E402
-from seqkit.tasks import NextWordTask  # noqa: E402
+from seqkit.tasks import ForecastTask, NextWordTask  # noqa: E402
 from seqkit.tasks.suggester import Suggester  # noqa: E402
 
 
@@ -31,13 +31,13 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(language_model):
-    """`seqkit serve`'s app on a free loopback port, in a thread; its address and its model."""
+def server(language_model, forecaster):
+    """`seqkit serve`'s app (with a forecaster) on a free loopback port, in a thread; its address and its model."""
     task = NextWordTask.from_checkpoint(language_model)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(create_app(task), host="127.0.0.1", port=port, log_level="warning"))
+    running = uvicorn.Server(uvicorn.Config(create_app(task, None, ForecastTask.from_checkpoint(forecaster)), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -57,9 +57,9 @@ def _shown(page, text: str) -> list[str]:
 
 def test_typing_shows_the_suggesters_words_and_tab_takes_the_first(server, tmp_path):
     address, task = server
+    chromium = _chromium()  # skips before anything starts when there is none
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(address)
@@ -76,5 +76,31 @@ def test_typing_shows_the_suggesters_words_and_tab_takes_the_first(server, tmp_p
             assert page.locator("#trace canvas").count() == 5  # an LSTM: h, c and the gates i, f, o
             page.screenshot(path=str(tmp_path / "keyboard.png"), full_page=True)
             assert (tmp_path / "keyboard.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+
+
+def test_the_forecast_page_draws_an_uploaded_csv(server):
+    from seqkit import packaged
+
+    address, _ = server
+    chromium = _chromium()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{address}/#forecast")
+            page.wait_for_selector('[data-tab="forecast"]:not([hidden])')
+            page.set_input_files("#csv", str(packaged.sample("co2_weekly.csv")))
+            page.wait_for_function("() => document.getElementById('forecast-message').textContent.length > 0")
+            assert page.inner_text("#forecast-message") == "co2_weekly.csv: the forecast of co2, with its quantile band"
+            inked = page.evaluate("""() => {
+                const canvas = document.getElementById('forecast-plot');
+                const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let count = 0;
+                for (let i = 3; i < pixels.length; i += 4) count += pixels[i] > 0;
+                return count;
+            }""")
+            assert inked > 1000  # the history, the forecast and its band were drawn
         finally:
             browser.close()
