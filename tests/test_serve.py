@@ -100,3 +100,13 @@ def test_seqkit_serve_refuses_a_bad_port_in_one_line(language_model, capsys):
     assert main(["serve", "--ckpt_path", str(language_model), "--port", "70000"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--port must be from 1 to 65535" in err
+
+
+def test_seqkit_serve_says_in_one_line_that_its_port_is_taken(language_model, capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--ckpt_path", str(language_model), "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot listen on 127.0.0.1:{port}" in err and "choose another --port" in err

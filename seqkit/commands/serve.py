@@ -39,6 +39,14 @@ def main(argv: list[str]) -> int:
         raise SeqkitError('seqkit serve needs FastAPI and uvicorn: pip install "seqkit[serve]"') from None
     if not 0 < args.port < 65536:
         raise SeqkitError(f"--port must be from 1 to 65535, got {args.port}")
+    import socket
+
+    try:  # a port in use is said in one line here, not in a server's traceback
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as error:
+        raise SeqkitError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another "
+                          "--port (or --host)") from None
     language_model = NextWordTask.from_checkpoint(checkpoint_file(args))
     sentiment = SentimentTask.from_checkpoint(checkpoints.resolve(args.sentiment)) if args.sentiment else None
     forecaster = ForecastTask.from_checkpoint(checkpoints.resolve(args.forecast)) if args.forecast else None
