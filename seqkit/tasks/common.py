@@ -120,6 +120,8 @@ class StepDecay(torch.optim.lr_scheduler.LambdaLR):
 def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
     """`configure_optimizers`' value: `task.optimizer(params)`, with `task.lr_scheduler` stepped once per epoch.
 
+    `torch.optim.lr_scheduler.ReduceLROnPlateau` steps on `val/loss`, which every task logs.
+
     Raises:
         SeqkitError: arguments the optimizer or scheduler refuses (a negative lr), naming the key.
     """
@@ -137,7 +139,10 @@ def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
         scheduler = task.lr_scheduler(optimizer)
     except (TypeError, ValueError) as error:
         raise SeqkitError(f"--model.init_args.lr_scheduler: {error}") from None
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+    schedule = {"scheduler": scheduler, "interval": "epoch"}
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):  # it steps on the validation loss
+        schedule["monitor"] = "val/loss"
+    return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
 def part_spec(part: object) -> dict | None:

@@ -270,3 +270,22 @@ def test_zaremba_step_decay():
     assert rates == [1, 1, 1, 1, 0.5, 0.25, 0.125]  # the rate of each epoch: halved after the fourth
     with pytest.raises(SeqkitError, match="StepDecay needs 0 < factor <= 1"):
         StepDecay(optimizer, factor=4)
+
+
+def test_a_plateau_schedule_steps_once_an_epoch_on_the_validation_loss(corpus, tmp_path):
+    """ReduceLROnPlateau (pytorch/examples' annealing: the rate divided by 4 after an epoch that did not improve)."""
+    data = _data(corpus)
+    losses = []
+
+    class Record(pl.Callback):
+        def on_validation_epoch_end(self, trainer, module) -> None:
+            if not trainer.sanity_checking:
+                losses.append(trainer.callback_metrics["val/loss"].item())
+
+    task = NextWordTask(LSTM(16, 16), optimizer=partial(torch.optim.SGD, lr=0.5),
+                        lr_scheduler=partial(torch.optim.lr_scheduler.ReduceLROnPlateau, factor=0.25, patience=0))
+    trainer = _trainer(tmp_path, max_epochs=3, limit_train_batches=2, limit_val_batches=2, callbacks=[Record()])
+    trainer.fit(task, datamodule=data)
+    schedule = trainer.lr_scheduler_configs[0]
+    assert schedule.monitor == "val/loss" and isinstance(schedule.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert schedule.scheduler.last_epoch == 3 and schedule.scheduler.best == pytest.approx(min(losses))
