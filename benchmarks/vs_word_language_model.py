@@ -1,6 +1,6 @@
 """seqkit beside pytorch/examples' word_language_model: the same model on Penn Treebank, turn by turn.
 
-    python benchmarks/vs_word_language_model.py --peer ../shared/peers/word_language_model
+    python benchmarks/vs_word_language_model.py --peer PATH/TO/pytorch-examples/word_language_model
 
 The peer is run from the folder given, unmodified: `main.py --data PTB --epochs 6` with its
 defaults (2 x 200 LSTM, bptt 35, batch 20, dropout 0.2, lr 20 divided by 4 when the
