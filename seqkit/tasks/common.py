@@ -13,6 +13,7 @@ from torchmetrics import Metric, MetricCollection
 
 from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
 from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.modules import Recurrent
 from seqkit.training.faults import LastCheckpoint
 
 
@@ -30,6 +31,14 @@ def check_numbers(**values: float | None) -> None:
         fits, wanted = rules[name]
         if value is not None and not (math.isfinite(value) and fits(value)):
             raise SeqkitError(f"--model.init_args.{name} must be {wanted}, got {value}")
+
+
+def check_parts(**parts: object) -> None:
+    """Refuse a recurrent part (`encoder=...`) that is not a seqkit recurrent module, naming it."""
+    for name, part in parts.items():
+        if not isinstance(part, Recurrent):
+            raise SeqkitError(f"{name} must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
+                              f"got {type(part).__name__}")
 
 
 def attached_datamodule(module: pl.LightningModule) -> pl.LightningDataModule | None:

@@ -1,18 +1,10 @@
-"""Time-series forecasting: the whole horizon at once (direct multi-step) from a recurrent encoder.
+"""Time-series forecasting: the whole horizon at once (direct multi-step), scored beside the baselines.
 
-    past (B, L, F_in) scaled targets and covariates
-        -> [per-window normalisation of the target channels (RevIN): subtract the window's
-            mean, divide by its spread; undone on the output]
-        -> encoder RNN/LSTM over the L steps -> the last step's output (B, D*H_enc)
-        -> concatenated with the known covariates over the horizon, future (B, H, F_known)
-        -> dropout -> one linear layer -> (B, H, n_targets, Q)
-        -> [+ a baseline forecast from the same window (naive, seasonal naive, seasonal
-            naive with drift): the network learns the correction]
-
-Q is 1 for the MSE and MAE losses and the number of quantiles for the pinball loss; the
-point forecast is then the median. The model (`seqkit.models.RecurrentForecaster`) works on
-the data's scaled values; the metrics are computed on the original scale, beside the
-baselines on the same windows, by `seqkit.forecasting`.
+The model is `seqkit.models.RecurrentForecaster` (its diagram is there): a window of the
+past in, every step of the horizon out, Q values per step (1, or one per quantile of the
+pinball loss; the point forecast is then the median), on the data's scaled values. The
+metrics are computed on the original scale, beside the baselines on the same windows, by
+`seqkit.forecasting`.
 """
 
 from __future__ import annotations
@@ -32,22 +24,17 @@ from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, build_part, check_numbers, configure,
+from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, build_part, check_numbers, configure,
                                  part_spec, say, stage_metrics, with_input_size)
 
 LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
 LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
 BASELINES = (Naive, SeasonalNaive, SeasonalDrift)
-METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
 
 
 class ForecastTask(pl.LightningModule):
-    """A recurrent forecaster that emits the whole horizon at once.
-
-    The sizes come from the data: the encoder's `input_size` is set to the data's number
-    of input features (targets, covariates, calendar features) when the model is built,
-    and the head emits `horizon * n_targets * Q` values.
+    """A recurrent forecaster that emits the whole horizon at once; its sizes come from the data.
 
     Args:
         encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=1, hidden_size=64)`;
@@ -59,10 +46,9 @@ class ForecastTask(pl.LightningModule):
         baseline: None, or the forecast whose correction the network learns
             (`seqkit.models.Naive()`, `SeasonalNaive(season)`, `SeasonalDrift(season)`). The head
             starts at zero, so training starts from the baseline.
-        revin: per-window normalisation of the target channels (the RevIN idea, Kim et al.
-            2022, without its learned affine): each input window is centred on its mean and
-            divided by its spread, and the forecast scaled back. Essential when the level
-            drifts between training and test (ETTh1).
+        revin: centre each input window's targets on their mean, divide by their spread, and
+            scale the forecast back (RevIN, Kim et al. 2022, without its affine); essential
+            when the level drifts between training and test (ETTh1).
         season: the season length in steps, for MASE and the seasonal baselines of the test
             table (12 for monthly data with a yearly cycle, 24 for hourly with a daily one).
         dropout: dropout on the features entering the head.
@@ -92,9 +78,7 @@ class ForecastTask(pl.LightningModule):
         init_scaler: str = "refit",
     ) -> None:
         super().__init__()
-        if not isinstance(encoder, Recurrent):
-            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
-                              f"got {type(encoder).__name__}")
+        check_parts(encoder=encoder)
         loss = nn.MSELoss() if loss is None else loss
         if not isinstance(loss, LOSSES):
             raise SeqkitError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {type(loss).__name__}")

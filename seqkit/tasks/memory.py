@@ -35,7 +35,7 @@ from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.readout import RecurrentReadout
 from seqkit.modules import LSTM, Recurrent
-from seqkit.tasks.common import ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics, with_input_size
+from seqkit.tasks.common import check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics, with_input_size
 
 KINDS = ("regression", "classification")
 
@@ -87,9 +87,7 @@ class MemoryTask(pl.LightningModule):
                  lr_scheduler: LRSchedulerCallable | None = None, forget_bias: float = 0.0,
                  input_bias: float = 0.0) -> None:
         super().__init__()
-        if not isinstance(encoder, Recurrent):
-            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
-                              f"got {type(encoder).__name__}")
+        check_parts(encoder=encoder)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it

@@ -1,12 +1,10 @@
-"""Next-word prediction: a recurrent language model, trained by truncated BPTT, scored by perplexity.
-
-    tokens (B, T) -> embedding (B, T, E) -> dropout -> encoder RNN/LSTM (B, T, H)
-                  -> dropout -> head W_hy h_t + b_y (B, T, V) logits -> cross-entropy with the next token
+"""Next-word prediction: a recurrent language model (`seqkit.models.RecurrentLM`), trained by truncated BPTT.
 
 The hidden state is carried from one batch to the next (the DataModule makes batch k+1
 continue batch k, stream by stream) and detached at every batch boundary: the forward
 pass sees the whole history, the backward pass stops after `bptt` steps. Lightning 2
-dropped `truncated_bptt_steps`, so this task owns it (`seqkit.tasks.streams.CarriedState`).
+dropped `truncated_bptt_steps`, so this task owns it (`seqkit.tasks.streams`). Scored by
+perplexity over all tokens.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from seqkit.data.next_word import LMBatch
 from seqkit.errors import SeqkitError
 from seqkit.tasks import language
 from seqkit.tasks.streams import CarriedState, Perplexity
-from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
+from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
                                  stage_metrics)
 from seqkit.models import RecurrentLM
 from seqkit.modules import Recurrent
@@ -76,8 +74,7 @@ class NextWordTask(pl.LightningModule):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(encoder, Recurrent):
-            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
+        check_parts(encoder=encoder)
         if encoder.bidirectional:
             raise SeqkitError("a language model cannot use a bidirectional encoder: the reverse pass would read the word it must predict")
         if tie_weights and encoder.hidden_size != encoder.input_size:

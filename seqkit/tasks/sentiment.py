@@ -1,13 +1,9 @@
-"""Sentiment analysis: one label per text (many-to-one) from a recurrent encoder.
-
-    tokens (B, T) + lengths (B,) -> embedding (B, T, E) -> dropout
-        -> packed sequence -> encoder RNN/LSTM, uni- or bidirectional -> output (B, T, D*H)
-        -> pooling over each text's real steps (last, mean or max) -> dropout -> logits (B, C)
+"""Sentiment analysis: one label per text from a recurrent encoder (`seqkit.models.RecurrentClassifier`).
 
 Texts are padded to the longest in their batch and handed to the encoder packed, so
-padding never reaches a step: a text gets the same probabilities alone and in a batch
-of longer ones. The model is `seqkit.models.RecurrentClassifier`; texts go in and labels
-come out through `seqkit.tasks.labelling`.
+padding never reaches a step: a text gets the same probabilities alone and in a batch of
+longer ones. Texts go in and labels come out through `seqkit.tasks.labelling`; transfer
+from language models (ULMFiT, ELMo) is `seqkit.tasks.transfer`.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from seqkit.protocols import TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.errors import SeqkitError
 from seqkit.tasks import labelling, transfer
-from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
+from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
                                  stage_metrics)
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import Recurrent
@@ -75,8 +71,7 @@ class SentimentTask(pl.LightningModule):
         freeze_body_epochs: int = 0,
     ) -> None:
         super().__init__()
-        if not isinstance(encoder, Recurrent):
-            raise SeqkitError(f"encoder must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), got {type(encoder).__name__}")
+        check_parts(encoder=encoder)
         if pooling not in POOLINGS:
             raise SeqkitError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if body_lr_scale <= 0 or freeze_body_epochs < 0:

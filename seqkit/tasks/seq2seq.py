@@ -32,7 +32,7 @@ from seqkit.errors import SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
 from seqkit.tasks import translation
 from seqkit.tasks.translation import same_outputs
-from seqkit.tasks.common import (ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics,
+from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics,
                                  with_input_size)
 from seqkit.text import EOS, PAD, Vocab
 
@@ -65,10 +65,7 @@ class Seq2SeqTask(pl.LightningModule):
                  beam_size: int = 1,
                  max_length: int = 40) -> None:
         super().__init__()
-        for name, part in (("encoder", encoder), ("decoder", decoder)):
-            if not isinstance(part, Recurrent):
-                raise SeqkitError(f"{name} must be a seqkit recurrent module (seqkit.modules.RNN, LSTM, GRU), "
-                                  f"got {type(part).__name__}")
+        check_parts(encoder=encoder, decoder=decoder)
         for name, value in (("embedding_size", embedding_size), ("beam_size", beam_size), ("max_length", max_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
