@@ -56,6 +56,7 @@ def run_peer(peer: Path, ptb: Path, out: Path, epochs: int) -> dict:
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=out)
     seconds = time.perf_counter() - start
+    (out / "peer.log").write_text(result.stdout + result.stderr)  # its ms/batch every 200 batches, for a closer look
     if result.returncode != 0:
         raise SystemExit(f"the peer failed:\n{result.stderr[-2000:]}")
     found = re.search(r"test ppl\s+([0-9.]+)", result.stdout)
