@@ -256,7 +256,6 @@ class SeqkitCLI(LightningCLI):
         print("\n".join(lines), file=sys.stderr)
 
 
-
 def resolve_configs(args: list[str]) -> list[str]:
     """`args` with every `-c/--config` value that is a recipe name (`next_word/lstm`) replaced by its file.
 
@@ -355,11 +354,10 @@ def _refuse_old_keys(path: str) -> None:
         given = ", ".join(f"{key}: {init[key]}" for key in ("optimizer", *OLD_OPTIMIZER_KEYS) if key in init)
         raise SeqkitError(f"{path}: model.init_args {given} is now written {new} "
                           "(`seqkit recipes show NAME` shows a recipe in the new form)")
-    old = [key for key in ("loss", "baseline") if isinstance(init.get(key), str)] + (["quantiles"] if "quantiles" in init else [])
-    if old:
+    named = [key for key in ("loss", "baseline") if isinstance(init.get(key), str) and init[key] in _OLD_PARTS]
+    if named or "quantiles" in init:  # a class path (`loss: torch.nn.L1Loss`) is the new form
         given = ", ".join(f"{key}: {init[key]}" for key in ("loss", "quantiles", "baseline") if key in init)
-        new = " and ".join(_new_part(key, init[key], init.get("quantiles"), init.get("season"))
-                           for key in ("loss", "baseline") if isinstance(init.get(key), str))
+        new = " and ".join(_new_part(key, init[key], init.get("quantiles"), init.get("season")) for key in named)
         raise SeqkitError(f"{path}: model.init_args {given} is now written {new or 'inside loss'} "
                           "(`seqkit recipes show NAME` shows a recipe in the new form)")
 

@@ -191,6 +191,16 @@ def test_the_forecast_loss_and_baseline_are_chosen_by_class_on_the_command_line(
     cli = build(["-c", "forecasting/lstm", "--model.init_args.loss.init_args.quantiles", "[0.05,0.5,0.95]",
                  "--trainer.default_root_dir", str(tmp_path)], run=False)
     assert cli.model.quantiles == [0.05, 0.5, 0.95]
+    import yaml
+
+    from seqkit import packaged
+
+    recipe = yaml.safe_load(packaged.recipe_path("forecasting/lstm").read_text())
+    recipe["model"]["init_args"]["loss"] = "torch.nn.L1Loss"  # a class path alone: the new form, not an old name
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(recipe))
+    assert isinstance(build(["-c", str(mine), "--trainer.default_root_dir", str(tmp_path)], run=False).model.loss,
+                      torch.nn.L1Loss)
 
 
 def test_the_column_roles_before_they_were_grouped_are_refused_with_the_new_key(tmp_path, capsys):
