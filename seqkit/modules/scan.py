@@ -54,6 +54,19 @@ def _scan(
     """
     outputs: list[Tensor] = []
     order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
+
+    def advance(t: int, state: State) -> State:
+        """One step from `state` at t: h_t kept for the output (and the observer, and W_hh's gradient)."""
+        if h_prev is not None:
+            h_prev.append(state[0].detach())
+        new, internals = step(steps[t], state, weight_hh, bias_hh)
+        if alive is not None:  # a padded sequence that has ended (or not begun) keeps its state
+            new = tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
+        outputs.append(new[0])
+        if observe is not None:
+            observe(t, new, internals)
+        return new
+
     if not reverse:
         state, finished = initial, []
         for t in order:
@@ -62,13 +75,7 @@ def _scan(
                 # Sequences running..B-1 ended at t-1: keep their state, stop updating it.
                 finished.append(tuple(s[running:] for s in state))
                 state = tuple(s[:running] for s in state)
-            if h_prev is not None:
-                h_prev.append(state[0].detach())
-            new, internals = step(steps[t], state, weight_hh, bias_hh)
-            state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
-            outputs.append(state[0])
-            if observe is not None:
-                observe(t, state, internals)
+            state = advance(t, state)
         if finished:
             # The pieces were cut from the end of the batch: reassemble them in batch order.
             finished.append(state)
@@ -84,13 +91,7 @@ def _scan(
         elif running > state[0].shape[0]:
             # Read backwards, a shorter sequence starts at its own last step: from h_0.
             state = tuple(torch.cat([s, s0[s.shape[0] : running]]) for s, s0 in zip(state, initial))
-        if h_prev is not None:
-            h_prev.append(state[0].detach())
-        new, internals = step(steps[t], state, weight_hh, bias_hh)
-        state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
-        outputs.append(state[0])
-        if observe is not None:
-            observe(t, state, internals)
+        state = advance(t, state)
     outputs.reverse()
     if h_prev is not None:
         h_prev.reverse()
