@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric, MetricCollection
 
 from seqkit.console import say  # noqa: F401 (the tasks' way to speak)
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import SeqkitError
 from seqkit.modules import Recurrent
 from seqkit.training.faults import LastCheckpoint
 
@@ -152,30 +152,6 @@ def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):  # it steps on the validation loss
         schedule["monitor"] = "val/loss"
     return {"optimizer": optimizer, "lr_scheduler": schedule}
-
-
-def part_spec(part: object) -> dict | None:
-    """`{"class_path": ..., "init_args": {...}}` of a part chosen by class (a loss, a baseline), as plain data."""
-    if part is None:
-        return None
-    cls = type(part)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}",
-            "init_args": part.init_args() if hasattr(part, "init_args") else {}}
-
-
-def build_part(spec: dict | None, allowed: tuple[type, ...]) -> object:
-    """The part a checkpoint's `part_spec` describes, built only from the `allowed` classes.
-
-    Raises:
-        CheckpointError: a class that is not one of `allowed`.
-    """
-    if spec is None:
-        return None
-    for cls in allowed:
-        if spec.get("class_path") == f"{cls.__module__}.{cls.__qualname__}":
-            return cls(**spec.get("init_args", {}))
-    raise CheckpointError(f"the checkpoint names {spec.get('class_path')!r}, which is none of "
-                          f"{', '.join(c.__name__ for c in allowed)}")
 
 
 def with_input_size(module, input_size: int):

@@ -24,8 +24,7 @@ from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, build_part, check_numbers, configure,
-                                 part_spec, say, stage_metrics, with_input_size)
+from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, stage_metrics, with_input_size)
 
 LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
 LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
@@ -157,7 +156,7 @@ class ForecastTask(pl.LightningModule):
 
     def _adopt(self, section: dict) -> None:
         self.shapes, self.data_state = dict(section["shapes"]), section["data"]
-        self.loss, self.baseline = build_part(section["loss"], LOSSES), build_part(section["baseline"], BASELINES)
+        self.loss, self.baseline = checkpoints.build_part(section["loss"], LOSSES), checkpoints.build_part(section["baseline"], BASELINES)
         self.quantiles = list(self.loss.levels) if isinstance(self.loss, PinballLoss) else [0.5]
 
     def on_fit_start(self) -> None:  # the data's fitted state (columns, scaler) goes into the checkpoint
@@ -169,7 +168,8 @@ class ForecastTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = checkpoints.section(self, shapes=dict(self.shapes), data=self.data_state,
-                                                   loss=part_spec(self.loss), baseline=part_spec(self.baseline))
+                                                   loss=checkpoints.part_spec(self.loss),
+                                                   baseline=checkpoints.part_spec(self.baseline))
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         section = checkpoints.section_of(self, checkpoint)

@@ -28,7 +28,7 @@ FORMAT = 1
 # What each task reads from its section when it loads: checked in `load`, so that a section
 # edited by hand or written by other code gets an error naming the file and the key, not a
 # KeyError inside a task. Keys ending in "vocab" must hold what `Vocab.to_dict` writes,
-# "encoder" and "decoder" what `encoder_spec` writes.
+# "encoder" and "decoder" what `part_spec` writes.
 SECTION_KEYS = {
     "next_word": ("encoder", "vocab"),
     "sentiment": ("encoder", "vocab", "labels"),
@@ -146,23 +146,20 @@ def _upgrade_layout(checkpoint: dict) -> None:
         checkpoint["state_dict"] = {f"model.{name}": value for name, value in state_dict.items()}
 
 
-# How the forecast task named its loss and baseline before it took them by class (seqkit.tasks.ForecastTask).
-_OLD_FORECAST_LOSSES = {"mse": "torch.nn.modules.loss.MSELoss", "mae": "torch.nn.modules.loss.L1Loss",
-                        "quantile": "seqkit.models.forecaster.PinballLoss"}
-_OLD_BASELINES = {"naive": "seqkit.models.forecaster.Naive", "seasonal": "seqkit.models.forecaster.SeasonalNaive",
-                  "seasonal_drift": "seqkit.models.forecaster.SeasonalDrift"}
-
-
 def _upgrade_forecast_parts(checkpoint: dict) -> None:
     """A forecast checkpoint that named its loss and baseline by string (`loss: quantile`): the specs they mean now."""
+    from seqkit.models.forecaster import EARLIER_NAMES
+
     section, hparams = checkpoint["seqkit"], checkpoint.get("hyper_parameters") or {}
     if section.get("task") != "forecast" or "loss" in section:
         return
     loss, quantiles, baseline = hparams.pop("loss", "mse"), hparams.pop("quantiles", None), hparams.pop("baseline", "none")
-    section["loss"] = {"class_path": _OLD_FORECAST_LOSSES[loss],
-                       "init_args": {"quantiles": sorted(quantiles or [0.1, 0.5, 0.9])} if loss == "quantile" else {}}
-    section["baseline"] = None if baseline == "none" else {
-        "class_path": _OLD_BASELINES[baseline], "init_args": {} if baseline == "naive" else {"season": hparams.get("season", 1)}}
+    loss_class, baseline_class = EARLIER_NAMES[loss], EARLIER_NAMES[baseline]
+    section["loss"] = part_spec(loss_class(quantiles or [0.1, 0.5, 0.9]) if loss == "quantile" else loss_class())
+    made = None
+    if baseline_class is not None:  # the seasonal ones took the task's season
+        made = baseline_class() if baseline == "naive" else baseline_class(hparams.get("season", 1))
+    section["baseline"] = part_spec(made)
 
 
 @contextlib.contextmanager
@@ -298,7 +295,7 @@ def restore(task_class: type, path: str | Path, map_location: str | torch.device
 def section(task, **fields) -> dict:
     """The `checkpoint["seqkit"]` a task writes: the format, the task, its parts' specs, and `fields`."""
     parts = getattr(task, "parts", ("encoder",))
-    return {"format": FORMAT, "task": task.task_name, **{part: encoder_spec(getattr(task, part)) for part in parts},
+    return {"format": FORMAT, "task": task.task_name, **{part: part_spec(getattr(task, part)) for part in parts},
             **fields}
 
 
@@ -353,14 +350,35 @@ def saved_arguments(task_class: type, checkpoint: dict) -> dict:
     return {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in accepted}
 
 
-def encoder_spec(encoder: torch.nn.Module) -> dict:
-    """`{"class_path": ..., "init_args": {...}}` of a seqkit recurrent module, as plain data."""
-    cls = type(encoder)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": encoder.init_args()}
+def part_spec(part: object) -> dict | None:
+    """`{"class_path": ..., "init_args": {...}}` of a part chosen by class, as plain data (None stays None).
+
+    A seqkit recurrent module, a forecast loss or baseline: `init_args()` where the part has it.
+    """
+    if part is None:
+        return None
+    cls = type(part)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "init_args": part.init_args() if hasattr(part, "init_args") else {}}
+
+
+def build_part(spec: dict | None, allowed: tuple[type, ...]) -> object:
+    """The part a `part_spec` describes, built only from the `allowed` classes (None stays None).
+
+    Raises:
+        CheckpointError: a class that is not one of `allowed`.
+    """
+    if spec is None:
+        return None
+    for cls in allowed:
+        if spec.get("class_path") == f"{cls.__module__}.{cls.__qualname__}":
+            return cls(**spec.get("init_args", {}))
+    raise CheckpointError(f"the checkpoint names {spec.get('class_path')!r}, which is none of "
+                          f"{', '.join(c.__name__ for c in allowed)}")
 
 
 def build_encoder(spec: dict) -> torch.nn.Module:
-    """Rebuild an encoder from `encoder_spec`'s output.
+    """Rebuild an encoder from `part_spec`'s output.
 
     Only classes from seqkit itself or from modules the program has already imported are
     accepted: importing a module named in a file would run that module's code.
@@ -374,7 +392,7 @@ def build_encoder(spec: dict) -> torch.nn.Module:
 
 
 def _encoder_class(spec: object, where: str) -> type:
-    """The seqkit recurrent class that an `encoder_spec` names; `where` names the spec in messages.
+    """The seqkit recurrent class that a `part_spec` names; `where` names the spec in messages.
 
     Raises:
         CheckpointError: not a spec, a module the program has not imported, a class that

@@ -37,6 +37,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
 from seqkit.data.forecast_arguments import COLUMN_FLAGS
+from seqkit.models.forecaster import EARLIER_NAMES
 from seqkit.training import checkpoints, faults
 from seqkit.errors import SeqkitError
 
@@ -295,10 +296,10 @@ def resolve_configs(args: list[str]) -> list[str]:
     return resolved
 
 
-# How a forecast recipe named its loss and baseline before the task took them by class.
-_OLD_PARTS = {"mse": "torch.nn.MSELoss", "mae": "torch.nn.L1Loss", "quantile": "seqkit.models.PinballLoss",
-              "none": None, "naive": "seqkit.models.Naive", "seasonal": "seqkit.models.SeasonalNaive",
-              "seasonal_drift": "seqkit.models.SeasonalDrift"}
+# How a forecast recipe named its loss and baseline before the task took them by class: the class
+# each name means, by the path a recipe writes (torch.nn.MSELoss, seqkit.models.PinballLoss).
+_OLD_PARTS = {name: None if cls is None else f"{'torch.nn' if cls.__module__.startswith('torch.') else 'seqkit.models'}."
+              f"{cls.__name__}" for name, cls in EARLIER_NAMES.items()}
 
 
 def _new_part(key: str, value: object, quantiles: object = None, season: object = None) -> str:
