@@ -73,12 +73,22 @@ def stage_metrics(stage: str, **metrics: Callable[[], Metric]) -> MetricCollecti
     processes before it divides, so the numbers are exact on many devices too. The metrics
     are updated one by one with different inputs, so none shares another's state
     (`compute_groups=False`).
-
-    A task resets them itself at a stage's first batch: the reset that closes
-    `trainer.validate` runs in inference mode, whose state tensors the validation inside
-    `trainer.fit` (no-grad mode, not inference mode) may not update in place.
+    A task takes them through `metrics_at`, which resets them at the stage's first batch.
     """
     return MetricCollection({name: make() for name, make in metrics.items()}, prefix=f"{stage}/", compute_groups=False)
+
+
+def metrics_at(task: pl.LightningModule, stage: str, batch_idx: int) -> MetricCollection:
+    """`task.<stage>_metrics`, reset when `batch_idx` is the stage's first batch.
+
+    Lightning resets logged metrics after each epoch, but the reset that closes
+    `trainer.validate` runs in inference mode, and its state tensors cannot be updated in
+    place by the validation inside a later `trainer.fit` (no-grad mode, not inference mode).
+    """
+    metrics = getattr(task, f"{stage}_metrics")
+    if batch_idx == 0:
+        metrics.reset()
+    return metrics
 
 
 class ModelPart:

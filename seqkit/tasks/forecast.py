@@ -24,7 +24,8 @@ from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
-from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say, stage_metrics, with_input_size)
+from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
+                                 configure, metrics_at, ModelPart, say, stage_metrics, with_input_size)
 
 LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
 LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
@@ -201,9 +202,8 @@ class ForecastTask(pl.LightningModule):
 
     def _evaluate(self, batch: ForecastBatch, stage: str, batch_idx: int) -> None:
         forecast = self(batch.past, batch.future)
-        metrics = getattr(self, f"{stage}_metrics")
+        metrics = metrics_at(self, stage, batch_idx)
         if batch_idx == 0:
-            metrics.reset()
             self._outputs = []
         metrics["loss"].update(self._loss(forecast, batch.target).detach(), len(batch.series))
         self.log_dict(metrics, prog_bar=stage == "val")

@@ -35,7 +35,8 @@ from seqkit.data.memory import MemoryBatch
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.readout import RecurrentReadout
 from seqkit.modules import LSTM, Recurrent
-from seqkit.tasks.common import check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics, with_input_size
+from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_parts, configure, metrics_at,
+                                 ModelPart, stage_metrics, with_input_size)
 
 KINDS = ("regression", "classification")
 
@@ -192,9 +193,7 @@ class MemoryTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        metrics, name = getattr(self, f"{stage}_metrics"), self.metric_name
-        if batch_idx == 0:
-            metrics.reset()
+        metrics, name = metrics_at(self, stage, batch_idx), self.metric_name
         metrics["loss"].update(loss.detach(), size)
         metrics[name].update(answer, batch.target)
         if regression:  # always answering the training targets' mean, on the same sequences

@@ -25,8 +25,8 @@ from seqkit.data.next_word import LMBatch
 from seqkit.errors import SeqkitError
 from seqkit.tasks import language
 from seqkit.tasks.streams import CarriedState, Perplexity
-from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
-                                 stage_metrics)
+from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
+                                 configure, metrics_at, ModelPart, say, stage_metrics)
 from seqkit.models import RecurrentLM
 from seqkit.modules import Recurrent
 from seqkit.text import UNK, Vocab
@@ -181,9 +181,7 @@ class NextWordTask(pl.LightningModule):
         # Carry the state over from the previous batch of this stage, cut from its graph:
         # values flow on, gradients stop here (truncated backpropagation through time).
         # Every epoch and every evaluation starts from a zero state.
-        metrics = getattr(self, f"{stage}_metrics")
-        if batch_idx == 0:
-            metrics.reset()
+        metrics = metrics_at(self, stage, batch_idx)
         logits, state = self(batch.inputs, self.carried.entering(stage, batch_idx, self.hparams.carry_state))
         self.carried.leaving(stage, state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))

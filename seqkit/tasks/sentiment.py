@@ -23,8 +23,8 @@ from seqkit.protocols import TakesVocabulary
 from seqkit.training import checkpoints
 from seqkit.errors import SeqkitError
 from seqkit.tasks import labelling, transfer
-from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, check_numbers, configure, say,
-                                 stage_metrics)
+from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
+                                 configure, metrics_at, ModelPart, say, stage_metrics)
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import Recurrent
 from seqkit.modules.heads import POOLINGS
@@ -173,9 +173,8 @@ class SentimentTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True)
             return loss
-        metrics = getattr(self, f"{stage}_metrics")
+        metrics = metrics_at(self, stage, batch_idx)
         if batch_idx == 0:
-            metrics.reset()
             self.confusion.reset()
         metrics["loss"].update(loss.detach(), batch.labels.numel())  # the mean over every text
         metrics["acc"].update(logits, batch.labels)

@@ -32,8 +32,8 @@ from seqkit.errors import SeqkitError
 from seqkit.modules import Recurrent, Seq2Seq
 from seqkit.tasks import translation
 from seqkit.tasks.translation import same_outputs
-from seqkit.tasks.common import (check_parts, ModelPart, attached_datamodule, best_and_last_checkpoints, configure, stage_metrics,
-                                 with_input_size)
+from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_parts, configure, metrics_at,
+                                 ModelPart, stage_metrics, with_input_size)
 from seqkit.text import EOS, PAD, Vocab
 
 
@@ -151,9 +151,7 @@ class Seq2SeqTask(pl.LightningModule):
         if stage == "train":
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             return loss
-        metrics = getattr(self, f"{stage}_metrics")
-        if batch_idx == 0:
-            metrics.reset()
+        metrics = metrics_at(self, stage, batch_idx)
         metrics["loss"].update(loss.detach(), size)
         real = batch.target_out != pad                                              # (B, T)
         metrics["char_acc"].update((logits.argmax(-1) == batch.target_out)[real].float())
