@@ -51,9 +51,9 @@ class Suggester:
             self.hidden += [i for i, word in enumerate(itos) if word not in SPECIALS and not any(c.isalnum() for c in word)]
         hidden = set(self.hidden)
         # Every word that can be offered, sorted, so that the words of a prefix are one slice.
-        self._sorted = sorted((word, i) for i, word in enumerate(itos) if i not in hidden)
-        self._words = [word for word, _ in self._sorted]
-        self._ids = torch.tensor([i for _, i in self._sorted], dtype=torch.long)
+        offered = sorted((word, i) for i, word in enumerate(itos) if i not in hidden)
+        self._words = [word for word, _ in offered]
+        self._ids = torch.tensor([i for _, i in offered], dtype=torch.long)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -111,6 +111,10 @@ class Suggester:
         self._check_k(k)
         return self._ranked(self._ids, k)
 
+    def _span(self, prefix: str) -> tuple[int, int]:
+        """The words that start with `prefix`: `self._words[start:end]` (sorted, so one slice)."""
+        return bisect.bisect_left(self._words, prefix), bisect.bisect_left(self._words, prefix + "\U0010ffff")
+
     def complete(self, prefix: str, k: int = 3) -> list[tuple[str, float]]:
         """The `k` most likely vocabulary words that start with `prefix` ("th" -> the, that, this).
 
@@ -121,8 +125,7 @@ class Suggester:
         self._check_k(k)
         prefix = prefix.strip()
         prefix = (self.tokenize(prefix) or [prefix])[-1] if prefix else ""
-        start = bisect.bisect_left(self._words, prefix)
-        end = bisect.bisect_left(self._words, prefix + "\U0010ffff")
+        start, end = self._span(prefix)
         if start == end:
             return []
         return self._ranked(self._ids[start:end], k)
@@ -133,8 +136,7 @@ class Suggester:
         None when the model cannot offer it (not in the vocabulary, a special, or not
         starting with `prefix`). A word is shown among k suggestions when its rank is below k.
         """
-        start = bisect.bisect_left(self._words, prefix)
-        end = bisect.bisect_left(self._words, prefix + "\U0010ffff")
+        start, end = self._span(prefix)
         at = bisect.bisect_left(self._words, word, start, end)
         if at == end or self._words[at] != word:
             return None
