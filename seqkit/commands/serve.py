@@ -28,15 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from seqkit.errors import SeqkitError
-    from seqkit.serve import _fastapi, create_app
+    from seqkit.serve import create_app, require_serve_extra
     from seqkit.tasks import ForecastTask, NextWordTask, SentimentTask
     from seqkit.training import checkpoints
 
-    _fastapi()  # the extra is there, before any checkpoint is read
-    try:
-        import uvicorn
-    except ImportError:
-        raise SeqkitError('seqkit serve needs FastAPI and uvicorn: pip install "seqkit[serve]"') from None
+    require_serve_extra(server=True)  # before any checkpoint is read
+    import uvicorn
     if not 0 < args.port < 65536:
         raise SeqkitError(f"--port must be from 1 to 65535, got {args.port}")
     import socket

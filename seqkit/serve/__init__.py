@@ -35,10 +35,14 @@ MAX_TEXT = 2000  # characters of text a request may carry
 MAX_UPLOAD = 5_000_000  # bytes of a CSV to forecast
 
 
-def _fastapi():
+def require_serve_extra(server: bool = False):
+    """`(fastapi, responses, staticfiles)`, and uvicorn when `server`; refused in one line without the extra."""
     try:
         import fastapi
         from fastapi import responses, staticfiles
+
+        if server:
+            import uvicorn  # noqa: F401
     except ImportError:
         raise SeqkitError('seqkit serve needs FastAPI and uvicorn: pip install "seqkit[serve]"') from None
     return fastapi, responses, staticfiles
@@ -77,7 +81,7 @@ def create_app(language_model, sentiment=None, forecaster=None):
         sentiment: a `SentimentTask` whose running label the page shows, or None.
         forecaster: a `ForecastTask` that the forecast page uses, or None.
     """
-    fastapi, responses, staticfiles = _fastapi()
+    fastapi, responses, staticfiles = require_serve_extra()
     suggester = Suggester(language_model)  # one carried state: the one person typing on this page
     typing = threading.Lock()  # requests run in a thread pool; keystrokes move the one state in turn
     app = fastapi.FastAPI(title="seqkit keyboard", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
