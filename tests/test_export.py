@@ -154,3 +154,22 @@ def test_the_keyboard_form_is_refused_where_it_cannot_be_written(trained, tmp_pa
     assert main(["export", "--ckpt_path", str(trained["next_word"]), "--keyboard", "--format", "pt2",
                  "--output", str(tmp_path / "k.pt2")]) == 2
     assert "--keyboard writes ONNX; drop --format pt2" in capsys.readouterr().err
+
+
+def test_the_keyboard_page_runs_its_onnx_example_as_written(trained, tmp_path, monkeypatch, capsys):
+    """docs/keyboard.md's Python block, run beside the files `seqkit export --keyboard` wrote: the Suggester's words."""
+    pytest.importorskip("onnxruntime")
+    import re
+    from pathlib import Path
+
+    from seqkit.tasks.suggester import Suggester
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "keyboard.md").read_text()
+    [example] = [block for block in re.findall(r"```python\n(.*?)```", page, re.S) if "InferenceSession" in block]
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--ckpt_path", str(trained["next_word"]), "--keyboard", "--output", "keyboard.onnx"]) == 0
+    capsys.readouterr()
+    exec(compile(example, "docs/keyboard.md", "exec"), {})
+    task = NextWordTask.from_checkpoint(trained["next_word"])
+    want = [word for word, _ in Suggester(task).feed("and god said").suggest(3)]
+    assert capsys.readouterr().out.strip() == str(want)

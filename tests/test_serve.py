@@ -110,3 +110,17 @@ def test_seqkit_serve_says_in_one_line_that_its_port_is_taken(language_model, ca
         assert main(["serve", "--ckpt_path", str(language_model), "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"cannot listen on 127.0.0.1:{port}" in err and "choose another --port" in err
+
+
+def test_seqkit_serve_listens_on_this_machine_only_by_default_and_names_its_extra_when_missing(monkeypatch):
+    import sys
+
+    from seqkit.commands.serve import build_parser
+    from seqkit.errors import SeqkitError
+    from seqkit.serve import require_serve_extra
+
+    assert build_parser().parse_args(["--ckpt_path", "run"]).host == "127.0.0.1"
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the serve extra were not installed
+    with pytest.raises(SeqkitError, match=r'pip install "seqkit\[serve\]"'):
+        require_serve_extra(server=True)
+    require_serve_extra()  # the app alone needs FastAPI only

@@ -134,3 +134,19 @@ def test_forward_padded_equals_a_packed_sequence(cell, bidirectional):
     for mine, theirs in zip(state if isinstance(state, tuple) else (state,),
                             packed_state if isinstance(packed_state, tuple) else (packed_state,)):
         torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", [RNN, GRU, LSTM])
+def test_one_timestep_on_the_cpu_takes_the_readable_step_with_torch_nns_results(cell, monkeypatch):
+    """A keyboard or a sampler feeds one word at a time: the fused backend runs the step itself, not the kernel."""
+    torch.manual_seed(0)
+    module = cell(5, 4, num_layers=2, backend="fused")
+    reference = getattr(torch.nn, cell.__name__)(5, 4, num_layers=2, batch_first=True)
+    reference.load_state_dict(module.state_dict())
+    x = torch.randn(3, 1, 5)
+    want = reference(x)
+    monkeypatch.setattr(type(module), "fused_kernel", None)  # calling the kernel would now raise
+    got = module(x)
+    torch.testing.assert_close(got[0], want[0], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="has no fused kernel"):
+        module(torch.randn(3, 2, 5))
