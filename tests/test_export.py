@@ -146,6 +146,12 @@ def test_the_keyboard_form_steps_word_by_word_in_onnxruntime_as_the_suggester_do
     zeros = [np.zeros((layers, 1, hidden), dtype=np.float32) for _ in side["state"]["tensors"]]
     log_probs = runner.run(None, {"word": np.array([task.vocab["god"]]), "h0": zeros[0], "c0": zeros[1]})[0]
     assert np.isfinite(log_probs).all() and np.exp(log_probs).sum() == pytest.approx(1.0, abs=1e-3)
+    onnx = pytest.importorskip("onnx")
+    operators = {node.op_type for node in onnx.load(small).graph.node}
+    assert {"MatMulNBits", "DynamicQuantizeLinear"} <= operators and "MatMul" not in operators  # every product int8
+    float_first = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"]).run(
+        None, {"word": np.array([task.vocab["god"]]), "h0": zeros[0], "c0": zeros[1]})[0]
+    np.testing.assert_allclose(np.exp(log_probs), np.exp(float_first), atol=0.02)
 
 
 def test_the_keyboard_form_is_refused_where_it_cannot_be_written(trained, tmp_path, capsys):

@@ -22,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the JSON goes beside it")
     parser.add_argument("--keyboard", action="store_true", help="a next-word model as one step: the word typed and "
                         "the state in, the next word's log-probabilities and the new state out (ONNX)")
-    parser.add_argument("--int8", action="store_true", help="ONNX with int8 weights (onnxruntime's dynamic "
-                        "quantization): about a quarter of the size")
+    parser.add_argument("--int8", action="store_true", help="ONNX with int8 weights (onnxruntime's quantizers):"
+                        " under a third of the size")
     parser.add_argument("--force", action="store_true", help="overwrite an existing model file and its JSON")
     return parser
 
