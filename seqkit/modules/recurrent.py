@@ -12,7 +12,8 @@ file owns everything around the step, once for all cells:
   `batch_sizes[t]` sequences are still running, so the state simply shrinks (forward
   direction) or grows (reverse direction); padding never reaches a step;
 - the `fused` backend: the same parameters handed to torch's fused kernel (`torch._VF`,
-  which runs oneDNN on CPU and cuDNN on GPU).
+  which runs oneDNN on CPU and cuDNN on GPU);
+- the `compiled` backend: the `loop` backend's code, steps and all, through `torch.compile`.
 
 Tensors are batch-first by default, as everywhere in seqkit; inside the loop they are
 time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
@@ -21,19 +22,28 @@ time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import PackedSequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan
 
 State = tuple[Tensor, ...]
 """A recurrent state: `(h,)` for the RNN and GRU, `(h, c)` for the LSTM."""
 
-BACKENDS = ("fused", "loop")
+BACKENDS = ("fused", "loop", "compiled")
+
+COMPILE_OPTIONS: dict = {}
+"""Keyword arguments for `torch.compile` under the `compiled` backend, beside `fullgraph=True`
+(e.g. `{"mode": "max-autotune-no-cudagraphs"}`; the tests use `{"backend": "aot_eager"}`)."""
+
+PACKED_BUCKET = 8
+"""The `compiled` backend runs a PackedSequence padded to a multiple of this many steps, so
+that batches of texts of many lengths share a few compiled graphs."""
 
 
 class CellStep(Protocol):
@@ -222,13 +232,19 @@ class Recurrent(nn.Module):
         # One timestep on the CPU takes the loop too: oneDNN's setup costs more than the step
         # itself (0.6 ms against 0.3 ms for a 1 x 256 LSTM), and a keyboard or a sampler feeds
         # one word at a time.
-        one_step = (batch_sizes is None and input.device.type == "cpu"
-                    and input.size(1 if self.batch_first else 0) == 1)
-        if self.backend == "fused" and not one_step and (
-                not torch.compiler.is_compiling() or torch.compiler.is_exporting()):
-            output, state = self._forward_fused(data if batch_sizes is not None else input, batch_sizes, state)
+        # The compiled backend compiles the loop itself; inside another compilation it is the loop
+        # that compilation traces, and for a file (torch.export, the ONNX exporter's trace) the kernel.
+        steps = len(batch_sizes) if batch_sizes is not None else input.size(1 if self.batch_first else 0)
+        one_step = batch_sizes is None and input.device.type == "cpu" and steps == 1
+        exporting = torch.compiler.is_exporting() or torch.jit.is_tracing()
+        kernel = self.backend == "fused" or (self.backend == "compiled" and exporting and self.fused_kernel is not None)
+        series = data if batch_sizes is not None else input
+        if self.backend == "compiled" and steps > 1 and not (exporting or torch.compiler.is_compiling()):
+            output, state = self._forward_compiled(series, batch_sizes, state)
+        elif kernel and not one_step and (not torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+            output, state = self._forward_fused(series, batch_sizes, state)
         else:
-            output, state = self._forward_loop(data if batch_sizes is not None else input, batch_sizes, state)
+            output, state = self._forward_loop(series, batch_sizes, state)
 
         if batch_sizes is not None:
             output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
@@ -251,6 +267,55 @@ class Recurrent(nn.Module):
         else:
             result = self.fused_kernel(input, batch_sizes, hx, weights, *flags)
         return result[0], tuple(result[1:])
+
+    def _forward_compiled(self, input: Tensor, batch_sizes: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """`_forward_loop` through `torch.compile`: the same steps, fused by the compiler.
+
+        The compiler unrolls the loop over time, so each sequence length compiles once
+        (seconds to a minute on a CPU) and then runs from the cache. A PackedSequence would
+        fix its `batch_sizes` in the graph, a compilation per batch of texts: it runs padded
+        instead, to a length rounded up to `PACKED_BUCKET` steps, each sequence keeping its
+        state past its end (as `forward_padded`), then packed again.
+        """
+        run = self._compiled_loop()
+        if run is None:
+            return self._forward_loop(input, batch_sizes, state)
+        lengths = None
+        if batch_sizes is not None:
+            total = -(-len(batch_sizes) // PACKED_BUCKET) * PACKED_BUCKET
+            input, lengths = pad_packed_sequence(PackedSequence(input, batch_sizes), self.batch_first, total_length=total)
+        try:
+            result = run(input, None, state, lengths=lengths)
+        except torch._dynamo.exc.TorchDynamoException as error:  # the compiler failed: nothing has run yet
+            self._give_up_compiling(error)
+            result = self._forward_loop(input, None, state, lengths=lengths)
+        return result if lengths is None else self._repacked(result, lengths)
+
+    def _repacked(self, result: tuple[Tensor, State], lengths: Tensor) -> tuple[Tensor, State]:
+        output, state = result
+        return pack_padded_sequence(output, lengths, self.batch_first).data, state
+
+    def _compiled_loop(self) -> Callable | None:
+        """`torch.compile(self._forward_loop, fullgraph=True)`, made once; None where it cannot run."""
+        run = self.__dict__.get("_compiled")
+        if run is None:
+            if not torch._dynamo.is_dynamo_supported():
+                self._give_up_compiling(RuntimeError(f"torch.compile does not support this Python ({torch.__version__})"))
+                return None
+            run = self.__dict__["_compiled"] = torch.compile(self._forward_loop, fullgraph=True, **COMPILE_OPTIONS)
+        return run or None
+
+    def _give_up_compiling(self, error: Exception) -> None:
+        """Warn once and run the readable loop from now on."""
+        self.__dict__["_compiled"] = False
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        warnings.warn(f"{type(self).__name__}(backend='compiled'): torch.compile cannot run here ({reason}); "
+                      "running the readable loop instead, with the same results", RuntimeWarning, stacklevel=4)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # bound to this instance; a copy compiles its own
+        return state
 
     def _forward_loop(
         self, input: Tensor, batch_sizes: Tensor | None, state: State, observe: Observer | None = None,

@@ -1,0 +1,181 @@
+"""The `compiled` backend: the readable loop through torch.compile, with torch.nn's numbers.
+
+Most cases compile with the `aot_eager` backend, which captures the same whole graph and
+its autograd as Inductor does without generating C++ for each; Inductor itself compiles
+the LSTM and a cell of the user's own (tens of seconds each on a 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqkit.modules import GRU, LSTM, RNN, recurrent
+
+pytestmark = pytest.mark.slow
+
+CASES = [("rnn", RNN, torch.nn.RNN, {}), ("rnn-relu", RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
+         ("lstm", LSTM, torch.nn.LSTM, {}), ("gru", GRU, torch.nn.GRU, {})]
+LENGTHS = torch.tensor([5, 2, 7, 1])  # unsorted: exercises sorted and unsorted indices
+
+
+@pytest.fixture
+def aot_eager(monkeypatch):
+    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": "aot_eager"})
+    torch._dynamo.reset()
+
+
+def _run(module, x, hx, packed):
+    """Output (padded), final states, and the gradients of a loss that reads all of them."""
+    x = x.detach().requires_grad_(True)
+    inp = pack_padded_sequence(x, LENGTHS, batch_first=True, enforce_sorted=False) if packed else x
+    output, state = module(inp, hx)
+    if packed:
+        output, _ = pad_packed_sequence(output, batch_first=True)
+    state = state if isinstance(state, tuple) else (state,)
+    weights = torch.linspace(-1, 1, output.numel()).reshape(output.shape)
+    loss = (output * weights).sum() + sum((s * s).sum() for s in state)
+    return [output, *state, *torch.autograd.grad(loss, [x, *module.parameters()])]
+
+
+def _assert_equal_to_torch_nn(cls, reference_cls, extra, num_layers, bidirectional, with_hx, packed, atol=1e-5):
+    torch.manual_seed(zlib.crc32(f"{cls.__name__}{num_layers}{bidirectional}{extra}".encode()))
+    reference = reference_cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, batch_first=True, **extra)
+    module = cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, backend="compiled", **extra)
+    module.load_state_dict(reference.state_dict(), strict=True)
+    x, hx = torch.randn(4, 7, 3), None
+    if with_hx:
+        shape = (num_layers * (2 if bidirectional else 1), 4, 5)
+        hx = (torch.randn(shape), torch.randn(shape)) if cls is LSTM else torch.randn(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a fallback to the loop would pass unseen otherwise
+        got = _run(module, x, hx, packed)
+    expected = _run(reference, x, hx, packed)
+    labels = ["output", "h_n", "c_n"][: 1 + module.state_size] + ["d input"] + [f"d {n}" for n, _ in reference.named_parameters()]
+    for label, a, b in zip(labels, got, expected):
+        torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=lambda m: f"{label}: {m}")
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize("layers,bidirectional,with_hx", [(1, False, False), (2, True, True)], ids=["1-uni", "2-bi-hx"])
+@pytest.mark.parametrize("name,cls,reference_cls,extra", CASES, ids=[c[0] for c in CASES])
+def test_equal_to_torch_nn(aot_eager, name, cls, reference_cls, extra, layers, bidirectional, with_hx, packed):
+    _assert_equal_to_torch_nn(cls, reference_cls, extra, layers, bidirectional, with_hx, packed)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+def test_inductor_compiles_the_lstm_with_torch_nns_numbers(packed):
+    torch._dynamo.reset()
+    _assert_equal_to_torch_nn(LSTM, torch.nn.LSTM, {}, 1, True, True, packed)
+
+
+@pytest.mark.parametrize("cls,reference_cls", [(RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
+def test_time_major_no_bias_and_unbatched(aot_eager, cls, reference_cls):
+    torch.manual_seed(0)
+    reference = reference_cls(3, 4, num_layers=2, bias=False, batch_first=False)
+    module = cls(3, 4, num_layers=2, bias=False, batch_first=False, backend="compiled")
+    module.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(6, 2, 3)  # (T, B, I)
+    torch.testing.assert_close(module(x)[0], reference(x)[0], atol=1e-5, rtol=0)
+    one = torch.randn(6, 3)  # one sequence, (T, I)
+    torch.testing.assert_close(module(one)[0], reference(one)[0], atol=1e-5, rtol=0)
+
+
+def test_texts_of_many_lengths_share_a_few_compilations(monkeypatch):
+    """A PackedSequence runs padded to a multiple of PACKED_BUCKET steps: new lengths within a bucket compile nothing."""
+    graphs = []
+
+    def counting(graph, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": counting})
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    module, reference = GRU(3, 4, backend="compiled"), torch.nn.GRU(3, 4, batch_first=True)
+    reference.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        for lengths in ([5, 2, 7, 1], [3, 8, 4, 4], [6, 6, 2, 1]):  # all within the first 8 steps
+            x = torch.randn(4, max(lengths), 3)
+            packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+            got, want = module(packed), reference(packed)
+            torch.testing.assert_close(got[0].data, want[0].data, atol=1e-5, rtol=0)
+            torch.testing.assert_close(got[1], want[1], atol=1e-5, rtol=0)
+    assert len(graphs) == 1
+
+
+def test_where_torch_compile_cannot_run_the_loop_runs_with_one_warning(monkeypatch):
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    torch.manual_seed(0)
+    module, reference = LSTM(3, 4, backend="compiled"), torch.nn.LSTM(3, 4, batch_first=True)
+    reference.load_state_dict(module.state_dict())
+    x = torch.randn(2, 5, 3)
+    with pytest.warns(RuntimeWarning, match=r"LSTM\(backend='compiled'\): torch.compile cannot run here .*readable loop"):
+        first = module(x)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once, not at every call
+        second = module(x)[0]
+    torch.testing.assert_close(first, reference(x)[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(second, first)
+
+
+def test_a_compiler_failure_falls_back_to_the_loop(monkeypatch):
+    def failing(graph, example_inputs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": failing})
+    torch._dynamo.reset()
+    module = RNN(3, 4, backend="compiled")
+    with pytest.warns(RuntimeWarning, match="torch.compile cannot run here"):
+        output, _ = module(torch.randn(2, 5, 3))
+    assert output.shape == (2, 5, 4)
+
+
+def test_a_compiled_module_copies_pickles_and_keeps_its_state_dict(aot_eager, tmp_path):
+    import copy
+
+    module = LSTM(3, 4, backend="compiled")
+    x = torch.randn(2, 5, 3)
+    want = module(x)[0]
+    twin = copy.deepcopy(module)
+    torch.testing.assert_close(twin(x)[0], want)
+    torch.save(module, tmp_path / "m.pt")
+    torch.testing.assert_close(torch.load(tmp_path / "m.pt", weights_only=False)(x)[0], want)
+    loop = LSTM(3, 4, backend="loop")
+    loop.load_state_dict(module.state_dict())
+    torch.testing.assert_close(loop(x)[0], want, atol=1e-6, rtol=0)
+
+
+def _layer_norm_lstm() -> dict:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
+    code = next(b for b in re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S) if "class LayerNormLSTM" in b)
+    namespace: dict = {}
+    exec(compile(code, str(guide), "exec"), namespace)  # the guide's own block, asserts included
+    return namespace
+
+
+def test_the_guides_layer_norm_lstm_runs_as_written(aot_eager):
+    _layer_norm_lstm()
+
+
+def test_inductor_compiles_a_cell_of_ones_own_with_the_loops_numbers():
+    """The guide's layer-normalised LSTM (no fused kernel): compiled equals the loop, forward and backward."""
+    torch._dynamo.reset()
+    cls = _layer_norm_lstm()["LayerNormLSTM"]
+    torch.manual_seed(0)
+    loop, compiled = cls(3, 6, backend="loop"), cls(3, 6, backend="compiled")
+    compiled.load_state_dict(loop.state_dict())
+    x = torch.randn(2, 6, 3)
+    results = []
+    for module in (loop, compiled):
+        output, (h, c) = module(x)
+        (output.square().sum() + c.sum()).backward()
+        results.append([output, h, c, *(p.grad for p in module.parameters())])
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
