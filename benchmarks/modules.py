@@ -1,14 +1,19 @@
-"""Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn.
+"""Speed and memory of seqkit's RNN, LSTM and GRU next to torch.nn, and of a cell of one's own.
 
-    python benchmarks/modules.py                  # S, M, L; all cells; about 5 minutes on 2 cores
-    python benchmarks/modules.py --sizes S --budget 3
+    python benchmarks/modules.py                  # S, M, L; all cells; about 25 minutes on 2 cores
+    python benchmarks/modules.py --sizes S --budget 3 --no-compiled
+    python benchmarks/modules.py --cells lstm,ln-lstm --no-memory
     python benchmarks/modules.py --tuned-malloc   # rerun under the glibc settings of the performance notes
 
 Prints Markdown tables (docs/results.md's come from here): tokens per second for
 forward+backward and for forward alone (no_grad), at sizes S, M, L, for torch.nn and
-seqkit's `fused` and `loop` backends, with seqkit's speed as a fraction of torch.nn's;
-the largest difference from torch.nn; and peak memory growth at M. Every impl is timed in turns in one process on the
-same input, interleaved in short blocks; medians are reported.
+seqkit's `fused`, `loop` and `compiled` backends, with seqkit's speed as a fraction of
+torch.nn's, and the seconds `compiled` spent compiling each shape; the largest difference
+from torch.nn; and peak memory growth at M. Every impl is timed in turns in one process on
+the same input, interleaved in short blocks; medians are reported.
+
+`ln-lstm` is the layer-normalised LSTM of docs/extending.md (its code block, run as
+written), a cell with no fused kernel, timed beside torch.nn.LSTM, whose weights it takes.
 """
 
 from __future__ import annotations
@@ -19,11 +24,26 @@ import sys
 from pathlib import Path
 
 TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def layer_norm_lstm() -> type:
+    """The LayerNormLSTM class of docs/extending.md, from its code block."""
+    import re
+
+    guide = ROOT / "docs" / "extending.md"
+    code = next(b for b in re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S) if "class LayerNormLSTM" in b)
+    code = code.split("\ncell = ")[0]  # the class, not the guide's example call
+    namespace: dict = {}
+    exec(compile(code, str(guide), "exec"), namespace)
+    return namespace["LayerNormLSTM"]
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--cells", default="rnn,lstm,gru")
+    parser.add_argument("--cells", default="rnn,lstm,gru,ln-lstm", help="of rnn, lstm, gru, ln-lstm")
+    parser.add_argument("--no-compiled", action="store_true", help="leave out the compiled backend (no compilation)")
     parser.add_argument("--budget", type=float, default=12.0, help="seconds of timing per size, cell and mode (default 12)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs at M")
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
@@ -32,8 +52,12 @@ def main() -> int:
     if args.tuned_malloc and any(os.environ.get(k) != v for k, v in TUNED.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **TUNED})
 
+    import torch
+
     from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
+    impls = IMPLS if args.no_compiled else (*IMPLS, "compiled")
+    classes = {"ln-lstm": (layer_norm_lstm(), torch.nn.LSTM)}
     cells = args.cells.split(",")
     sizes = args.sizes.split(",")
     env = environment()
@@ -48,23 +72,40 @@ def main() -> int:
     print("| size | cell | fused | loop |\n|---|---|---|---|")
     for name in sizes:
         for cell in cells:
+            if cell in classes:
+                continue  # not torch.nn's cell: tests/modules/test_compiled.py checks it against its own loop
             d = max_differences(cell, SIZES[name])
             print(f"| {name} | {cell} | {d['fused']:.1e} | {d['loop']:.1e} |")
     sys.stdout.flush()
 
-    rows = compare_speed(cells, sizes, budget=args.budget)
+    rows = compare_speed(cells, sizes, budget=args.budget, impls=impls, classes=classes)
     keyed = {(r["size"], r["cell"], r["mode"], r["impl"]): r for r in rows}
+
+    def cell_of(size, cell, mode, impl):
+        row = keyed.get((size, cell, mode, impl))
+        return "-" if row is None else f"{row['tokens_per_s']:,.0f} | {row['vs_torch']:.2f}x"
+
     for mode in ("fwd+bwd", "fwd"):
         title = "forward + backward" if mode == "fwd+bwd" else "forward only (no_grad)"
         print(f"\n## Tokens per second, {title}\n")
-        print("| size | cell | torch.nn | seqkit fused | vs torch | seqkit loop | vs torch |\n|---|---|---|---|---|---|---|")
+        head = "| size | cell | torch.nn | seqkit fused | vs torch | seqkit loop | vs torch |"
+        rule = "|---|---|---|---|---|---|---|"
+        if "compiled" in impls:
+            head, rule = head + " seqkit compiled | vs torch | compile s |", rule + "---|---|---|"
+        print(head + "\n" + rule)
         for name in sizes:
             for cell in cells:
-                ref, fused, loop = (keyed[(name, cell, mode, impl)] for impl in IMPLS)
-                print(f"| {name} | {cell} | {ref['tokens_per_s']:,.0f} | {fused['tokens_per_s']:,.0f} | {fused['vs_torch']:.2f}x "
-                      f"| {loop['tokens_per_s']:,.0f} | {loop['vs_torch']:.2f}x |")
+                ref = keyed[(name, cell, mode, "torch.nn")]
+                fused = cell_of(name, cell, mode, "fused")
+                line = (f"| {name} | {cell} | {ref['tokens_per_s']:,.0f} | {fused if fused != '-' else '- | -'} | "
+                        f"{cell_of(name, cell, mode, 'loop')} |")
+                if "compiled" in impls:
+                    compiled = keyed[(name, cell, mode, "compiled")]
+                    line += f" {cell_of(name, cell, mode, 'compiled')} | {compiled['first_call_s']:.0f} |"
+                print(line, flush=True)
 
     memory = {}
+    cells = [cell for cell in cells if cell not in classes]
     if not args.no_memory and "M" in sizes:
         print("\n## Peak memory growth at M, forward + backward (MiB, fresh process each)\n")
         print("| cell | torch.nn | seqkit fused | seqkit loop | loop / torch.nn |\n|---|---|---|---|---|")

@@ -46,9 +46,10 @@ def exact_float32():
         setattr(owner, name, value)
 
 
-@pytest.mark.parametrize("backend", ["fused", "loop"])
+@pytest.mark.parametrize("backend", ["fused", "loop", "compiled"])
 @pytest.mark.parametrize("cls,reference_cls", [(RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
 def test_equal_to_torch_nn_on_cuda(cls, reference_cls, backend):
+    torch._dynamo.reset()
     torch.manual_seed(0)
     reference = reference_cls(16, 32, num_layers=2, bidirectional=True, batch_first=True).cuda()
     module = cls(16, 32, num_layers=2, bidirectional=True, backend=backend).cuda()

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, RecurrentReadout, generation
-from seqkit.modules import LSTM
+from seqkit.modules import GRU, LSTM
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -54,3 +54,19 @@ def test_each_model_has_the_shapes_it_promises():
     readout = RecurrentReadout(LSTM(2, 8, bidirectional=True), n_outputs=1, regression=True)
     assert readout(torch.randn(5, 30, 2)).shape == (5,)
     assert RecurrentReadout(LSTM(2, 8), n_outputs=4)(torch.randn(5, 30, 2)).shape == (5, 4)
+
+
+def test_the_forecasters_linear_skip_starts_from_the_windows_mean_and_learns_a_linear_map():
+    """`linear_skip=L`: a map from the window's L steps to the H of the horizon, shared by the targets."""
+    torch.manual_seed(0)
+    forecaster = RecurrentForecaster(GRU(2, 8), horizon=3, n_targets=2, linear_skip=12)
+    past = torch.randn(4, 12, 2)
+    start = forecaster(past, torch.zeros(4, 3, 0))
+    torch.testing.assert_close(start[..., 0], past.mean(dim=1, keepdim=True).expand(4, 3, 2))  # the head starts at zero
+    # Any linear map of the window is in reach: the skip alone fits "the value two steps before the end" exactly.
+    with torch.no_grad():
+        forecaster.skip.weight.zero_()
+        forecaster.skip.weight[:, -3] = 1.0
+    torch.testing.assert_close(forecaster(past, torch.zeros(4, 3, 0))[..., 0], past[:, -3:-2].expand(4, 3, 2))
+    assert {"skip.weight", "skip.bias"} <= set(forecaster.state_dict())
+    assert "skip.weight" not in RecurrentForecaster(GRU(2, 8), horizon=3, n_targets=2).state_dict()

@@ -3,7 +3,7 @@
     past (B, L, F_in) -> [per-window normalisation of the targets] -> encoder (B, L, D*H)
         -> the last state, beside the known future (B, H * F_known) -> dropout
         -> head: every horizon step and quantile at once (B, H, n_targets, Q)
-        -> [+ a baseline forecast of the same window] -> [scaled back]
+        -> [+ a baseline forecast of the same window] [+ a learned linear map of it] -> [scaled back]
 
 The baselines are small `Baseline` objects (`Naive()`, `SeasonalNaive(12)`, `SeasonalDrift(12)`): the
 network learns the correction over one, and its head starts at zero, so training starts
@@ -115,10 +115,15 @@ class RecurrentForecaster(nn.Module):
         baseline: None, or a baseline object (`Naive()`, `SeasonalNaive(m)`, `SeasonalDrift(m)`)
             that the network corrects.
         dropout: on the features entering the head.
+        linear_skip: the window's length L to add a learned linear forecast from the window
+            (under `revin`, the window as the encoder reads it): one map from its L steps to
+            the H of the horizon, shared by every target, as DLinear's linear layer. It
+            starts as the window's mean and the head at zero, so the network learns its
+            correction over a linear forecast. 0 for none.
     """
 
     def __init__(self, encoder: Recurrent, horizon: int, n_targets: int, future_size: int = 0, n_quantiles: int = 1,
-                 revin: bool = False, baseline=None, dropout: float = 0.0) -> None:
+                 revin: bool = False, baseline=None, dropout: float = 0.0, linear_skip: int = 0) -> None:
         super().__init__()
         self.encoder = encoder
         self.horizon, self.n_targets, self.n_quantiles = horizon, n_targets, n_quantiles
@@ -126,8 +131,12 @@ class RecurrentForecaster(nn.Module):
         self.drop = nn.Dropout(dropout)
         features = encoder.hidden_size * encoder.num_directions + horizon * future_size
         self.head = nn.Linear(features, horizon * n_targets * n_quantiles)
-        if baseline is not None:
-            nn.init.zeros_(self.head.weight)  # start from the baseline forecast
+        self.skip = nn.Linear(linear_skip, horizon) if linear_skip else None
+        if self.skip is not None:
+            nn.init.constant_(self.skip.weight, 1 / linear_skip)
+            nn.init.zeros_(self.skip.bias)
+        if baseline is not None or self.skip is not None:
+            nn.init.zeros_(self.head.weight)  # start from the baseline or linear forecast
             nn.init.zeros_(self.head.bias)
 
     def forward(self, past: Tensor, future: Tensor) -> Tensor:
@@ -149,6 +158,8 @@ class RecurrentForecaster(nn.Module):
         forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
         if self.baseline is not None:
             forecast = forecast + self.baseline(history, horizon).unsqueeze(-1)
+        if self.skip is not None:  # over time, each target alike: (B, n, L) -> (B, n, H) -> (B, H, n, 1)
+            forecast = forecast + self.skip(history.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)
         if self.revin:
             forecast = forecast * spread.unsqueeze(-1) + level.unsqueeze(-1)
         return forecast

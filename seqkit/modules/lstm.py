@@ -65,7 +65,9 @@ class LSTM(Recurrent):
         dropout: dropout on the outputs of every layer but the last, in training.
         bidirectional: add a second pass from the last timestep to the first.
         backend: `"fused"` (default) runs torch's fused kernel; `"loop"` runs the
-            readable step above in a Python loop. Both give the same numbers.
+            readable step above in a Python loop; `"compiled"` runs that loop through
+            `torch.compile` (a compilation per sequence length, then cached). All three
+            give the same numbers.
         device, dtype: where and how the parameters are created.
 
     `forward(x, (h_0, c_0))` returns `(output, (h_n, c_n))`. torch.nn.LSTM's `proj_size`

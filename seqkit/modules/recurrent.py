@@ -41,6 +41,9 @@ COMPILE_OPTIONS: dict = {}
 """Keyword arguments for `torch.compile` under the `compiled` backend, beside `fullgraph=True`
 (e.g. `{"mode": "max-autotune-no-cudagraphs"}`; the tests use `{"backend": "aot_eager"}`)."""
 
+RECOMPILE_LIMIT = 64
+"""The compiled graphs the `compiled` backend keeps (lengths, modes, modules) before torch.compile refuses more."""
+
 PACKED_BUCKET = 8
 """The `compiled` backend runs a PackedSequence padded to a multiple of this many steps, so
 that batches of texts of many lengths share a few compiled graphs."""
@@ -285,7 +288,10 @@ class Recurrent(nn.Module):
             total = -(-len(batch_sizes) // PACKED_BUCKET) * PACKED_BUCKET
             input, lengths = pad_packed_sequence(PackedSequence(input, batch_sizes), self.batch_first, total_length=total)
         try:
-            result = run(input, None, state, lengths=lengths)
+            # One graph per sequence length, mode (training, no_grad) and module: more than the
+            # compiler's default of 8 for one function, which would be a hard failure under fullgraph.
+            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+                result = run(input, None, state, lengths=lengths)
         except torch._dynamo.exc.TorchDynamoException as error:  # the compiler failed: nothing has run yet
             self._give_up_compiling(error)
             result = self._forward_loop(input, None, state, lengths=lengths)

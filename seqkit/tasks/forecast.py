@@ -52,6 +52,9 @@ class ForecastTask(pl.LightningModule):
         season: the season length in steps, for MASE and the seasonal baselines of the test
             table (12 for monthly data with a yearly cycle, 24 for hourly with a daily one).
         dropout: dropout on the features entering the head.
+        linear_skip: add a learned linear forecast from the input window (one map from its
+            steps to the horizon's, shared by every target, as DLinear's); the head starts at
+            zero, so the network learns its correction over that linear forecast.
         optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
             `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
             `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW and no schedule.
@@ -72,6 +75,7 @@ class ForecastTask(pl.LightningModule):
         revin: bool = False,
         season: int = 1,
         dropout: float = 0.0,
+        linear_skip: bool = False,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         monitor: str = "val/loss",
@@ -129,7 +133,8 @@ class ForecastTask(pl.LightningModule):
             raise SeqkitError(f"the baseline's season {season} does not fit in the input window of "
                               f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
         self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
-                                         len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout)
+                                         len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout,
+                                         shapes["input_length"] if self.hparams.get("linear_skip") else 0)
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
     encoder = ModelPart()

@@ -2,8 +2,8 @@
 
 Used by `seqkit modules` (a quick check of an install) and `benchmarks/modules.py`
 (the full table in docs/results.md). Each measurement builds torch.nn's module, copies its
-state dict into seqkit's `fused` and `loop` modules, and times all three in one process
-on the same input, so that ratios compare like with like.
+state dict into seqkit's `fused` and `loop` modules (and `compiled` when asked), and times
+them all in one process on the same input, so that ratios compare like with like.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from seqkit.modules import CELLS
 
 IMPLS = ("torch.nn", "fused", "loop")
+"""What `seqkit modules` times; `benchmarks/modules.py` adds `"compiled"`."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,18 @@ SIZES = {
 }
 
 
-def build(cell: str, impl: str, size: Size, seed: int = 0) -> torch.nn.Module:
-    """The module `impl` of `cell` at `size`, with weights drawn from `seed` (same for every impl)."""
+def build(cell: str, impl: str, size: Size, seed: int = 0, classes: dict | None = None) -> torch.nn.Module:
+    """The module `impl` of `cell` at `size`, with weights drawn from `seed` (same for every impl).
+
+    `classes` maps more cell names to `(seqkit class, torch.nn class whose weights it takes)`,
+    for a cell of one's own timed beside torch.nn's nearest module.
+    """
+    cls, reference_cls = (classes or {}).get(cell) or (CELLS[cell], getattr(torch.nn, CELLS[cell].__name__))
     torch.manual_seed(seed)
-    reference = getattr(torch.nn, CELLS[cell].__name__)(size.input, size.hidden, size.layers, batch_first=True)
+    reference = reference_cls(size.input, size.hidden, size.layers, batch_first=True)
     if impl == "torch.nn":
         return reference
-    module = CELLS[cell](size.input, size.hidden, size.layers, backend=impl)
+    module = cls(size.input, size.hidden, size.layers, backend=impl)
     module.load_state_dict(reference.state_dict(), strict=True)
     return module
 
@@ -63,7 +69,7 @@ def _loss(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return output.square().mean() + h.sum()
 
 
-def max_differences(cell: str, size: Size, seed: int = 0) -> dict[str, float]:
+def max_differences(cell: str, size: Size, seed: int = 0, impls: tuple[str, ...] = ("fused", "loop")) -> dict[str, float]:
     """Largest relative difference from torch.nn over the output and every parameter gradient.
 
     For each tensor, max |seqkit - torch.nn| divided by max |torch.nn| (gradients of
@@ -75,7 +81,7 @@ def max_differences(cell: str, size: Size, seed: int = 0) -> dict[str, float]:
     reference = build(cell, "torch.nn", size, seed)
     _loss(reference, x).backward()
     result = {}
-    for impl in ("fused", "loop"):
+    for impl in impls:
         module = build(cell, impl, size, seed)
         loss = _loss(module, x)
         loss.backward()
@@ -107,17 +113,20 @@ def _time_block(run, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block: float = 0.05) -> list[dict]:
+def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block: float = 0.05,
+                  impls: tuple[str, ...] = IMPLS, classes: dict | None = None) -> list[dict]:
     """Tokens per second of every impl, and seqkit's speed as a fraction of torch.nn's.
 
     The impls take turns in short blocks (at least `block` seconds of calls each), for
     about `budget` seconds per (size, cell, mode); each impl's time per call is the
     median of its blocks. Interleaving at that grain means a slow phase of a shared
     machine falls on every impl alike, which is what makes the ratios trustworthy.
+    A cell without a fused kernel (one of `classes`, see `build`) skips `fused`.
 
     Returns one row per (size, cell, impl, mode) with `tokens_per_s`, `vs_torch`
-    (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster) and
-    `blocks`, the number of timed blocks per impl.
+    (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster), `blocks`,
+    the number of timed blocks per impl, and `first_call_s`, the first call's seconds
+    (for `compiled`, the compilation of that shape and mode).
     """
     rows = []
     for size_name in sizes:
@@ -125,23 +134,25 @@ def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block
         torch.manual_seed(123)
         x = torch.randn(size.batch, size.seq, size.input)
         for cell in cells:
-            modules = {impl: build(cell, impl, size) for impl in IMPLS}
+            modules = {impl: build(cell, impl, size, classes=classes) for impl in impls}
+            modules = {impl: m for impl, m in modules.items() if impl != "fused" or getattr(m, "fused_kernel", 1)}
             for mode, train in (("fwd+bwd", True), ("fwd", False)):
-                runs = {impl: _step_fn(modules[impl], x, train) for impl in IMPLS}
+                runs = {impl: _step_fn(modules[impl], x, train) for impl in modules}
+                first = {impl: _time_block(run, 1) for impl, run in runs.items()}  # compiles `compiled`
                 one_call = max(_time_block(run, 2) for run in runs.values())  # also warms up
                 calls = max(1, round(block / one_call))
-                blocks = max(5, round(budget / (len(IMPLS) * calls * one_call)))
-                samples: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+                blocks = max(5, round(budget / (len(runs) * calls * one_call)))
+                samples: dict[str, list[float]] = {impl: [] for impl in runs}
                 for _ in range(blocks):
                     for impl, run in runs.items():
                         samples[impl].append(_time_block(run, calls))
                 seconds = {impl: statistics.median(times) for impl, times in samples.items()}
-                for impl in IMPLS:
+                for impl in runs:
                     rows.append({
                         "size": size_name, "cell": cell, "impl": impl, "mode": mode,
                         "tokens_per_s": size.tokens / seconds[impl],
                         "vs_torch": seconds["torch.nn"] / seconds[impl],
-                        "blocks": blocks,
+                        "blocks": blocks, "first_call_s": first[impl],
                     })
     return rows
 

@@ -179,3 +179,17 @@ def test_inductor_compiles_a_cell_of_ones_own_with_the_loops_numbers():
         results.append([output, h, c, *(p.grad for p in module.parameters())])
     for a, b in zip(*results):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
+
+
+def test_many_lengths_modes_and_modules_compile_past_the_compilers_default_limit(aot_eager):
+    """Each sequence length, mode and module is a graph of its own: more than torch.compile's default of 8."""
+    torch.manual_seed(0)
+    for cls in (RNN, GRU):
+        module = cls(2, 3, backend="compiled")
+        for length in range(2, 8):
+            x = torch.randn(2, length, 2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                module(x)[0].sum().backward()
+                with torch.no_grad():
+                    module(x)
