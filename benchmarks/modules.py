@@ -23,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")  # compile seconds of a first run, not of a cache hit
 TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
 ROOT = Path(__file__).resolve().parents[1]
 

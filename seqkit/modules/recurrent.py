@@ -22,32 +22,20 @@ time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Callable, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence
 
+from seqkit.modules.compiled import ATTRIBUTE as _COMPILED, forward as compiled_forward
 from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan
 
 State = tuple[Tensor, ...]
 """A recurrent state: `(h,)` for the RNN and GRU, `(h, c)` for the LSTM."""
 
 BACKENDS = ("fused", "loop", "compiled")
-
-COMPILE_OPTIONS: dict = {}
-"""Keyword arguments for `torch.compile` under the `compiled` backend, beside `fullgraph=True`
-(e.g. `{"mode": "max-autotune-no-cudagraphs"}`; the tests use `{"backend": "aot_eager"}`)."""
-
-RECOMPILE_LIMIT = 64
-"""The compiled graphs the `compiled` backend keeps (lengths, modes, modules) before torch.compile refuses more."""
-
-PACKED_BUCKET = 8
-"""The `compiled` backend runs a PackedSequence padded to a multiple of this many steps, so
-that batches of texts of many lengths share a few compiled graphs."""
-
 
 class CellStep(Protocol):
     """The contract of a cell's step function, the one piece a new cell must write.
@@ -272,55 +260,12 @@ class Recurrent(nn.Module):
         return result[0], tuple(result[1:])
 
     def _forward_compiled(self, input: Tensor, batch_sizes: Tensor | None, state: State) -> tuple[Tensor, State]:
-        """`_forward_loop` through `torch.compile`: the same steps, fused by the compiler.
-
-        The compiler unrolls the loop over time, so each sequence length compiles once
-        (seconds to a minute on a CPU) and then runs from the cache. A PackedSequence would
-        fix its `batch_sizes` in the graph, a compilation per batch of texts: it runs padded
-        instead, to a length rounded up to `PACKED_BUCKET` steps, each sequence keeping its
-        state past its end (as `forward_padded`), then packed again.
-        """
-        run = self._compiled_loop()
-        if run is None:
-            return self._forward_loop(input, batch_sizes, state)
-        lengths = None
-        if batch_sizes is not None:
-            total = -(-len(batch_sizes) // PACKED_BUCKET) * PACKED_BUCKET
-            input, lengths = pad_packed_sequence(PackedSequence(input, batch_sizes), self.batch_first, total_length=total)
-        try:
-            # One graph per sequence length, mode (training, no_grad) and module: more than the
-            # compiler's default of 8 for one function, which would be a hard failure under fullgraph.
-            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-                result = run(input, None, state, lengths=lengths)
-        except torch._dynamo.exc.TorchDynamoException as error:  # the compiler failed: nothing has run yet
-            self._give_up_compiling(error)
-            result = self._forward_loop(input, None, state, lengths=lengths)
-        return result if lengths is None else self._repacked(result, lengths)
-
-    def _repacked(self, result: tuple[Tensor, State], lengths: Tensor) -> tuple[Tensor, State]:
-        output, state = result
-        return pack_padded_sequence(output, lengths, self.batch_first).data, state
-
-    def _compiled_loop(self) -> Callable | None:
-        """`torch.compile(self._forward_loop, fullgraph=True)`, made once; None where it cannot run."""
-        run = self.__dict__.get("_compiled")
-        if run is None:
-            if not torch._dynamo.is_dynamo_supported():
-                self._give_up_compiling(RuntimeError(f"torch.compile does not support this Python ({torch.__version__})"))
-                return None
-            run = self.__dict__["_compiled"] = torch.compile(self._forward_loop, fullgraph=True, **COMPILE_OPTIONS)
-        return run or None
-
-    def _give_up_compiling(self, error: Exception) -> None:
-        """Warn once and run the readable loop from now on."""
-        self.__dict__["_compiled"] = False
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        warnings.warn(f"{type(self).__name__}(backend='compiled'): torch.compile cannot run here ({reason}); "
-                      "running the readable loop instead, with the same results", RuntimeWarning, stacklevel=4)
+        """`_forward_loop` through `torch.compile` (`seqkit/modules/compiled.py`)."""
+        return compiled_forward(self, input, batch_sizes, state)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_compiled", None)  # bound to this instance; a copy compiles its own
+        state.pop(_COMPILED, None)  # bound to this instance; a copy compiles its own
         return state
 
     def _forward_loop(

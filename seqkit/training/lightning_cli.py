@@ -38,7 +38,7 @@ from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
 from seqkit.data.forecast_arguments import COLUMN_FLAGS
 from seqkit.models.forecaster import EARLIER_NAMES
-from seqkit.training import checkpoints, faults
+from seqkit.training import allocator, checkpoints, faults
 from seqkit.errors import SeqkitError
 
 
@@ -387,5 +387,6 @@ def build(args: list[str], **kwargs) -> SeqkitCLI:
 
 def run(args: list[str]) -> int:
     """Run the CLI with `args` (the subcommand first, e.g. `["fit", "-c", "next_word/lstm"]`)."""
+    allocator.tune()  # a training loop's large blocks stay in the heap (see seqkit.training.allocator)
     build(args)
     return 0

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqkit.modules import GRU, LSTM, RNN, recurrent
+from seqkit.modules import GRU, LSTM, RNN, compiled
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ LENGTHS = torch.tensor([5, 2, 7, 1])  # unsorted: exercises sorted and unsorted 
 
 @pytest.fixture
 def aot_eager(monkeypatch):
-    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": "aot_eager"})
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})
     torch._dynamo.reset()
 
 
@@ -95,7 +95,7 @@ def test_texts_of_many_lengths_share_a_few_compilations(monkeypatch):
         graphs.append(graph)
         return graph.forward
 
-    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": counting})
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": counting})
     torch._dynamo.reset()
     torch.manual_seed(0)
     module, reference = GRU(3, 4, backend="compiled"), torch.nn.GRU(3, 4, batch_first=True)
@@ -129,7 +129,7 @@ def test_a_compiler_failure_falls_back_to_the_loop(monkeypatch):
     def failing(graph, example_inputs):
         raise RuntimeError("no C++ compiler found")
 
-    monkeypatch.setattr(recurrent, "COMPILE_OPTIONS", {"backend": failing})
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": failing})
     torch._dynamo.reset()
     module = RNN(3, 4, backend="compiled")
     with pytest.warns(RuntimeWarning, match="torch.compile cannot run here"):
