@@ -8,6 +8,11 @@ validation loss does not improve, clip 0.25). Then seqkit runs `next_word/lstm_p
 the same configuration as a recipe: `seqkit fit`, then `seqkit test --ckpt_path best`.
 Both on this machine, one after the other, with the same threads.
 
+`seqkit fit` and `seqkit test` set glibc's allocator thresholds at start
+(`seqkit/training/allocator.py`); `--peer-tuned-malloc` runs the peer a second time under
+the same thresholds (its environment's `MALLOC_MMAP_THRESHOLD_` and
+`MALLOC_TRIM_THRESHOLD_`), so that the table also compares like with like.
+
 Printed for each: the seconds from start to test perplexity (the process or processes
 whole: reading PTB, every epoch with its validation, the test), the training tokens per
 second over that time (epochs x PTB's training tokens / seconds), the test perplexity, and
@@ -43,7 +48,7 @@ def _training_tokens(ptb: Path) -> int:
     return sum(len(line.split()) + 1 for line in (ptb / "ptb.train.txt").read_text().splitlines())
 
 
-def run_peer(peer: Path, ptb: Path, out: Path, epochs: int) -> dict:
+def run_peer(peer: Path, ptb: Path, out: Path, epochs: int, env: dict | None = None) -> dict:
     data = out / "peer_data"
     data.mkdir(parents=True, exist_ok=True)
     for split, name in (("train", "train"), ("valid", "valid"), ("test", "test")):
@@ -54,7 +59,7 @@ def run_peer(peer: Path, ptb: Path, out: Path, epochs: int) -> dict:
                "--save", str(out / "peer_model.pt")]
     print("peer:", " ".join(command), flush=True)
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=out)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=out, env=env)
     seconds = time.perf_counter() - start
     (out / "peer.log").write_text(result.stdout + result.stderr)  # its ms/batch every 200 batches, for a closer look
     if result.returncode != 0:
@@ -89,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", type=Path, required=True, help="the word_language_model folder of pytorch/examples")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--peer-tuned-malloc", action="store_true", help="also run the peer under seqkit's allocator thresholds")
     parser.add_argument("--out", type=Path, help="a folder for both runs (else a temporary one)")
     args = parser.parse_args()
     if not (args.peer / "main.py").is_file():
@@ -98,18 +104,30 @@ def main() -> None:
     ptb = _ptb()
     tokens = _training_tokens(ptb) * args.epochs
     peer = run_peer(args.peer.resolve(), ptb, out, args.epochs)
+    runs = [("pytorch/examples word_language_model", peer)]
+    if args.peer_tuned_malloc:
+        from seqkit.training.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+        tuned = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+        runs.append(("pytorch/examples, seqkit's allocator thresholds", run_peer(args.peer.resolve(), ptb, out, args.epochs, tuned)))
     ours = run_seqkit(out, args.epochs)
+    runs.append(("seqkit next_word/lstm_ptb_examples", ours))
     import torch
 
     print(f"\nPenn Treebank, {args.epochs} epochs, 2 x 200 LSTM (pytorch/examples' defaults); {os.cpu_count()} CPU "
           f"threads, torch {torch.__version__}; seconds from start to test perplexity, everything included\n")
     print("| run | seconds | training tokens/s | test perplexity |")
     print("|---|---|---|---|")
-    for name, run in (("pytorch/examples word_language_model", peer), ("seqkit next_word/lstm_ptb_examples", ours)):
+    for name, run in runs:
         print(f"| {name} | {run['seconds']:.0f} | {tokens / run['seconds']:,.0f} | {run['test_ppl']:.2f} |")
     print(f"| seqkit / peer | {ours['seconds'] / peer['seconds']:.2f}x the time | "
           f"{peer['seconds'] / ours['seconds']:.2f}x the tokens/s | {ours['test_ppl'] / peer['test_ppl']:.3f}x the "
           "perplexity |")
+    if len(runs) == 3:
+        same = runs[1][1]
+        print(f"| seqkit / peer, both with the same thresholds | {ours['seconds'] / same['seconds']:.2f}x the time | "
+              f"{same['seconds'] / ours['seconds']:.2f}x the tokens/s | {ours['test_ppl'] / same['test_ppl']:.3f}x "
+              "the perplexity |")
     print(f"\npeer epochs (train + validation), s: {', '.join(f'{s:.0f}' for s in peer['epoch_seconds'])}; "
           f"seqkit fit: {ours['fit_seconds']:.0f} s, test included in its total. Runs in {out}")
 

@@ -37,6 +37,7 @@ State = tuple[Tensor, ...]
 
 BACKENDS = ("fused", "loop", "compiled")
 
+
 class CellStep(Protocol):
     """The contract of a cell's step function, the one piece a new cell must write.
 

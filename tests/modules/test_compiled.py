@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,29 @@ def test_many_lengths_modes_and_modules_compile_past_the_compilers_default_limit
                 module(x)[0].sum().backward()
                 with torch.no_grad():
                     module(x)
+
+
+def test_a_language_model_trains_with_the_compiled_backend_and_reloads_with_another(aot_eager, tmp_path):
+    """Under Lightning: the carried state, dropout between layers, a checkpoint that the fused backend reloads."""
+    import lightning.pytorch as pl
+
+    from seqkit.data.next_word import NextWordData
+    from seqkit.tasks import NextWordTask
+
+    corpus = tmp_path / "train.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 100)
+    torch.manual_seed(0)
+    task = NextWordTask(LSTM(16, 16, num_layers=2, dropout=0.2, backend="compiled"), tie_weights=True,
+                        optimizer=partial(torch.optim.AdamW, lr=0.02))
+    trainer = pl.Trainer(default_root_dir=tmp_path, accelerator="cpu", max_epochs=2, enable_progress_bar=False,
+                         enable_model_summary=False, logger=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to the loop
+        trainer.fit(task, datamodule=NextWordData(train_path=str(corpus), batch_size=4, eval_batch_size=2, bptt=6))
+    assert trainer.callback_metrics["val/ppl"] < len(task.vocab) / 1.5  # better than a uniform guess: learnt
+    reloaded = NextWordTask.from_checkpoint(trainer.checkpoint_callback.last_model_path)
+    assert reloaded.encoder.backend == "compiled"
+    reloaded.encoder.backend = "fused"
+    task.eval()
+    tokens = torch.randint(0, len(task.vocab), (2, 5))
+    torch.testing.assert_close(reloaded(tokens)[0], task.cpu()(tokens)[0], atol=1e-5, rtol=0)
