@@ -232,7 +232,7 @@ class Recurrent(nn.Module):
         kernel = self.backend == "fused" or (self.backend == "compiled" and exporting and self.fused_kernel is not None)
         series = data if batch_sizes is not None else input
         if self.backend == "compiled" and steps > 1 and not (exporting or torch.compiler.is_compiling()):
-            output, state = self._forward_compiled(series, batch_sizes, state)
+            output, state = compiled_forward(self, series, batch_sizes, state)  # seqkit/modules/compiled.py
         elif kernel and not one_step and (not torch.compiler.is_compiling() or torch.compiler.is_exporting()):
             output, state = self._forward_fused(series, batch_sizes, state)
         else:
@@ -259,10 +259,6 @@ class Recurrent(nn.Module):
         else:
             result = self.fused_kernel(input, batch_sizes, hx, weights, *flags)
         return result[0], tuple(result[1:])
-
-    def _forward_compiled(self, input: Tensor, batch_sizes: Tensor | None, state: State) -> tuple[Tensor, State]:
-        """`_forward_loop` through `torch.compile` (`seqkit/modules/compiled.py`)."""
-        return compiled_forward(self, input, batch_sizes, state)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

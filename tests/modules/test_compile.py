@@ -1,7 +1,8 @@
-"""torch.compile(fullgraph=True) takes every module on both backends, and the models, with eager's results.
+"""torch.compile(fullgraph=True) takes every module on every backend, and the models, with eager's results.
 
 Under the compiler the fused kernel gives way to the readable loop over the same parameters
-(the compiler traces the step functions), so both backends compile to the same graph.
+(the compiler traces the step functions), and the compiled backend's own compilation gives
+way to the outer one, so every backend compiles to the same graph.
 Inductor compiles the LSTM, as a user would; the other cases use the `aot_eager` backend,
 which checks the same full-graph capture and autograd without generating C++ for each.
 """
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, RecurrentReadout, SeasonalNaive
-from seqkit.modules import GRU, LSTM, RNN
+from seqkit.modules import GRU, LSTM, RNN, compiled
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +43,9 @@ def test_the_lstm_compiles_with_inductor_on_both_backends(backend):
 
 
 @pytest.mark.parametrize("cell", [RNN, GRU, LSTM])
-@pytest.mark.parametrize("backend", ["loop", "fused"])
-def test_every_cell_compiles_as_one_graph(cell, backend):
+@pytest.mark.parametrize("backend", ["loop", "fused", "compiled"])
+def test_every_cell_compiles_as_one_graph(cell, backend, monkeypatch):
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})  # the eager side's own compilation
     torch.manual_seed(0)
     module = cell(3, 5, num_layers=2, backend=backend)
     x, h0 = torch.randn(2, 7, 3), torch.randn(2, 2, 5)
@@ -63,12 +65,17 @@ def test_the_models_compile_as_one_graph():
 
 
 @pytest.mark.parametrize("cell", [RNN, GRU, LSTM])
-def test_torch_jit_trace_takes_the_fused_backend(cell):
-    """TorchScript is deprecated upstream, but tracing the fused backend works (the ONNX export relies on it)."""
+@pytest.mark.parametrize("backend", ["fused", "compiled"])
+def test_torch_jit_trace_takes_the_fused_backend(cell, backend, monkeypatch):
+    """TorchScript is deprecated upstream, but tracing the fused backend works (the ONNX export relies on it).
+
+    The compiled backend, traced, runs the kernel too: one op for any length, not a loop unrolled
+    over the example's."""
     import warnings
 
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})  # for the untraced call below
     torch.manual_seed(0)
-    module = cell(3, 5, num_layers=2, bidirectional=True).eval()
+    module = cell(3, 5, num_layers=2, bidirectional=True, backend=backend).eval()
     x = torch.randn(2, 7, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

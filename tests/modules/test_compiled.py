@@ -7,23 +7,17 @@ the LSTM and a cell of the user's own (tens of seconds each on a 2-core CPU).
 
 from __future__ import annotations
 
-import re
 import warnings
-import zlib
 from functools import partial
-from pathlib import Path
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
+from references import CASES, assert_equal_to_torch_nn, guide_namespace
 from seqkit.modules import GRU, LSTM, RNN, compiled
 
 pytestmark = pytest.mark.slow
-
-CASES = [("rnn", RNN, torch.nn.RNN, {}), ("rnn-relu", RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
-         ("lstm", LSTM, torch.nn.LSTM, {}), ("gru", GRU, torch.nn.GRU, {})]
-LENGTHS = torch.tensor([5, 2, 7, 1])  # unsorted: exercises sorted and unsorted indices
 
 
 @pytest.fixture
@@ -32,48 +26,23 @@ def aot_eager(monkeypatch):
     torch._dynamo.reset()
 
 
-def _run(module, x, hx, packed):
-    """Output (padded), final states, and the gradients of a loss that reads all of them."""
-    x = x.detach().requires_grad_(True)
-    inp = pack_padded_sequence(x, LENGTHS, batch_first=True, enforce_sorted=False) if packed else x
-    output, state = module(inp, hx)
-    if packed:
-        output, _ = pad_packed_sequence(output, batch_first=True)
-    state = state if isinstance(state, tuple) else (state,)
-    weights = torch.linspace(-1, 1, output.numel()).reshape(output.shape)
-    loss = (output * weights).sum() + sum((s * s).sum() for s in state)
-    return [output, *state, *torch.autograd.grad(loss, [x, *module.parameters()])]
-
-
-def _assert_equal_to_torch_nn(cls, reference_cls, extra, num_layers, bidirectional, with_hx, packed, atol=1e-5):
-    torch.manual_seed(zlib.crc32(f"{cls.__name__}{num_layers}{bidirectional}{extra}".encode()))
-    reference = reference_cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, batch_first=True, **extra)
-    module = cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, backend="compiled", **extra)
-    module.load_state_dict(reference.state_dict(), strict=True)
-    x, hx = torch.randn(4, 7, 3), None
-    if with_hx:
-        shape = (num_layers * (2 if bidirectional else 1), 4, 5)
-        hx = (torch.randn(shape), torch.randn(shape)) if cls is LSTM else torch.randn(shape)
+def _assert_compiled_equals_torch_nn(name, cls, reference_cls, extra, num_layers, bidirectional, with_hx, packed):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a fallback to the loop would pass unseen otherwise
-        got = _run(module, x, hx, packed)
-    expected = _run(reference, x, hx, packed)
-    labels = ["output", "h_n", "c_n"][: 1 + module.state_size] + ["d input"] + [f"d {n}" for n, _ in reference.named_parameters()]
-    for label, a, b in zip(labels, got, expected):
-        torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=lambda m: f"{label}: {m}")
+        assert_equal_to_torch_nn(name, cls, reference_cls, extra, "compiled", num_layers, bidirectional, with_hx, packed)
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize("layers,bidirectional,with_hx", [(1, False, False), (2, True, True)], ids=["1-uni", "2-bi-hx"])
 @pytest.mark.parametrize("name,cls,reference_cls,extra", CASES, ids=[c[0] for c in CASES])
 def test_equal_to_torch_nn(aot_eager, name, cls, reference_cls, extra, layers, bidirectional, with_hx, packed):
-    _assert_equal_to_torch_nn(cls, reference_cls, extra, layers, bidirectional, with_hx, packed)
+    _assert_compiled_equals_torch_nn(name, cls, reference_cls, extra, layers, bidirectional, with_hx, packed)
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 def test_inductor_compiles_the_lstm_with_torch_nns_numbers(packed):
     torch._dynamo.reset()
-    _assert_equal_to_torch_nn(LSTM, torch.nn.LSTM, {}, 1, True, True, packed)
+    _assert_compiled_equals_torch_nn("lstm", LSTM, torch.nn.LSTM, {}, 1, True, True, packed)
 
 
 @pytest.mark.parametrize("cls,reference_cls", [(RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
@@ -153,22 +122,14 @@ def test_a_compiled_module_copies_pickles_and_keeps_its_state_dict(aot_eager, tm
     torch.testing.assert_close(loop(x)[0], want, atol=1e-6, rtol=0)
 
 
-def _layer_norm_lstm() -> dict:
-    guide = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
-    code = next(b for b in re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S) if "class LayerNormLSTM" in b)
-    namespace: dict = {}
-    exec(compile(code, str(guide), "exec"), namespace)  # the guide's own block, asserts included
-    return namespace
-
-
 def test_the_guides_layer_norm_lstm_runs_as_written(aot_eager):
-    _layer_norm_lstm()
+    guide_namespace("class LayerNormLSTM")
 
 
 def test_inductor_compiles_a_cell_of_ones_own_with_the_loops_numbers():
     """The guide's layer-normalised LSTM (no fused kernel): compiled equals the loop, forward and backward."""
     torch._dynamo.reset()
-    cls = _layer_norm_lstm()["LayerNormLSTM"]
+    cls = guide_namespace("class LayerNormLSTM")["LayerNormLSTM"]
     torch.manual_seed(0)
     loop, compiled = cls(3, 6, backend="loop"), cls(3, 6, backend="compiled")
     compiled.load_state_dict(loop.state_dict())

@@ -7,31 +7,12 @@ states and variable-length (packed) batches.
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from references import CASES, assert_equal_to_torch_nn
 from seqkit.modules import GRU, LSTM, RNN
-
-CASES = [("rnn", RNN, torch.nn.RNN, {}), ("rnn-relu", RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
-         ("lstm", LSTM, torch.nn.LSTM, {}), ("gru", GRU, torch.nn.GRU, {})]
-LENGTHS = torch.tensor([5, 2, 7, 1])  # unsorted on purpose: exercises sorted/unsorted indices
-
-
-def _run(module, x, hx, packed):
-    """Output (padded), final state tuple, and the gradients of a loss that reads all of them."""
-    x = x.detach().requires_grad_(True)
-    inp = pack_padded_sequence(x, LENGTHS, batch_first=True, enforce_sorted=False) if packed else x
-    output, state = module(inp, hx)
-    if packed:
-        output, _ = pad_packed_sequence(output, batch_first=True)
-    state = state if isinstance(state, tuple) else (state,)
-    weights = torch.linspace(-1, 1, output.numel()).reshape(output.shape)
-    loss = (output * weights).sum() + sum((s * s).sum() for s in state)
-    grads = torch.autograd.grad(loss, [x, *module.parameters()])
-    return [output, *state, *grads]
 
 
 @pytest.mark.parametrize("backend", ["fused", "loop"])
@@ -41,20 +22,7 @@ def _run(module, x, hx, packed):
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize("name,cls,reference_cls,extra", CASES, ids=[c[0] for c in CASES])
 def test_equal_to_torch_nn(name, cls, reference_cls, extra, backend, num_layers, bidirectional, with_hx, packed):
-    torch.manual_seed(zlib.crc32(f"{name}{num_layers}{bidirectional}".encode()))
-    reference = reference_cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, batch_first=True, **extra)
-    module = cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, backend=backend, **extra)
-    module.load_state_dict(reference.state_dict(), strict=True)
-    x = torch.randn(4, 7, 3)
-    hx = None
-    if with_hx:
-        shape = (num_layers * (2 if bidirectional else 1), 4, 5)
-        hx = (torch.randn(shape), torch.randn(shape)) if name == "lstm" else torch.randn(shape)
-    got = _run(module, x, hx, packed)
-    expected = _run(reference, x, hx, packed)
-    labels = ["output", "h_n", "c_n"][: 1 + (2 if name == "lstm" else 1)] + ["d input"] + [f"d {n}" for n, _ in reference.named_parameters()]
-    for label, a, b in zip(labels, got, expected):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=lambda m: f"{label}: {m}")
+    assert_equal_to_torch_nn(name, cls, reference_cls, extra, backend, num_layers, bidirectional, with_hx, packed)
 
 
 @pytest.mark.parametrize("backend", ["fused", "loop"])

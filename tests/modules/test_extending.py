@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import torch
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
-
-
-def _guide_namespace() -> dict:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.S)
-    code = next(block for block in blocks if "class MGU" in block)
-    namespace: dict = {}
-    exec(compile(code, str(GUIDE), "exec"), namespace)  # the guide's own code, asserts included
-    return namespace
+from references import guide_namespace
 
 
 def test_guide_example_runs_and_matches_the_formula():
-    ns = _guide_namespace()
+    ns = guide_namespace("class MGU")
     torch.manual_seed(0)
     mgu = ns["MGU"](2, 3, backend="loop")
     x = torch.randn(1, 5, 2)
@@ -37,7 +26,7 @@ def test_guide_example_runs_and_matches_the_formula():
 
 
 def test_guide_cell_gradcheck():
-    ns = _guide_namespace()
+    ns = guide_namespace("class MGU")
     torch.manual_seed(1)
     mgu = ns["MGU"](2, 3, bidirectional=True, backend="loop", dtype=torch.float64)
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
