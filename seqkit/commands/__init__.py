@@ -31,26 +31,30 @@ def modernize(argv: list[str], command: str, renamed: dict[str, str]) -> list[st
     return out
 
 
-def add_checkpoint(parser, recipe_family: str, required: bool = True) -> None:
+def add_checkpoint(parser, recipe_family: str, required: bool = True, several: str | None = None) -> None:
     """`--ckpt_path` and `-c/--config` on an inference command, the way `fit`/`test` have them.
 
     `--ckpt_path` takes a file, a run folder, `last` or `best`; the last two look under the
-    run folder of the recipe given with `-c` (its `trainer.default_root_dir`).
+    run folder of the recipe given with `-c` (its `trainer.default_root_dir`). With
+    `several` (what a command does with more than one, in words) it may be given again,
+    and `args.ckpt_path` is a list.
     """
-    parser.add_argument("--ckpt_path", required=required,
+    more = {"action": "append"} if several else {}
+    parser.add_argument("--ckpt_path", required=required, **more,
                         help=f"a checkpoint written by `seqkit fit` with a {recipe_family} recipe; a run folder (the best "
-                        "checkpoint of its newest run); or best / last of the run folder of the recipe given with -c")
+                        "checkpoint of its newest run); or best / last of the run folder of the recipe given with -c"
+                        + (f"; given more than once, {several}" if several else ""))
     parser.add_argument("-c", "--config", help="the recipe that was trained (a file or a packaged name, as for "
                         "`seqkit fit -c`): with --ckpt_path best or last, its run folder is searched")
 
 
-def checkpoint_file(args):
-    """The checkpoint file that `args.ckpt_path` names (see `add_checkpoint`), said when it was not a file."""
+def checkpoint_file(args, path: str | None = None):
+    """The checkpoint file that `args.ckpt_path` (or `path`) names (see `add_checkpoint`), said when it was not a file."""
     from seqkit import packaged
     from seqkit.training import checkpoints
 
     root = packaged.run_root(args.config) if getattr(args, "config", None) else None
-    return checkpoints.resolve(args.ckpt_path, root=root)
+    return checkpoints.resolve(path if path is not None else args.ckpt_path, root=root)
 
 
 def device(value: str) -> str:

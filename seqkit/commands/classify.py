@@ -2,6 +2,7 @@
 
     seqkit classify --ckpt_path CKPT "a gripping, beautifully shot film" "dull and far too long"
     seqkit classify --ckpt_path CKPT --input reviews.csv --text_column review --output predicted.csv
+    seqkit classify --ckpt_path FORWARD --ckpt_path BACKWARD "..."      # the mean of two classifiers
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description="Label texts with a checkpoint of the sentiment recipe: "
                                      "print each text's label and the probability of every label, or add them as columns to a CSV.")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    add_checkpoint(parser, "sentiment")
+    add_checkpoint(parser, "sentiment", several="the mean of their probabilities (e.g. a forward and a backward classifier)")
     parser.add_argument("--input", type=Path, help="a CSV, TSV or JSON Lines file of texts")
     parser.add_argument("--text_column", default="text", help="the column of --input holding the texts (default text)")
     parser.add_argument("--output", type=Path, help="where to write --input with the predictions added (required with --input)")
@@ -52,7 +53,13 @@ def main(argv: list[str]) -> int:
                                   source=args.input)
     from seqkit.tasks.sentiment import SentimentTask
 
-    model = SentimentTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))
+    models = [SentimentTask.from_checkpoint(checkpoint_file(args, path), map_location=device(args.device)) for path in args.ckpt_path]
+    if len(models) == 1:
+        model = models[0]
+    else:
+        from seqkit.tasks.labelling import Averaged
+
+        model = Averaged(models)
     if args.input is None:
         import pandas as pd
 

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data import catalog
 from seqkit.data.embedded import kjv_lines
+from seqkit.data.text_tables import read_table
 from seqkit.data.resumable import ResumableDataLoader
 from seqkit.console import say
 from seqkit.training.distributed import ShardSampler, shard_of
@@ -77,7 +78,10 @@ class NextWordData(pl.LightningDataModule):
     Args:
         dataset: `"kjv"` (embedded, no network; the default when no file is given),
             `"ptb"` or `"wikitext2"` (catalog: downloaded once, or read from `root` /
-            `$SEQKIT_DATA`).
+            `$SEQKIT_DATA`), or a sentiment dataset (`"sst2"`, `"imdb"`): the texts of each
+            of its splits, one a line, without their labels (a language model of a
+            classification task's own text, ULMFiT's second stage); it trains on the
+            training texts only.
         root: a folder that already holds the catalog dataset's files.
         train_path, val_path, test_path: your own UTF-8 text files. A `train_path`
             replaces `dataset` (the file you name wins). Without `val_path`,
@@ -128,8 +132,8 @@ class NextWordData(pl.LightningDataModule):
             raise DataError("--data.val_path and --data.test_path need a --data.train_path")
         if dataset is None and train_path is None:
             dataset = "kjv"
-        if dataset is not None and dataset not in EMBEDDED:
-            catalog.entry(dataset, task="next_word")  # an unknown or a sentiment dataset fails here, before any work
+        if dataset is not None and dataset not in EMBEDDED and catalog.entry(dataset).task != "sentiment":
+            catalog.entry(dataset, task="next_word")  # an unknown or a forecasting dataset fails here, before any work
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("bptt", bptt)):
             if value < 1:
                 raise DataError(f"--data.{name} must be at least 1, got {value}")
@@ -223,14 +227,20 @@ class NextWordData(pl.LightningDataModule):
             return {"train": lines[: -2 * held], "val": lines[-2 * held : -held], "test": lines[-held:]}
         if self.dataset is not None:
             paths = catalog.locate(self.dataset, self.root)
-            return {split: read_lines(path) for split, path in paths.items()}
-        splits = {split: read_lines(Path(path)) for split, path in self.paths.items() if path is not None}
+            item = catalog.CATALOG[self.dataset]
+            if item.task != "sentiment":
+                return {split: read_lines(path) for split, path in paths.items()}
+            # A classification dataset: the texts of each split, one a line (the language model trains on train's only).
+            splits = {split: [" ".join(text.split()) for text in read_table(path, item.extra["text_column"], None).texts]
+                      for split, path in paths.items()}
+        else:
+            splits = {split: read_lines(Path(path)) for split, path in self.paths.items() if path is not None}
         if "val" not in splits:
             train = splits["train"]
             held = int(len(train) * self.val_fraction)
             if held < 1 or held >= len(train):
                 raise DataError(
-                    f"{self.paths['train']} has {len(train)} lines, too few to hold out {self.val_fraction:.0%} "
+                    f"{self.paths['train'] or self.dataset} has {len(train)} lines, too few to hold out {self.val_fraction:.0%} "
                     f"for validation; give --data.val_path or more text"
                 )
             splits["train"], splits["val"] = train[:-held], train[-held:]

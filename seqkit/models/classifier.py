@@ -1,8 +1,8 @@
 """`RecurrentClassifier`: one label per text from a recurrent encoder, as a plain `nn.Module` on token ids.
 
-    tokens (B, T) + lengths (B,) -> embedding (B, T, E) -> dropout
+    tokens (B, T) + lengths (B,) -> (reverse: each text's tokens last first) -> embedding (B, T, E) -> dropout
         -> packed sequence -> encoder, uni- or bidirectional -> output (B, T, D*H)
-        -> pooling over each text's real steps (last, mean or max) -> dropout -> logits (B, C)
+        -> pooling over each text's real steps (last, mean, max or all three) -> dropout -> logits (B, C)
 
 Texts are padded to the longest in their batch and handed to the encoder packed, so padding
 never reaches a step: a text gets the same logits alone and in a batch of longer ones.
@@ -25,14 +25,18 @@ class RecurrentClassifier(nn.Module):
         vocab_size: the number of token ids.
         encoder: a seqkit recurrent module; its `input_size` is the embedding size.
         num_classes: the number of labels.
-        pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
+        pooling: `"last"`, `"mean"`, `"max"` over each text's real steps, or `"concat"` (all three).
         dropout: on the embeddings and on the pooled features.
         padding_idx: the id of `<pad>`, whose embedding row stays zero (None: no such row).
+        reverse: read each text last word first (padding stays at the end). A classifier
+            started from a backward language model reads as it did; averaged with a forward
+            one, the pair is ULMFiT's forward and backward ensemble.
     """
 
     def __init__(self, vocab_size: int, encoder: Recurrent, num_classes: int, pooling: str = "max",
-                 dropout: float = 0.5, padding_idx: int | None = None) -> None:
+                 dropout: float = 0.5, padding_idx: int | None = None, reverse: bool = False) -> None:
         super().__init__()
+        self.reverse = reverse
         self.embedding = nn.Embedding(vocab_size, encoder.input_size, padding_idx=padding_idx)
         self.encoder = encoder
         self.drop = nn.Dropout(dropout)
@@ -47,6 +51,8 @@ class RecurrentClassifier(nn.Module):
         are not packed either but run padded, each stopping at its length
         (`Recurrent.forward_padded`): the same logits, with shapes fixed by T alone.
         """
+        if self.reverse:
+            tokens = reverse_texts(tokens, lengths)                                  # (B, T)
         x = self.drop(self.embedding(tokens))                                        # (B, T, E)
         if lengths is None:
             output, _ = self.encoder(x)                                              # (B, T, D*H)
@@ -58,3 +64,13 @@ class RecurrentClassifier(nn.Module):
         output, _ = self.encoder(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
         return self.head(output, lengths)
+
+
+def reverse_texts(tokens: Tensor, lengths: Tensor | None) -> Tensor:
+    """`tokens (B, T)` with each row's first `lengths[b]` ids in reverse order; the padding after them stays put."""
+    steps = torch.arange(tokens.size(1), device=tokens.device).unsqueeze(0)          # (1, T)
+    if lengths is None:
+        return tokens.flip(1)
+    lengths = lengths.to(tokens.device).unsqueeze(1)                                 # (B, 1)
+    source = torch.where(steps < lengths, lengths - 1 - steps, steps)                # (B, T): where step t reads from
+    return tokens.gather(1, source)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "concat")
 
 
 class LanguageModelHead(nn.Module):
@@ -55,7 +55,9 @@ class ClassifierHead(nn.Module):
         num_classes: number of labels.
         pooling: `"last"` (h at each sequence's last real step; for a bidirectional
             output, the reverse direction's last step is t = 0), `"mean"` or `"max"` over
-            the real steps. Padding never enters any of them.
+            the real steps, or `"concat"`: the three side by side, `[last; max; mean]`
+            (ULMFiT's concat pooling; the head then reads 3 x in_features). Padding never
+            enters any of them.
         dropout: dropout on the pooled features, in training.
         bidirectional: the features are `[forward; reverse]` halves (matters for `"last"`).
 
@@ -75,15 +77,21 @@ class ClassifierHead(nn.Module):
         self.pooling = pooling
         self.bidirectional = bidirectional
         self.dropout = nn.Dropout(dropout)
-        self.proj = nn.Linear(in_features, num_classes)
+        self.proj = nn.Linear(in_features * (3 if pooling == "concat" else 1), num_classes)
 
     def pool(self, output: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """`(B, T, F)` -> `(B, F)`, over each sequence's real steps only."""
+        """`(B, T, F)` -> `(B, F)` (`(B, 3F)` for concat), over each sequence's real steps only."""
         batch, steps, features = output.shape
         if lengths is None:
             lengths = torch.full((batch,), steps, device=output.device)
         lengths = lengths.to(output.device)
-        if self.pooling == "last":
+        return self._pool(self.pooling, output, lengths)
+
+    def _pool(self, pooling: str, output: Tensor, lengths: Tensor) -> Tensor:
+        batch, steps, features = output.shape
+        if pooling == "concat":
+            return torch.cat([self._pool(one, output, lengths) for one in ("last", "max", "mean")], dim=1)  # (B, 3F)
+        if pooling == "last":
             last = (lengths - 1).clamp(min=0).view(batch, 1, 1).expand(batch, 1, features)
             pooled = output.gather(1, last).squeeze(1)  # (B, F): h at each sequence's own last step
             if self.bidirectional:
@@ -92,7 +100,7 @@ class ClassifierHead(nn.Module):
             return pooled
         real = torch.arange(steps, device=output.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
         real = real.unsqueeze(-1)
-        if self.pooling == "mean":
+        if pooling == "mean":
             return (output * real).sum(1) / lengths.clamp(min=1).unsqueeze(1).to(output.dtype)
         return output.masked_fill(~real, float("-inf")).amax(1)
 

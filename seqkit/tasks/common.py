@@ -132,12 +132,60 @@ class StepDecay(torch.optim.lr_scheduler.LambdaLR):
         super().__init__(optimizer, _Decay(factor, start))
 
 
+class _Slant:
+    """The factor of step `step` in a slanted triangle of `total` steps (a class: plain data in the state)."""
+
+    def __init__(self, total: int, warmup: float, ratio: float) -> None:
+        self.total, self.warmup, self.ratio = total, warmup, ratio
+
+    def __call__(self, step: int) -> float:
+        peak = max(1, math.floor(self.total * self.warmup))  # the step at which the rate is highest
+        if step < peak:
+            rise = step / peak
+        else:
+            rise = max(0.0, 1 - (step - peak) / max(1, self.total - peak))
+        return (1 + rise * (self.ratio - 1)) / self.ratio
+
+
+class SlantedTriangular(torch.optim.lr_scheduler.LambdaLR):
+    """ULMFiT's slanted triangular rates (Howard & Ruder 2018), stepped after every batch.
+
+    The rate climbs linearly from `lr / ratio` to `lr` over the first `warmup` share of
+    the steps, then falls linearly back to `lr / ratio` at the last step: a short, steep
+    rise to find a good region, then a long descent to settle in it. Every parameter group
+    keeps its own peak (discriminative rates scale with it). `total_steps` is the whole
+    training's, by default the Trainer's estimate (`max_epochs` times the batches of an
+    epoch, or `max_steps`).
+
+    In a recipe: `lr_scheduler: {class_path: seqkit.tasks.SlantedTriangular, init_args: {warmup: 0.1, ratio: 32}}`.
+    """
+
+    interval = "step"  # the Lightning interval it is stepped at (`configure` reads it)
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int | None = None, warmup: float = 0.1,
+                 ratio: float = 32.0) -> None:
+        if not 0 < warmup < 1 or not (math.isfinite(ratio) and ratio >= 1) or (total_steps is not None and total_steps < 1):
+            raise SeqkitError(f"SlantedTriangular needs 0 < warmup < 1, ratio >= 1 and total_steps >= 1, got warmup "
+                              f"{warmup}, ratio {ratio} and total_steps {total_steps}")
+        self.total_steps = total_steps
+        # Only plain numbers in the scheduler's own attributes: its state_dict is every attribute, and a
+        # checkpoint must load as plain data (LambdaLR saves the _Slant's numbers, not the object).
+        super().__init__(optimizer, _Slant(total_steps or 1, warmup, ratio))
+
+    def fit_to(self, total_steps: int) -> None:
+        """Stretch the triangle over `total_steps` (the Trainer's count, known once training starts)."""
+        self.total_steps = max(1, int(total_steps))
+        for slant in self.lr_lambdas:
+            slant.total = self.total_steps
+
+
 # A task's `optimizer` and `lr_scheduler` arguments, the LightningCLI way: a recipe names the class
 # (`optimizer: {class_path: torch.optim.SGD, init_args: {lr: 20}}`), the task hands it the parameters.
 
 
 def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
-    """`configure_optimizers`' value: `task.optimizer(params)`, with `task.lr_scheduler` stepped once per epoch.
+    """`configure_optimizers`' value: `task.optimizer(params)`, with `task.lr_scheduler` stepped once per epoch
+    (after every batch for a scheduler whose `interval` is `"step"`, such as `SlantedTriangular`).
 
     `torch.optim.lr_scheduler.ReduceLROnPlateau` steps on `val/loss`, which every task logs.
 
@@ -158,7 +206,9 @@ def configure(task: pl.LightningModule, params) -> torch.optim.Optimizer | dict:
         scheduler = task.lr_scheduler(optimizer)
     except (TypeError, ValueError) as error:
         raise SeqkitError(f"--model.init_args.lr_scheduler: {error}") from None
-    schedule = {"scheduler": scheduler, "interval": "epoch"}
+    schedule = {"scheduler": scheduler, "interval": getattr(scheduler, "interval", "epoch")}
+    if isinstance(scheduler, SlantedTriangular) and scheduler.total_steps is None and task._trainer is not None:
+        scheduler.fit_to(task.trainer.estimated_stepping_batches)
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):  # it steps on the validation loss
         schedule["monitor"] = "val/loss"
     return {"optimizer": optimizer, "lr_scheduler": schedule}

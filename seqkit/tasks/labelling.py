@@ -30,20 +30,65 @@ def encode(task, texts: list[str]) -> list[Tensor]:
 
 
 @torch.no_grad()
-def predict(task, texts: list[str], batch_size: int = 256) -> list[dict]:
-    """For each text, `{"label": best label, "probabilities": {label: p, ...}}`."""
+def probabilities(task, texts: list[str], batch_size: int = 256) -> Tensor:
+    """`(len(texts), C)`: the probability of every label for each text, in `task.labels`' order."""
     task.eval()
-    results = []
+    rows = []
     pad = task.vocab[PAD] if PAD in task.vocab else 0  # any id: padded steps are never read
     for start in range(0, len(texts), batch_size):
         ids = encode(task, texts[start : start + batch_size])
         lengths = torch.tensor([len(i) for i in ids])
-        tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)     # (B, T)
-        probabilities = torch.softmax(task(tokens.to(task.device), lengths), dim=-1).cpu()  # (B, C)
-        for row in probabilities.tolist():
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append({"label": task.labels[best], "probabilities": dict(zip(task.labels, row))})
+        tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)      # (B, T)
+        rows.append(torch.softmax(task(tokens.to(task.device), lengths), dim=-1).cpu())  # (B, C)
+    return torch.cat(rows) if rows else torch.zeros(0, len(task.labels))
+
+
+def predict(task, texts: list[str], batch_size: int = 256) -> list[dict]:
+    """For each text, `{"label": best label, "probabilities": {label: p, ...}}` (`task`: a classifier or an `Averaged`)."""
+    table = task.probabilities(texts, batch_size) if isinstance(task, Averaged) else probabilities(task, texts, batch_size)
+    results = []
+    for row in table.tolist():
+        best = max(range(len(row)), key=row.__getitem__)
+        results.append({"label": task.labels[best], "probabilities": dict(zip(task.labels, row))})
     return results
+
+
+class Averaged:
+    """Several trained classifiers of the same labels as one: each text's probabilities are their mean.
+
+    ULMFiT's forward and backward pair is one use: a classifier that reads forwards and
+    one that reads last word first (`SentimentTask(reverse=True)`) each see the text from
+    another side, and their average is usually right more often than either.
+    `seqkit classify --ckpt_path A --ckpt_path B` builds one.
+
+        pair = Averaged([SentimentTask.from_checkpoint(a), SentimentTask.from_checkpoint(b)])
+        pair.predict(["a gripping film"])       # as SentimentTask.predict
+
+    Raises:
+        DataError: no classifier, or classifiers with different labels.
+    """
+
+    def __init__(self, tasks: list) -> None:
+        if not tasks:
+            raise DataError("Averaged needs at least one classifier")
+        for task in tasks[1:]:
+            if list(task.labels) != list(tasks[0].labels):
+                raise DataError(f"classifiers to average must share their labels: {list(tasks[0].labels)} and "
+                                f"{list(task.labels)}")
+        self.tasks = list(tasks)
+        self.labels = list(tasks[0].labels)
+        self.tokenizer_name = tasks[0].tokenizer_name
+
+    def probabilities(self, texts: list[str], batch_size: int = 256) -> Tensor:
+        """`(len(texts), C)`: the mean of the classifiers' probabilities."""
+        return torch.stack([probabilities(task, texts, batch_size) for task in self.tasks]).mean(0)
+
+    def predict(self, texts: list[str], batch_size: int = 256) -> list[dict]:
+        return predict(self, texts, batch_size)
+
+    def predict_frame(self, table: pd.DataFrame, text_column: str = "text", source: object = "the table",
+                      option: str = "--data.text_column") -> pd.DataFrame:
+        return predict_frame(self, table, text_column, source, option)
 
 
 def predict_frame(task, table: pd.DataFrame, text_column: str = "text", source: object = "the table",

@@ -39,7 +39,8 @@ class SentimentTask(pl.LightningModule):
         encoder: the recurrent module, e.g. `seqkit.modules.LSTM(input_size=300,
             hidden_size=150, bidirectional=True)`; chosen in a recipe by `class_path`.
             Its `input_size` is the embedding size.
-        pooling: `"last"`, `"mean"` or `"max"` over each text's real steps.
+        pooling: `"last"`, `"mean"` or `"max"` over each text's real steps, or `"concat"`
+            (the three side by side, ULMFiT's concat pooling).
         dropout: dropout on the embeddings and on the pooled features.
         class_weights: weight the loss by inverse label frequency (for imbalanced labels).
         optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
@@ -53,6 +54,9 @@ class SentimentTask(pl.LightningModule):
         freeze_body_epochs: keep the embedding and the encoder fixed for this many epochs,
             so that a new head first learns to read them (ULMFiT's gradual unfreezing, in
             two stages); then everything trains.
+        reverse: read each text last word first: the classifier to start from a backward
+            language model (`--init_from BACKWARD.ckpt`), the partner of one read forwards;
+            `seqkit classify --ckpt_path FORWARD --ckpt_path BACKWARD` averages the two.
     """
 
     task_name = "sentiment"
@@ -69,6 +73,7 @@ class SentimentTask(pl.LightningModule):
         freeze_embeddings: bool = False,
         body_lr_scale: float = 1.0,
         freeze_body_epochs: int = 0,
+        reverse: bool = False,
     ) -> None:
         super().__init__()
         check_parts(encoder=encoder)
@@ -116,7 +121,7 @@ class SentimentTask(pl.LightningModule):
         # encoder (packed sequences), so then nothing needs a padding row.
         padding = self.vocab[PAD] if PAD in self.vocab else None
         self.model = RecurrentClassifier(len(self.vocab), self.encoder, classes, self.hparams.pooling,
-                                         self.hparams.dropout, padding)
+                                         self.hparams.dropout, padding, reverse=self.hparams.get("reverse", False))
         metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"),
                    "f1": lambda: MulticlassF1Score(classes, average="macro"), "loss": MeanMetric}
         self.val_metrics, self.test_metrics = stage_metrics("val", **metrics), stage_metrics("test", **metrics)

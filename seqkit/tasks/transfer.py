@@ -34,9 +34,19 @@ def init_from_checkpoint(task, path: str | Path, datamodule: pl.LightningDataMod
     kind = checkpoint["seqkit"].get("task")
     if kind not in ("sentiment", "next_word"):
         raise CheckpointError(f"{path} is a {kind!r} checkpoint; --init_from takes a sentiment or a next_word one")
-    if kind == "next_word" and checkpoint["seqkit"].get("reverse"):
-        raise CheckpointError(f"{path} is a backward language model (it reads text last word first); give it as "
+    backward, reads_backward = bool(checkpoint["seqkit"].get("reverse")), bool(task.hparams.get("reverse"))
+    if kind == "next_word" and backward and not reads_backward:
+        raise CheckpointError(f"{path} is a backward language model (it reads text last word first); start a classifier "
+                              f"that reads the same way from it (--model.init_args.reverse true), or give it as "
                               f"--init_from_backward, beside --init_from a forward one, with a bidirectional encoder")
+    if kind == "next_word" and reads_backward and not backward:
+        raise CheckpointError(f"{path} is a forward language model, and this classifier reads texts last word first "
+                              f"(--model.init_args.reverse true); start it from a backward one (trained with "
+                              f"--data.reverse true), or drop --model.init_args.reverse")
+    if kind == "sentiment" and bool(checkpoint.get("hyper_parameters", {}).get("reverse")) != reads_backward:
+        way = "last word first" if not reads_backward else "first word first"
+        raise CheckpointError(f"{path} is a classifier that reads texts {way}; set --model.init_args.reverse "
+                              f"{str(not reads_backward).lower()} to go on training it")
     task._init_from = checkpoint
     section = checkpoint["seqkit"]
     if isinstance(datamodule, TakesVocabulary):

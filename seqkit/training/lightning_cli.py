@@ -80,7 +80,8 @@ class SeqkitCLI(LightningCLI):
             parser.set_defaults({"trainer.enable_model_summary": False})
         parser.add_argument(
             "--init_from", type=Optional[str], default=None,
-            help="fit only: start from the weights of this seqkit checkpoint and keep its vocabulary (fine-tuning)",
+            help="fit only: start from the weights of this seqkit checkpoint and keep its vocabulary (fine-tuning); "
+                 "a .ckpt file, or a run folder (its newest run's best checkpoint)",
         )
         parser.add_argument(
             "--init_from_backward", type=Optional[str], default=None,
@@ -114,14 +115,14 @@ class SeqkitCLI(LightningCLI):
         if init_from:
             if not isinstance(self.model, Finetunable):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from")
-            self.model.init_from_checkpoint(init_from, self.datamodule)
+            self.model.init_from_checkpoint(checkpoints.resolve(init_from), self.datamodule)
         backward = self._get(self.config, "init_from_backward")
         if backward:
             if not init_from:
                 raise SeqkitError("--init_from_backward goes with --init_from: give the forward language model too")
             if not isinstance(self.model, TakesBackwardModel):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
-            self.model.init_backward_from_checkpoint(backward)
+            self.model.init_backward_from_checkpoint(checkpoints.resolve(backward))
         self._choose_run_folder()
 
     def _parse_ckpt_path(self) -> None:

@@ -116,8 +116,8 @@ def test_the_file_you_name_replaces_the_recipes_dataset(tmp_path, capsys):
 def test_argument_errors():
     with pytest.raises(DataError, match="unknown dataset"):
         NextWordData(dataset="ptb3")
-    with pytest.raises(DataError, match="'imdb' is for sentiment, not next_word"):
-        NextWordData(dataset="imdb")
+    with pytest.raises(DataError, match="'airline' is for forecast, not next_word"):
+        NextWordData(dataset="airline")
     with pytest.raises(DataError, match="bptt must be at least 1"):
         NextWordData(bptt=0)
     with pytest.raises(DataError, match="unknown --data.tokenizer 'spacy'"):
@@ -141,3 +141,18 @@ def test_ptb_from_the_corpora_folder(corpora):
     assert data.tokens["train"].numel() == 929_589
     assert data.tokens["val"].numel() == 73_760 and data.tokens["test"].numel() == 82_430
     assert len(data.vocab) == 10_000  # PTB's own 10k words, <unk> and <eos> among them
+
+
+def test_a_sentiment_dataset_read_as_text_without_its_labels(corpora):
+    """SST-2's sentences, one a line: the language model of a classification task's own text (ULMFiT)."""
+    import pandas as pd
+
+    data = NextWordData(dataset="sst2", root=str(corpora), batch_size=32)
+    assert data.tokenizer_name == "basic_english"
+    data.setup("fit")
+    train = pd.read_csv(corpora / "sst2" / "train.tsv", sep="\t", quoting=3)
+    assert int((data.tokens["train"] == data.vocab[EOS]).sum()) == len(train) == 67_349  # one line a sentence
+    assert data.tokens["train"].numel() == 719_653 and data.tokens["val"].numel() == 18_504
+    words = data.vocab.lookup_tokens(data.tokens["train"][:8].tolist())
+    assert words == ["hide", "new", "secretions", "from", "the", "parental", "units", EOS]  # no label among them
+    assert len(data.vocab) == 14_762  # every word of the training sentences, <unk> and <eos>

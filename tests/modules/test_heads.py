@@ -45,7 +45,7 @@ def test_classifier_pooling_ignores_padding():
     lengths = torch.tensor([4, 2])
     padded = output.clone()
     padded[1, 2:] = 1e6
-    for pooling in ("last", "mean", "max"):
+    for pooling in ("last", "mean", "max", "concat"):
         head = ClassifierHead(6, 3, pooling=pooling)
         a = head.pool(padded, lengths)[1]
         b = head.pool(output[1:2, :2], torch.tensor([2]))[0]
@@ -54,5 +54,9 @@ def test_classifier_pooling_ignores_padding():
     pooled = head.pool(output, lengths)
     torch.testing.assert_close(pooled[1], torch.cat([output[1, 1, :3], output[1, 0, 3:]]))
     assert head(output, lengths).shape == (2, 3)
+    concat = ClassifierHead(6, 3, pooling="concat")
+    assert concat.proj.in_features == 18 and concat(output, lengths).shape == (2, 3)
+    parts = [ClassifierHead(6, 3, pooling=one).pool(output, lengths) for one in ("last", "max", "mean")]
+    torch.testing.assert_close(concat.pool(output, lengths), torch.cat(parts, dim=1))  # ULMFiT's [last; max; mean]
     with pytest.raises(ValueError, match="pooling must be one of"):
         ClassifierHead(6, 3, pooling="attention")

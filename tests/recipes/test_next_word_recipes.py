@@ -10,7 +10,7 @@ from seqkit.cli import main
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "next_word"
 EMBEDDED = ["lstm.yaml", "rnn.yaml"]
-CATALOG = ["lstm_ptb_examples.yaml", "lstm_ptb_small.yaml", "lstm_wikitext2.yaml", "lstm_wikitext2_encoder.yaml"]
+CATALOG = ["lstm_ptb_examples.yaml", "lstm_ptb_small.yaml", "lstm_sst2.yaml", "lstm_wikitext2.yaml", "lstm_wikitext2_encoder.yaml"]
 QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.limit_val_batches", "2",
          "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 

@@ -18,13 +18,13 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 
 def test_every_recipe_opens_with_its_command():
     names = sorted(p.name for p in RECIPES.glob("*.yaml"))
-    assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_reviews.yaml", "lstm_transfer.yaml", "rnn.yaml"]
+    assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_reviews.yaml", "lstm_transfer.yaml", "lstm_ulmfit.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
         assert text.startswith("# ") and f"seqkit fit -c sentiment/{name[:-5]}" in text
 
 
-@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml"])
+@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_imdb.yaml", "lstm_transfer.yaml", "lstm_ulmfit.yaml"])
 def test_print_config(recipe, capsys):
     with pytest.raises(SystemExit) as done:
         main(["fit", "-c", str(RECIPES / recipe), "--print_config"])
@@ -79,11 +79,12 @@ def test_fine_tune_on_the_sample_reviews(sst2_checkpoint, tmp_path, capsys):
     assert "the classification head starts afresh" in captured.out + captured.err
 
 
-def test_the_transfer_recipe_fits_the_language_model_it_starts_from():
+@pytest.mark.parametrize("lm, recipe", [("lstm_wikitext2_encoder", "lstm_transfer"), ("lstm_sst2", "lstm_ulmfit")])
+def test_the_transfer_recipe_fits_the_language_model_it_starts_from(lm, recipe):
     import yaml
 
-    language_model = yaml.safe_load((ROOT / "recipes" / "next_word" / "lstm_wikitext2_encoder.yaml").read_text())
-    classifier = yaml.safe_load((RECIPES / "lstm_transfer.yaml").read_text())
+    language_model = yaml.safe_load((ROOT / "recipes" / "next_word" / f"{lm}.yaml").read_text())
+    classifier = yaml.safe_load((RECIPES / f"{recipe}.yaml").read_text())
     lm_encoder = language_model["model"]["init_args"]["encoder"]
     encoder = classifier["model"]["init_args"]["encoder"]
     assert lm_encoder["class_path"] == encoder["class_path"]
@@ -91,7 +92,7 @@ def test_the_transfer_recipe_fits_the_language_model_it_starts_from():
         assert lm_encoder["init_args"][size] == encoder["init_args"][size], size
     assert not encoder["init_args"].get("bidirectional", False)  # a language model reads one way
     # The classifier reads text as the language model's vocabulary was built: lowercased basic_english.
-    assert language_model["data"]["init_args"]["tokenizer"] == "basic_english"
+    assert language_model["data"]["init_args"].get("tokenizer", "basic_english") == "basic_english"
 
 
 def test_bidirectional_transfer_from_the_shell(tmp_path, capsys):
@@ -115,3 +116,27 @@ def test_bidirectional_transfer_from_the_shell(tmp_path, capsys):
     assert "loaded 9 embedding/encoder tensors" in said and "warning" not in said
     assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "clf2"), "--init_from_backward", str(backward)]) == 2
     assert "--init_from_backward goes with --init_from: give the forward language model too" in capsys.readouterr().err
+
+
+def test_the_ulmfit_chain_from_the_shell(corpora, tmp_path, capsys):
+    """SST-2's sentences -> a forward and a backward language model -> a classifier from each -> their average."""
+    lm = ["fit", "-c", "next_word/lstm_sst2", "--data.root", str(corpora), *QUICK]
+    assert main([*lm, "--trainer.default_root_dir", str(tmp_path / "lm")]) == 0
+    assert main([*lm, "--trainer.default_root_dir", str(tmp_path / "lm_bwd"), "--data.reverse", "true"]) == 0
+    classifier = ["fit", "-c", "sentiment/lstm_ulmfit", "--data.root", str(corpora), *QUICK]
+    assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "fwd"), "--init_from", str(tmp_path / "lm")]) == 0
+    assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "bwd"), "--init_from", str(tmp_path / "lm_bwd"),
+                 "--model.init_args.reverse", "true"]) == 0
+    capsys.readouterr()
+    text = "a gripping, beautifully shot film"
+    probabilities = []
+    for paths in ([tmp_path / "fwd"], [tmp_path / "bwd"], [tmp_path / "fwd", tmp_path / "bwd"]):
+        assert main(["classify", *[a for p in paths for a in ("--ckpt_path", str(p))], text]) == 0
+        row = capsys.readouterr().out.strip().split("\t")
+        assert row[-1] == text
+        probabilities.append(float(row[1].split()[0].split("=")[1]))  # negative=...
+    assert probabilities[2] == pytest.approx((probabilities[0] + probabilities[1]) / 2, abs=1e-3)
+    # A forward language model cannot start a classifier that reads backwards.
+    assert main([*classifier, "--trainer.default_root_dir", str(tmp_path / "bad"), "--init_from", str(tmp_path / "lm"),
+                 "--model.init_args.reverse", "true"]) == 2
+    assert "is a forward language model, and this classifier reads texts last word first" in capsys.readouterr().err

@@ -14,7 +14,8 @@ from seqkit.data.sentiment import SentimentData
 from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import GRU, LSTM, RNN
 from seqkit.tasks.next_word import NextWordTask
-from seqkit.tasks import StepDecay
+from seqkit.tasks import SlantedTriangular, StepDecay
+from seqkit.tasks.labelling import Averaged
 from seqkit.tasks.sentiment import SentimentTask
 
 GOOD = ["a good film", "good acting and a good story", "really good", "the story was good", "good good good fun"]
@@ -57,7 +58,7 @@ def test_training_separates_the_labels(trained):
 
 
 @pytest.mark.parametrize("cell", [RNN, LSTM, GRU])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "concat"])
 def test_a_text_alone_and_in_a_batch_of_longer_texts_gets_the_same_probabilities(trained, cell, pooling):
     _, _, _, data = trained
     torch.manual_seed(1)
@@ -179,8 +180,10 @@ def test_bidirectional_transfer_from_a_forward_and_a_backward_language_model(rev
 def test_bidirectional_transfer_refuses_what_does_not_fit(reviews, language_models, tmp_path, capsys):
     paths = language_models["paths"]
     data = _data(reviews)
-    with pytest.raises(CheckpointError, match="is a backward language model .* give it as --init_from_backward"):
+    with pytest.raises(CheckpointError, match="is a backward language model .*--model.init_args.reverse true.* give it as --init_from_backward"):
         SentimentTask(LSTM(16, 16, bidirectional=True)).init_from_checkpoint(paths["backward"], data)
+    with pytest.raises(CheckpointError, match="is a forward language model, and this classifier reads texts last word first"):
+        SentimentTask(LSTM(16, 16), reverse=True).init_from_checkpoint(paths["forward"], data)
     with pytest.raises(SeqkitError, match="goes with --init_from a forward language model"):
         SentimentTask(LSTM(16, 16, bidirectional=True)).init_backward_from_checkpoint(paths["backward"])
     one_way = SentimentTask(LSTM(16, 16))
@@ -273,3 +276,79 @@ def test_the_pretrained_body_can_wait_and_learn_more_gently(reviews, tmp_path, c
     assert "epoch 1: the embedding and the encoder now train too" in capsys.readouterr().err
     with pytest.raises(SeqkitError, match="body_lr_scale must be > 0"):
         SentimentTask(LSTM(4, 4), body_lr_scale=0)
+
+
+def test_a_classifier_that_reads_backwards_starts_from_a_backward_language_model(reviews, language_models, tmp_path):
+    """ULMFiT's backward pair: the backward model's encoder, fed each text last word first."""
+    paths, models = language_models["paths"], language_models["models"]
+    data = _data(reviews)
+    task = SentimentTask(LSTM(16, 16), reverse=True, optimizer=partial(torch.optim.AdamW, lr=0.0))
+    task.init_from_checkpoint(paths["backward"], data)
+    trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
+    trainer.fit(task, datamodule=data)
+    for name, value in models["backward"].encoder.state_dict().items():
+        assert torch.equal(task.encoder.state_dict()[name], value)
+    # Reading backwards is reading the reversed text forwards, padding or not.
+    forwards = SentimentTask.from_checkpoint(trainer.checkpoint_callback.last_model_path)
+    assert forwards.hparams.reverse
+    forwards.model.reverse = False
+    texts = ["really good", "the story was bad and the acting too"]
+    mirrored = [" ".join(reversed(text.split())) for text in texts]
+    back = torch.tensor([list(r["probabilities"].values()) for r in task.predict(texts)])
+    ahead = torch.tensor([list(r["probabilities"].values()) for r in forwards.predict(mirrored)])
+    torch.testing.assert_close(back, ahead)
+    # Going on training it: the direction must be the checkpoint's.
+    with pytest.raises(CheckpointError, match="reads texts last word first; set --model.init_args.reverse true"):
+        SentimentTask(LSTM(16, 16)).init_from_checkpoint(trainer.checkpoint_callback.last_model_path, data)
+
+
+def test_reverse_texts_keeps_padding_at_the_end():
+    from seqkit.models.classifier import reverse_texts
+
+    tokens = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0], [6, 7, 8, 9]])
+    assert reverse_texts(tokens, torch.tensor([3, 2, 4])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0], [9, 8, 7, 6]]
+    assert reverse_texts(tokens, None).tolist() == tokens.flip(1).tolist()
+
+
+def test_averaged_classifiers_give_the_mean_of_their_probabilities(trained, reviews, tmp_path):
+    task = trained[0]
+    torch.manual_seed(1)
+    other = SentimentTask(LSTM(16, 12), optimizer=partial(torch.optim.AdamW, lr=0.01))
+    _trainer(tmp_path, max_epochs=1).fit(other, datamodule=_data(reviews))
+    texts = ["a good story", "bad bad acting", ""]
+    pair = Averaged([task, other])
+    expected = [{label: (a["probabilities"][label] + b["probabilities"][label]) / 2 for label in task.labels}
+                for a, b in zip(task.predict(texts), other.predict(texts))]
+    got = pair.predict(texts)
+    for want, have in zip(expected, got):
+        assert have["probabilities"] == pytest.approx(want)
+        assert have["label"] == max(want, key=want.get)
+    table = pair.predict_frame(__import__("pandas").DataFrame({"text": texts}))
+    assert table["probability_pos"].tolist() == pytest.approx([e["pos"] for e in expected])
+    other.labels = ["bad", "good"]
+    with pytest.raises(DataError, match="must share their labels"):
+        Averaged([task, other])
+
+
+def test_the_slanted_triangular_schedule_rises_fast_and_falls_slowly(reviews, tmp_path):
+    task = SentimentTask(LSTM(8, 8), optimizer=partial(torch.optim.AdamW, lr=0.01), lr_scheduler=partial(SlantedTriangular, ratio=32))
+    seen = []
+
+    class Rates(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    data = _data(reviews, batch_size=10)
+    trainer = _trainer(tmp_path, max_epochs=2, limit_val_batches=0, callbacks=[Rates()])
+    trainer.fit(task, datamodule=data)
+    steps = len(seen)
+    assert steps == 2 * trainer.num_training_batches == 36  # stepped after every batch, over both epochs
+    peak = seen.index(max(seen))
+    assert seen[0] == pytest.approx(0.01 / 32) and max(seen) == pytest.approx(0.01) and peak == steps // 10
+    assert all(a < b for a, b in zip(seen[:peak], seen[1 : peak + 1]))            # a short rise ...
+    assert all(a > b for a, b in zip(seen[peak:], seen[peak + 1 :]))              # ... then a long fall
+    assert seen[-1] == pytest.approx(0.01 / 32 + (0.01 - 0.01 / 32) / (steps - peak))  # one step before the bottom
+    # Its checkpoint is plain data: it loads without unpickling objects.
+    assert SentimentTask.from_checkpoint(trainer.checkpoint_callback.last_model_path).labels == ["neg", "pos"]
+    with pytest.raises(SeqkitError, match="SlantedTriangular needs 0 < warmup < 1"):
+        SlantedTriangular(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), warmup=1.5)
