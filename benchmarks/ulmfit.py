@@ -1,22 +1,24 @@
 """ULMFiT on SST-2 on a CPU: the whole chain per seed, timed, and the dev accuracy it reaches.
 
-    python benchmarks/ulmfit.py                      # seeds 0, 1, 2 (about 25 minutes each on 2 cores)
+    python benchmarks/ulmfit.py                      # seeds 0, 1, 2 (about 13 minutes each on 2 cores)
+    python benchmarks/ulmfit.py --members forward,backward    # a forward and a backward pair instead
     python benchmarks/ulmfit.py --seeds 0 --lm-dir runs/benchmarks/ulmfit   # reuse seed 0's language models
     python benchmarks/ulmfit.py --smoke              # a few batches of every stage (checks the script)
 
 One chain, for each seed, on the two cores of the machine, one thread per process:
 
-1. Two language models of SST-2's training sentences at once (`recipes/next_word/lstm_sst2.yaml`):
-   one reading forwards, one reading every sentence last word first (`--data.reverse true`).
-2. Two classifiers at once (`recipes/sentiment/lstm_ulmfit.yaml`): one from each language
-   model, the second reading texts last word first (`--model.init_args.reverse true`).
+1. A language model of SST-2's training sentences for each member
+   (`recipes/next_word/lstm_sst2.yaml`; a backward member reads every sentence last word
+   first, `--data.reverse true`), two at a time. Member i trains with seed + 100 i.
+2. A classifier from each (`recipes/sentiment/lstm_ulmfit.yaml`; a backward one with
+   `--model.init_args.reverse true`), two at a time.
 3. Their average (`seqkit.tasks.labelling.Averaged`): each dev sentence's probabilities
-   are the mean of the two classifiers', each at its best epoch on the dev split.
+   are the mean of the classifiers', each at its best check on the dev split.
 
-Prints, for each seed, the dev accuracy of the forward classifier, the backward one and
-their average, and the minutes of the whole chain (both language models included); then
-the mean over seeds. `--classifier-args` passes more flags to both classifiers (to try a
-setting). Reads `SEQKIT_DATA` (or the download cache).
+Prints, for each seed, the dev accuracy of every member and of their average, and the
+minutes of the whole chain (the language models included); then the mean over seeds.
+`--classifier-args` passes more flags to every classifier (to try a setting). Reads
+`SEQKIT_DATA` (or the download cache).
 """
 
 from __future__ import annotations
@@ -42,16 +44,25 @@ def best_checkpoint(folder: Path) -> Path:
     return best[-1] if best else runs[-1] / "last.ckpt"
 
 
-def run_pair(commands: list[tuple[list[str], Path]], env: dict) -> None:
-    """Run the commands side by side, each with its log in its folder; fail if either fails."""
-    running = []
-    for command, folder in commands:
-        folder.mkdir(parents=True, exist_ok=True)
-        log = (folder / "log.txt").open("w")
-        running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), folder))
-    for process, folder in running:
-        if process.wait() != 0:
-            raise SystemExit(f"{' '.join(process.args[:6])} ... failed: see {folder}/log.txt")
+def trained(folder: Path) -> bool:
+    """Whether a run under `folder` finished with checkpoints."""
+    return any(folder.glob("lightning_logs/version_*/checkpoints/last.ckpt"))
+
+
+def run_all(commands: list[tuple[list[str], Path]], env: dict, jobs: int) -> None:
+    """Run the commands, `jobs` at a time, each with its log in its folder; stop at the first that fails."""
+    pending, running = list(commands), []
+    while pending or running:
+        while pending and len(running) < jobs:
+            command, folder = pending.pop(0)
+            folder.mkdir(parents=True, exist_ok=True)
+            log = (folder / "log.txt").open("w")
+            running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), folder))
+        time.sleep(1)
+        for process, folder in [r for r in running if r[0].poll() is not None]:
+            running.remove((process, folder))
+            if process.returncode != 0:
+                raise SystemExit(f"{' '.join(map(str, process.args[:6]))} ... failed: see {folder}/log.txt")
 
 
 def fit(recipe: str, folder: Path, extra: list[str], smoke: bool) -> list[str]:
@@ -62,8 +73,8 @@ def fit(recipe: str, folder: Path, extra: list[str], smoke: bool) -> list[str]:
     return command + extra
 
 
-def dev_accuracy(checkpoints: list[Path]) -> list[float]:
-    """SST-2 dev accuracy of each classifier, then of their average."""
+def dev_accuracy(checkpoints: list[Path]) -> tuple[list[float], list[float]]:
+    """SST-2 dev accuracy of each classifier, and of the average of the first k of them for k = 2, 3, ..."""
     import torch
 
     from seqkit.data import catalog
@@ -76,18 +87,28 @@ def dev_accuracy(checkpoints: list[Path]) -> list[float]:
     names = dict(pair.split("=") for pair in item.extra["label_names"].split(","))
     tasks = [SentimentTask.from_checkpoint(path, map_location="cpu") for path in checkpoints]
     truth = torch.tensor([tasks[0].labels.index(names.get(label, label)) for label in dev.labels])
-    members = [Averaged([task]) for task in tasks] + [Averaged(tasks)]
-    return [(member.probabilities(dev.texts).argmax(1) == truth).float().mean().item() for member in members]
+    right = lambda members: (Averaged(members).probabilities(dev.texts).argmax(1) == truth).float().mean().item()
+    return [right([task]) for task in tasks], [right(tasks[:k]) for k in range(2, len(tasks) + 1)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", type=Path, default=Path("runs/benchmarks/ulmfit"))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--lm-dir", type=Path, help="a folder of an earlier run: reuse its language models (seed_N/lm_forward, lm_backward)")
-    parser.add_argument("--classifier-args", default="", help="more flags for both classifiers, as one string")
+    parser.add_argument("--members", default="forward,forward",
+                        help="the classifiers averaged, each from its own language model: forward or backward, "
+                             "comma-separated (default forward,forward); member i trains with seed + 100 i")
+    parser.add_argument("--jobs", type=int, default=2, help="processes at a time, one thread each (default 2, one per core)")
+    parser.add_argument("--lm-dir", type=Path, help="a folder of an earlier run: reuse its language models")
+    parser.add_argument("--classifier-args", default="", help="more flags for every classifier, as one string")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the members already trained in --output_dir (a language model and a classifier with "
+                             "checkpoints) and train only the others: the minutes printed are those of the new ones")
     parser.add_argument("--smoke", action="store_true", help="a few batches of each stage: checks the script, measures nothing")
     args = parser.parse_args()
+    members = args.members.split(",")
+    if not members or set(members) - {"forward", "backward"}:
+        raise SystemExit(f"--members takes forward and backward, comma-separated; got {args.members!r}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     lm_recipe, classifier_recipe = str(ROOT / "recipes/next_word/lstm_sst2.yaml"), str(ROOT / "recipes/sentiment/lstm_ulmfit.yaml")
@@ -95,35 +116,44 @@ def main() -> int:
     for seed in args.seeds.split(","):
         out = args.output_dir / f"seed_{seed}"
         start = time.perf_counter()
-        lms = {way: (args.lm_dir or args.output_dir) / f"seed_{seed}" / f"lm_{way}" for way in ("forward", "backward")}
+        names = [f"{i}_{way}" for i, way in enumerate(members)]
+        seeds = {name: str(int(seed) + 100 * i) for i, name in enumerate(names)}
+        backward = {name: name.endswith("backward") for name in names}
+        lms = {name: (args.lm_dir or args.output_dir) / f"seed_{seed}" / f"lm_{name}" for name in names}
+        classifiers = {name: out / f"classifier_{name}" for name in names}
+        done = {n for n in names if args.resume and trained(lms[n]) and trained(classifiers[n])}
+        new = [n for n in names if n not in done]
+        if done:
+            print(f"seed {seed}: kept {', '.join(sorted(done))} from {out}", flush=True)
         if args.lm_dir is None:
-            print(f"seed {seed}: the forward and the backward language model", flush=True)
-            run_pair([(fit(lm_recipe, lms["forward"], ["--seed_everything", seed], args.smoke), lms["forward"]),
-                      (fit(lm_recipe, lms["backward"], ["--seed_everything", seed, "--data.reverse", "true"], args.smoke),
-                       lms["backward"])], env)
+            print(f"seed {seed}: {len(new)} language models", flush=True)
+            run_all([(fit(lm_recipe, lms[n], ["--seed_everything", seeds[n], "--data.reverse", str(backward[n]).lower()],
+                          args.smoke), lms[n]) for n in new], env, args.jobs)
         lm_minutes = (time.perf_counter() - start) / 60
-        print(f"seed {seed}: the two classifiers ({lm_minutes:.1f} min so far)", flush=True)
-        extra = ["--seed_everything", seed, *shlex.split(args.classifier_args)]
-        classifiers = {way: out / f"classifier_{way}" for way in ("forward", "backward")}
-        run_pair([(fit(classifier_recipe, classifiers["forward"], ["--init_from", str(best_checkpoint(lms["forward"])), *extra],
-                       args.smoke), classifiers["forward"]),
-                  (fit(classifier_recipe, classifiers["backward"], ["--init_from", str(best_checkpoint(lms["backward"])),
-                                                                    "--model.init_args.reverse", "true", *extra], args.smoke),
-                   classifiers["backward"])], env)
+        print(f"seed {seed}: {len(new)} classifiers ({lm_minutes:.1f} min so far)", flush=True)
+        run_all([(fit(classifier_recipe, classifiers[n], ["--init_from", str(best_checkpoint(lms[n])), "--seed_everything", seeds[n],
+                                                          "--model.init_args.reverse", str(backward[n]).lower(),
+                                                          *shlex.split(args.classifier_args)], args.smoke), classifiers[n])
+                 for n in new], env, args.jobs)
         minutes = (time.perf_counter() - start) / 60
-        accuracy = dev_accuracy([best_checkpoint(classifiers[way]) for way in ("forward", "backward")])
-        rows.append((seed, *accuracy, minutes, lm_minutes if args.lm_dir is None else None))
-        print(f"seed {seed}: forward {accuracy[0]:.2%}, backward {accuracy[1]:.2%}, averaged {accuracy[2]:.2%}; "
-              f"{minutes:.1f} min", flush=True)
+        alone, averaged = dev_accuracy([best_checkpoint(classifiers[n]) for n in names])
+        rows.append((seed, alone + averaged, minutes, lm_minutes if args.lm_dir is None else None))
+        print(f"seed {seed}: " + ", ".join(f"{n} {a:.2%}" for n, a in zip(names, alone))
+              + "".join(f", first {k + 2} averaged {a:.2%}" for k, a in enumerate(averaged)) + f"; {minutes:.1f} min", flush=True)
 
-    print("\n## SST-2 dev accuracy, ULMFiT on a CPU (recipes/next_word/lstm_sst2.yaml, recipes/sentiment/lstm_ulmfit.yaml)\n")
-    print("| seed | forward | backward | averaged | chain, minutes | of which language models |\n|---|---|---|---|---|---|")
-    for seed, forward, backward, both, minutes, lm_minutes in rows:
+    title = "ULMFiT on a CPU (recipes/next_word/lstm_sst2.yaml, recipes/sentiment/lstm_ulmfit.yaml)"
+    print(f"\n## SST-2 dev accuracy, {title}\n")
+    averages = [f"first {k} averaged" for k in range(2, len(members) + 1)]
+    columns = [f"{i}: {way}" for i, way in enumerate(members)] + averages
+    print(f"| seed | {' | '.join(columns)} | minutes{' (new members)' if args.resume else ''} | of which language models |")
+    print("|---|" + "---|" * (len(columns) + 2))
+    for seed, accuracy, minutes, lm_minutes in rows:
         lm = f"{lm_minutes:.1f}" if lm_minutes is not None else "reused"
-        print(f"| {seed} | {forward:.2%} | {backward:.2%} | {both:.2%} | {minutes:.1f} | {lm} |")
+        print(f"| {seed} | " + " | ".join(f"{a:.2%}" for a in accuracy) + f" | {minutes:.1f} | {lm} |")
     if len(rows) > 1:
-        means = [statistics.mean(row[i] for row in rows) for i in (1, 2, 3)]
-        print(f"| mean | {means[0]:.2%} | {means[1]:.2%} | **{means[2]:.2%}** | {statistics.mean(r[4] for r in rows):.1f} | |")
+        means = [statistics.mean(row[1][i] for row in rows) for i in range(len(columns))]
+        print("| mean | " + " | ".join(f"**{m:.2%}**" if i >= len(members) else f"{m:.2%}" for i, m in enumerate(means))
+              + f" | {statistics.mean(r[2] for r in rows):.1f} | |")
     return 0
 
 

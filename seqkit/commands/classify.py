@@ -2,7 +2,7 @@
 
     seqkit classify --ckpt_path CKPT "a gripping, beautifully shot film" "dull and far too long"
     seqkit classify --ckpt_path CKPT --input reviews.csv --text_column review --output predicted.csv
-    seqkit classify --ckpt_path FORWARD --ckpt_path BACKWARD "..."      # the mean of two classifiers
+    seqkit classify --ckpt_path RUN_A --ckpt_path RUN_B "..."      # the mean of two classifiers' probabilities
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description="Label texts with a checkpoint of the sentiment recipe: "
                                      "print each text's label and the probability of every label, or add them as columns to a CSV.")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    add_checkpoint(parser, "sentiment", several="the mean of their probabilities (e.g. a forward and a backward classifier)")
+    add_checkpoint(parser, "sentiment", several="the mean of their probabilities (an average of classifiers)")
     parser.add_argument("--input", type=Path, help="a CSV, TSV or JSON Lines file of texts")
     parser.add_argument("--text_column", default="text", help="the column of --input holding the texts (default text)")
     parser.add_argument("--output", type=Path, help="where to write --input with the predictions added (required with --input)")

@@ -56,9 +56,9 @@ def predict(task, texts: list[str], batch_size: int = 256) -> list[dict]:
 class Averaged:
     """Several trained classifiers of the same labels as one: each text's probabilities are their mean.
 
-    ULMFiT's forward and backward pair is one use: a classifier that reads forwards and
-    one that reads last word first (`SentimentTask(reverse=True)`) each see the text from
-    another side, and their average is usually right more often than either.
+    Classifiers that learned differently err on different texts: two started from language
+    models of different seeds, or ULMFiT's pair, one reading forwards and one last word
+    first (`SentimentTask(reverse=True)`). docs/results.md measures both on SST-2.
     `seqkit classify --ckpt_path A --ckpt_path B` builds one.
 
         pair = Averaged([SentimentTask.from_checkpoint(a), SentimentTask.from_checkpoint(b)])
