@@ -286,7 +286,8 @@ BROKEN = [
            NextWordTask.from_checkpoint, r"{file}: the checkpoint's 'reverse' is a str \('yes'\), not true or false"),
     Broken("a backward language model given to --init_from", change("next_word", lambda c: c["seqkit"].update(reverse=True)),
            lambda path: SentimentTask(LSTM(8, 8)).init_from_checkpoint(path),
-           r"{file} is a backward language model \(it reads text last word first\); give it as --init_from_backward"),
+           r"{file} is a backward language model \(it reads text last word first\); start a classifier that reads the same way "
+           r"from it \(--model.init_args.reverse true\), or give it as --init_from_backward"),
     Broken("an encoder that is a shell function",
            change("next_word", lambda c: c["seqkit"]["encoder"].update(class_path="os.system")),
            NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder os.system is not a seqkit recurrent module"),
