@@ -32,16 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from seqkit.training import checkpoints
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best_checkpoint(folder: Path) -> Path:
-    """The `best-*.ckpt` of the newest run under `folder` (`last.ckpt` for a language model, which keeps no best)."""
-    runs = sorted(folder.glob("lightning_logs/version_*/checkpoints"), key=lambda p: int(p.parent.name.split("_")[1]))
-    if not runs:
-        raise SystemExit(f"no checkpoint under {folder}: see {folder}/log.txt")
-    best = sorted(runs[-1].glob("best-*.ckpt"))
-    return best[-1] if best else runs[-1] / "last.ckpt"
 
 
 def trained(folder: Path) -> bool:
@@ -87,8 +80,9 @@ def dev_accuracy(checkpoints: list[Path]) -> tuple[list[float], list[float]]:
     names = dict(pair.split("=") for pair in item.extra["label_names"].split(","))
     tasks = [SentimentTask.from_checkpoint(path, map_location="cpu") for path in checkpoints]
     truth = torch.tensor([tasks[0].labels.index(names.get(label, label)) for label in dev.labels])
-    right = lambda members: (Averaged(members).probabilities(dev.texts).argmax(1) == truth).float().mean().item()
-    return [right([task]) for task in tasks], [right(tasks[:k]) for k in range(2, len(tasks) + 1)]
+    each = [Averaged([task]).probabilities(dev.texts) for task in tasks]  # (N, C) per classifier, computed once
+    right = lambda table: (table.argmax(1) == truth).float().mean().item()
+    return [right(table) for table in each], [right(torch.stack(each[:k]).mean(0)) for k in range(2, len(tasks) + 1)]
 
 
 def main() -> int:
@@ -131,12 +125,12 @@ def main() -> int:
                           args.smoke), lms[n]) for n in new], env, args.jobs)
         lm_minutes = (time.perf_counter() - start) / 60
         print(f"seed {seed}: {len(new)} classifiers ({lm_minutes:.1f} min so far)", flush=True)
-        run_all([(fit(classifier_recipe, classifiers[n], ["--init_from", str(best_checkpoint(lms[n])), "--seed_everything", seeds[n],
+        run_all([(fit(classifier_recipe, classifiers[n], ["--init_from", str(checkpoints.resolve(lms[n], say=False)), "--seed_everything", seeds[n],
                                                           "--model.init_args.reverse", str(backward[n]).lower(),
                                                           *shlex.split(args.classifier_args)], args.smoke), classifiers[n])
                  for n in new], env, args.jobs)
         minutes = (time.perf_counter() - start) / 60
-        alone, averaged = dev_accuracy([best_checkpoint(classifiers[n]) for n in names])
+        alone, averaged = dev_accuracy([checkpoints.resolve(classifiers[n], say=False) for n in names])
         rows.append((seed, alone + averaged, minutes, lm_minutes if args.lm_dir is None else None))
         print(f"seed {seed}: " + ", ".join(f"{n} {a:.2%}" for n, a in zip(names, alone))
               + "".join(f", first {k + 2} averaged {a:.2%}" for k, a in enumerate(averaged)) + f"; {minutes:.1f} min", flush=True)
