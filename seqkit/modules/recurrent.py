@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
 from seqkit.modules.compiled import ATTRIBUTE as _COMPILED, forward as compiled_forward
-from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan
+from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan, previous_states
 
 State = tuple[Tensor, ...]
 """A recurrent state: `(h,)` for the RNN and GRU, `(h, c)` for the LSTM."""
@@ -267,16 +267,18 @@ class Recurrent(nn.Module):
 
     def _forward_loop(
         self, input: Tensor, batch_sizes: Tensor | None, state: State, observe: Observer | None = None,
-        lengths: Tensor | None = None,
+        lengths: Tensor | None = None, scan: Callable | None = None,
     ) -> tuple[Tensor, State]:
         """The readable path: layers, directions, and a Python loop over time.
 
         `input` is `(B, T, I)` / `(T, B, I)`, or the `(N, I)` data of a PackedSequence
         with its `batch_sizes`; or padded with each sequence's `lengths (B,)`. Returns the
-        output in the same layout and the final state.
+        output in the same layout and the final state. `scan`, for padded input, replaces
+        the loop over time of each layer and direction: `seqkit.modules.scan.scan_padded`
+        with the step bound, compiled (the `compiled` backend).
         """
         packed = batch_sizes is not None
-        alive = None
+        alive = alive_mask = None
         if packed:
             step_sizes = batch_sizes.tolist()
         elif self.batch_first:
@@ -285,7 +287,8 @@ class Recurrent(nn.Module):
             input = input.transpose(0, 1).contiguous()
         if lengths is not None:
             time = torch.arange(input.shape[0], device=input.device)
-            alive = (time[:, None] < lengths.to(input.device)[None, :]).unsqueeze(-1).unbind(0)  # T x (B, 1)
+            alive_mask = (time[:, None] < lengths.to(input.device)[None, :]).unsqueeze(-1)  # (T, B, 1)
+            alive = alive_mask.unbind(0)
         layer_input = input
         finals: list[State] = []
         for layer in range(self.num_layers):
@@ -304,11 +307,18 @@ class Recurrent(nn.Module):
                     h_prev = []
                     x_proj = _RecurrentWeightGrad.apply(x_proj, w_hh, h_prev)
                     w_hh = w_hh.detach()
+                index = layer * self.num_directions + direction
+                initial = tuple(s[index] for s in state)
+                if scan is not None:  # the walk over time as one compiled graph; W_hh's gradient as above
+                    hs, final = scan(x_proj, initial, w_hh, b_hh, direction == 1, alive_mask)  # (T, B, H)
+                    if h_prev is not None:
+                        h_prev.append(previous_states(hs, initial[0], direction == 1).flatten(0, 1))
+                    outputs.append(hs)
+                    finals.append(final)
+                    continue
                 # unbind/split, never x_proj[t] in the loop: indexing would make each step's
                 # backward write a zero tensor the size of x_proj (quadratic in T).
                 steps = x_proj.split(step_sizes) if packed else x_proj.unbind(0)
-                index = layer * self.num_directions + direction
-                initial = tuple(s[index] for s in state)
                 watch = None if observe is None else _bind(observe, layer, direction)
                 hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
                 outputs.append(torch.cat(hs) if packed else torch.stack(hs))  # (N, H) or (T, B, H)

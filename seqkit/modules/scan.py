@@ -1,8 +1,9 @@
 """The loop over time under every readable recurrent module: one direction of one layer, step by step.
 
 `_scan` walks the timesteps (forwards or backwards, padded or packed) calling a cell's
-step function; `_RecurrentWeightGrad` gives W_hh its gradient as one matmul over all steps
-instead of one per step. `seqkit.modules.recurrent.Recurrent` drives both.
+step function; `scan_padded` is the same walk over one padded `(T, B, G*H)` tensor, the
+unit the `compiled` backend compiles; `_RecurrentWeightGrad` gives W_hh its gradient as one
+matmul over all steps instead of one per step. `seqkit.modules.recurrent.Recurrent` drives them.
 """
 
 from __future__ import annotations
@@ -96,6 +97,31 @@ def _scan(
     if h_prev is not None:
         h_prev.reverse()
     return outputs, state
+
+
+def scan_padded(
+    step: CellStep, x_proj: Tensor, initial: State, weight_hh: Tensor, bias_hh: Tensor | None, reverse: bool,
+    alive: Tensor | None = None,
+) -> tuple[Tensor, State]:
+    """`_scan` over a padded projection `(T, B, G*H)`: returns h_t for every step, `(T, B, H)`, and the final state.
+
+    `alive`, if given, is `(T, B, 1)` (see `_scan`). Only tensors go in and out, so that
+    `torch.compile` can take the whole walk over time as one graph.
+    """
+    hs, final = _scan(step, x_proj.unbind(0), initial, weight_hh, bias_hh, reverse,
+                      alive=None if alive is None else alive.unbind(0))
+    return torch.stack(hs), final
+
+
+def previous_states(outputs: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+    """h_{t-1} as step t read it, for every t of a padded scan: `(T, B, H)`, detached.
+
+    Forwards, step t reads the output of step t-1 (h_0 at the first); backwards, that of
+    step t+1 (h_0 at the last). For `_RecurrentWeightGrad` after a scan that did not fill
+    its list as it went (a compiled one).
+    """
+    outputs, h0 = outputs.detach(), h0.detach().unsqueeze(0)
+    return torch.cat([outputs[1:], h0]) if reverse else torch.cat([h0, outputs[:-1]])
 
 
 class _RecurrentWeightGrad(torch.autograd.Function):
