@@ -80,6 +80,30 @@ def test_texts_of_many_lengths_share_a_few_compilations(monkeypatch):
     assert len(graphs) == 1
 
 
+def test_w_hh_gets_its_gradient_outside_the_compiled_graph_in_one_matmul(monkeypatch):
+    """The compiled walk over time sees W_hh as a constant (a graph holding its gradient would add
+    one term per step); `_RecurrentWeightGrad` around it gives the gradient, equal to torch.nn's."""
+    graphs = []
+
+    def counting(graph, example_inputs):
+        graphs.append([t for t in example_inputs if isinstance(t, torch.Tensor)])
+        return graph.forward
+
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": counting})
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    module, reference = LSTM(3, 4, num_layers=2, backend="compiled"), torch.nn.LSTM(3, 4, 2, batch_first=True)
+    reference.load_state_dict(module.state_dict())
+    x = torch.randn(2, 6, 3)
+    module(x)[0].square().sum().backward()
+    reference(x)[0].square().sum().backward()
+    assert len(graphs) == 1  # one graph for both layers: same length, same shapes
+    (w_hh,) = [t for t in graphs[0] if t.shape == (16, 4)]
+    assert not w_hh.requires_grad
+    for name in ("weight_hh_l0", "weight_hh_l1"):
+        torch.testing.assert_close(getattr(module, name).grad, getattr(reference, name).grad, atol=1e-5, rtol=0)
+
+
 def test_where_torch_compile_cannot_run_the_loop_runs_with_one_warning(monkeypatch):
     monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
     torch.manual_seed(0)
