@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import torch
 
 from seqkit.models import RecurrentClassifier, RecurrentForecaster, RecurrentLM, RecurrentReadout, generation
@@ -54,6 +55,26 @@ def test_each_model_has_the_shapes_it_promises():
     readout = RecurrentReadout(LSTM(2, 8, bidirectional=True), n_outputs=1, regression=True)
     assert readout(torch.randn(5, 30, 2)).shape == (5,)
     assert RecurrentReadout(LSTM(2, 8), n_outputs=4)(torch.randn(5, 30, 2)).shape == (5, 4)
+
+
+def test_the_forecaster_in_segments_reads_each_channel_alone_with_one_shared_head():
+    """`segment=4`: a channel's window of 12 steps is 3 recurrent steps of 4 values, and no channel sees another."""
+    torch.manual_seed(0)
+    forecaster = RecurrentForecaster(LSTM(4, 8), horizon=5, n_targets=3, segment=4, revin=True, linear_skip=12)
+    torch.nn.init.normal_(forecaster.head.weight)  # the head starts at zero; give the encoder a say
+    past = torch.randn(2, 12, 3)
+    forecast = forecaster(past, torch.zeros(2, 5, 0))
+    assert forecast.shape == (2, 5, 3, 1) and forecaster.head.out_features == 5  # one head for the 3 channels
+    changed = past.clone()
+    changed[:, :, 1] += torch.randn(2, 12)
+    again = forecaster(changed, torch.zeros(2, 5, 0))
+    torch.testing.assert_close(again[:, :, [0, 2]], forecast[:, :, [0, 2]])  # channels 0 and 2 never saw channel 1
+    assert not torch.allclose(again[:, :, 1], forecast[:, :, 1])
+    # The same channel in another position is forecast alike: the head and the encoder are shared.
+    swapped = forecaster(past[:, :, [2, 1, 0]], torch.zeros(2, 5, 0))
+    torch.testing.assert_close(swapped[:, :, 0], forecast[:, :, 2])
+    with pytest.raises(ValueError, match="segment=4 reads each target alone: it needs an encoder of input_size 4"):
+        RecurrentForecaster(LSTM(3, 8), horizon=5, n_targets=3, segment=4)
 
 
 def test_the_forecasters_linear_skip_starts_from_the_windows_mean_and_learns_a_linear_map():

@@ -120,17 +120,27 @@ class RecurrentForecaster(nn.Module):
             the H of the horizon, shared by every target, as DLinear's linear layer. It
             starts as the window's mean and the head at zero, so the network learns its
             correction over a linear forecast. 0 for none.
+        segment: read each target channel alone, its window cut into segments of this many
+            steps, one per recurrent step (SegRNN, Lin et al. 2023): `(B, L, n)` becomes
+            `(B * n, L / segment, segment)`, and one head, shared by the channels, forecasts
+            each channel's horizon from its last state. The encoder's `input_size` is
+            `segment`; there are no covariates. 0 (the default): every feature of a step
+            at once, one step at a time.
     """
 
     def __init__(self, encoder: Recurrent, horizon: int, n_targets: int, future_size: int = 0, n_quantiles: int = 1,
-                 revin: bool = False, baseline=None, dropout: float = 0.0, linear_skip: int = 0) -> None:
+                 revin: bool = False, baseline=None, dropout: float = 0.0, linear_skip: int = 0,
+                 segment: int = 0) -> None:
         super().__init__()
+        if segment and (future_size or encoder.input_size != segment):
+            raise ValueError(f"segment={segment} reads each target alone: it needs an encoder of input_size "
+                             f"{segment} and no known future features (got {encoder.input_size} and {future_size})")
         self.encoder = encoder
         self.horizon, self.n_targets, self.n_quantiles = horizon, n_targets, n_quantiles
-        self.revin, self.baseline = revin, baseline
+        self.revin, self.baseline, self.segment = revin, baseline, segment
         self.drop = nn.Dropout(dropout)
         features = encoder.hidden_size * encoder.num_directions + horizon * future_size
-        self.head = nn.Linear(features, horizon * n_targets * n_quantiles)
+        self.head = nn.Linear(features, horizon * (1 if segment else n_targets) * n_quantiles)
         self.skip = nn.Linear(linear_skip, horizon) if linear_skip else None
         if self.skip is not None:
             nn.init.constant_(self.skip.weight, 1 / linear_skip)
@@ -148,14 +158,20 @@ class RecurrentForecaster(nn.Module):
             spread = history.std(dim=1, keepdim=True, unbiased=False) + 1e-5
             history = (history - level) / spread
             past = torch.cat([history, past[..., n_targets:]], dim=-1)
-        output, _ = self.encoder(past)  # (B, L, D*H_enc)
+        if self.segment:  # each channel alone, a segment a step: (B, L, n) -> (B * n, L / segment, segment)
+            batch, length = history.shape[:2]
+            past = history.transpose(1, 2).reshape(batch * n_targets, length // self.segment, self.segment)
+        output, _ = self.encoder(past)  # (B, L, D*H_enc), or (B * n, L / segment, D*H_enc)
         if self.encoder.bidirectional:  # the forward direction's last step, the backward one's first
             half = self.encoder.hidden_size
             summary = torch.cat([output[:, -1, :half], output[:, 0, half:]], dim=-1)
         else:
             summary = output[:, -1]
-        features = torch.cat([summary, future.flatten(1)], dim=-1)
-        forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
+        if self.segment:  # one head for every channel: (B * n, H * Q) -> (B, H, n, Q)
+            forecast = self.head(self.drop(summary)).view(-1, n_targets, horizon, self.n_quantiles).transpose(1, 2)
+        else:
+            features = torch.cat([summary, future.flatten(1)], dim=-1)
+            forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
         if self.baseline is not None:
             forecast = forecast + self.baseline(history, horizon).unsqueeze(-1)
         if self.skip is not None:  # over time, each target alike: (B, n, L) -> (B, n, H) -> (B, H, n, 1)

@@ -55,6 +55,10 @@ class ForecastTask(pl.LightningModule):
         linear_skip: add a learned linear forecast from the input window (one map from its
             steps to the horizon's, shared by every target, as DLinear's); the head starts at
             zero, so the network learns its correction over that linear forecast.
+        segment: read each target channel alone, its input window cut into segments of this
+            many steps, one segment per recurrent step, with one head shared by the channels
+            (SegRNN, Lin et al. 2023); `--data.input_length` must be a multiple of it, and
+            there are no covariates. 0 (the default): all features of a step together.
         optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
             `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
             `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW and no schedule.
@@ -76,6 +80,7 @@ class ForecastTask(pl.LightningModule):
         season: int = 1,
         dropout: float = 0.0,
         linear_skip: bool = False,
+        segment: int = 0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         monitor: str = "val/loss",
@@ -96,6 +101,8 @@ class ForecastTask(pl.LightningModule):
         if season < 1:
             raise SeqkitError(f"season must be at least 1, got {season}")
         check_numbers(dropout=dropout)
+        if isinstance(segment, bool) or not isinstance(segment, int) or segment < 0:
+            raise SeqkitError(f"segment must be a whole number of steps, 0 for none; got {segment!r}")
         self.save_hyperparameters(ignore=["encoder", "loss", "baseline", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
@@ -128,13 +135,22 @@ class ForecastTask(pl.LightningModule):
 
     def _build_layers(self) -> None:
         shapes, season = self.shapes, getattr(self.baseline, "season", 1)
-        encoder = with_input_size(self.encoder, shapes["input_size"])  # every input feature
+        segment = self.hparams.get("segment", 0)
+        if segment:
+            if shapes["input_length"] % segment:
+                raise SeqkitError(f"segment={segment} must divide the input window of {shapes['input_length']} "
+                                  f"steps; set --data.input_length to a multiple of it")
+            if shapes["input_size"] != shapes["n_targets"] or shapes["future_size"]:
+                raise SeqkitError(f"segment={segment} reads each target alone and takes no covariates; this data "
+                                  f"has {shapes['input_size'] - shapes['n_targets']} observed and "
+                                  f"{shapes['future_size']} known ones: drop them from --data, or set segment 0")
+        encoder = with_input_size(self.encoder, segment or shapes["input_size"])  # a segment, or every input feature
         if season > shapes["input_length"] or (isinstance(self.baseline, SeasonalDrift) and season >= shapes["input_length"]):
             raise SeqkitError(f"the baseline's season {season} does not fit in the input window of "
                               f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
         self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
                                          len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout,
-                                         shapes["input_length"] if self.hparams.get("linear_skip") else 0)
+                                         shapes["input_length"] if self.hparams.get("linear_skip") else 0, segment)
 
     # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
     encoder = ModelPart()

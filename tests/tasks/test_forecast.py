@@ -146,6 +146,19 @@ def test_a_season_longer_than_the_input_window_is_refused_when_the_model_is_buil
         trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), baseline=SeasonalNaive(30)), data_of(seasonal()))
 
 
+def test_a_forecaster_in_segments_trains_tests_and_checks_its_window(tmp_path):
+    """`segment`: each target alone, its window in segments (SegRNN); the window must divide into them."""
+    task = ForecastTask(LSTM(1, 8), segment=6, revin=True, linear_skip=True)
+    trainer(tmp_path, max_epochs=2).fit(task, data_of(seasonal()))
+    assert task.model.encoder.input_size == 6 and task.model.segment == 6
+    (row,) = trainer(tmp_path).test(task, data_of(seasonal()))
+    assert np.isfinite(row["test/loss"])
+    with pytest.raises(SeqkitError, match=r"segment=7 must divide the input window of 24 steps; set --data.input_length"):
+        trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), segment=7), data_of(seasonal()))
+    with pytest.raises(SeqkitError, match="segment must be a whole number of steps"):
+        ForecastTask(LSTM(1, 4), segment=-2)
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_scores_leave_out_masked_steps_and_scale_mase_per_series():
     true = np.array([[[10.0], [np.nan]], [[100.0], [110.0]]])
