@@ -309,19 +309,18 @@ class Recurrent(nn.Module):
                     w_hh = w_hh.detach()
                 index = layer * self.num_directions + direction
                 initial = tuple(s[index] for s in state)
-                if scan is not None:  # the walk over time as one compiled graph; W_hh's gradient as above
+                if scan is None:
+                    # unbind/split, never x_proj[t] in the loop: indexing would make each step's
+                    # backward write a zero tensor the size of x_proj (quadratic in T).
+                    steps = x_proj.split(step_sizes) if packed else x_proj.unbind(0)
+                    watch = None if observe is None else _bind(observe, layer, direction)
+                    hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
+                    hs = torch.cat(hs) if packed else torch.stack(hs)  # (N, H) or (T, B, H)
+                else:  # the same walk over time as one compiled graph, which leaves h_prev to be filled here
                     hs, final = scan(x_proj, initial, w_hh, b_hh, direction == 1, alive_mask)  # (T, B, H)
                     if h_prev is not None:
                         h_prev.append(previous_states(hs, initial[0], direction == 1).flatten(0, 1))
-                    outputs.append(hs)
-                    finals.append(final)
-                    continue
-                # unbind/split, never x_proj[t] in the loop: indexing would make each step's
-                # backward write a zero tensor the size of x_proj (quadratic in T).
-                steps = x_proj.split(step_sizes) if packed else x_proj.unbind(0)
-                watch = None if observe is None else _bind(observe, layer, direction)
-                hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
-                outputs.append(torch.cat(hs) if packed else torch.stack(hs))  # (N, H) or (T, B, H)
+                outputs.append(hs)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
