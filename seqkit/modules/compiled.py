@@ -5,9 +5,9 @@ step functions a student reads (and a cell of one's own) are the code that runs.
 compiled is the walk over time of one layer and direction; around it the module runs as
 the `loop` backend does (`Recurrent._forward_loop`): the input projection of all steps in
 one matmul, dropout between layers, and W_hh's gradient as one matmul over all steps
-(`scan._RecurrentWeightGrad`, which a compiled graph could not hold). Each
-sequence length compiles once (seconds to a minute on a CPU) and then runs from the
-cache. A PackedSequence would fix its `batch_sizes` in the graph, a compilation per batch
+(`scan._RecurrentWeightGrad`, which a compiled graph could not hold). Layers of the same
+shapes share one graph. Each sequence length compiles once (seconds to a few minutes on a
+CPU) and then runs from the cache. A PackedSequence would fix its `batch_sizes` in the graph, a compilation per batch
 of texts: it runs padded instead, to a length rounded up to `PACKED_BUCKET` steps, each
 sequence keeping its state past its end (as `Recurrent.forward_padded`), then is packed
 again. Where torch.compile cannot run, the module warns once and runs the loop.
