@@ -157,6 +157,11 @@ def test_a_forecaster_in_segments_trains_tests_and_checks_its_window(tmp_path):
         trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), segment=7), data_of(seasonal()))
     with pytest.raises(SeqkitError, match="segment must be a whole number of steps"):
         ForecastTask(LSTM(1, 4), segment=-2)
+    with_covariate = seasonal().assign(load=lambda frame: frame["y"] * 2.0)
+    with pytest.raises(SeqkitError, match=r"segment=6 reads each target alone and takes no covariates; this data has 1 "
+                                          r"observed and 0 known ones"):
+        trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), segment=6),
+                                           data_of(with_covariate, observed_columns=["load"]))
 
 
 # ----------------------------------------------------------------------------- metrics
