@@ -49,8 +49,8 @@ def run_all(commands: list[tuple[list[str], Path]], env: dict, jobs: int) -> Non
         while pending and len(running) < jobs:
             command, folder = pending.pop(0)
             folder.mkdir(parents=True, exist_ok=True)
-            log = (folder / "log.txt").open("w")
-            running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), folder))
+            with (folder / "log.txt").open("w") as log:  # the child keeps its own handle
+                running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), folder))
         time.sleep(1)
         for process, folder in [r for r in running if r[0].poll() is not None]:
             running.remove((process, folder))

@@ -160,6 +160,8 @@ class RecurrentForecaster(nn.Module):
             past = torch.cat([history, past[..., n_targets:]], dim=-1)
         if self.segment:  # each channel alone, a segment a step: (B, L, n) -> (B * n, L / segment, segment)
             batch, length = history.shape[:2]
+            if length % self.segment:
+                raise ValueError(f"segment={self.segment} must divide the input window; got {length} steps")
             past = history.transpose(1, 2).reshape(batch * n_targets, length // self.segment, self.segment)
         output, _ = self.encoder(past)  # (B, L, D*H_enc), or (B * n, L / segment, D*H_enc)
         if self.encoder.bidirectional:  # the forward direction's last step, the backward one's first

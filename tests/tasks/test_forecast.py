@@ -153,6 +153,9 @@ def test_a_forecaster_in_segments_trains_tests_and_checks_its_window(tmp_path):
     assert task.model.encoder.input_size == 6 and task.model.segment == 6
     (row,) = trainer(tmp_path).test(task, data_of(seasonal()))
     assert np.isfinite(row["test/loss"])
+    reloaded = ForecastTask.from_checkpoint(next(tmp_path.rglob("last.ckpt")))  # rebuilt in segments from its hparams
+    assert reloaded.model.segment == 6
+    pd.testing.assert_frame_equal(reloaded.forecast(seasonal()), task.forecast(seasonal()))
     with pytest.raises(SeqkitError, match=r"segment=7 must divide the input window of 24 steps; set --data.input_length"):
         trainer(tmp_path, max_steps=1).fit(ForecastTask(LSTM(1, 4), segment=7), data_of(seasonal()))
     with pytest.raises(SeqkitError, match="segment must be a whole number of steps"):
