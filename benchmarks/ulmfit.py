@@ -3,6 +3,7 @@
     python benchmarks/ulmfit.py                      # seeds 0, 1, 2 (about 13 minutes each on 2 cores)
     python benchmarks/ulmfit.py --members forward,backward    # a forward and a backward pair instead
     python benchmarks/ulmfit.py --seeds 0 --lm-dir runs/benchmarks/ulmfit   # reuse seed 0's language models
+    python benchmarks/ulmfit.py --members forward,forward --per-lm 3   # three classifiers from each language model
     python benchmarks/ulmfit.py --smoke              # a few batches of every stage (checks the script)
 
 One chain, for each seed, on the two cores of the machine, one thread per process:
@@ -11,7 +12,9 @@ One chain, for each seed, on the two cores of the machine, one thread per proces
    (`recipes/next_word/lstm_sst2.yaml`; a backward member reads every sentence last word
    first, `--data.reverse true`), two at a time. Member i trains with seed + 100 i.
 2. A classifier from each (`recipes/sentiment/lstm_ulmfit.yaml`; a backward one with
-   `--model.init_args.reverse true`), two at a time.
+   `--model.init_args.reverse true`), two at a time; with `--per-lm K`, K classifiers from
+   each, the j-th of member i seeded seed + 100 i + 10 j (a classifier costs about a
+   quarter of its language model).
 3. Their average (`seqkit.tasks.labelling.Averaged`): each dev sentence's probabilities
    are the mean of the classifiers', each at its best check on the dev split.
 
@@ -92,6 +95,8 @@ def main() -> int:
     parser.add_argument("--members", default="forward,forward",
                         help="the classifiers averaged, each from its own language model: forward or backward, "
                              "comma-separated (default forward,forward); member i trains with seed + 100 i")
+    parser.add_argument("--per-lm", type=int, default=1,
+                        help="classifiers trained from each language model, each with its own seed (default 1)")
     parser.add_argument("--jobs", type=int, default=2, help="processes at a time, one thread each (default 2, one per core)")
     parser.add_argument("--lm-dir", type=Path, help="a folder of an earlier run: reuse its language models")
     parser.add_argument("--classifier-args", default="", help="more flags for every classifier, as one string")
@@ -103,6 +108,8 @@ def main() -> int:
     members = args.members.split(",")
     if not members or set(members) - {"forward", "backward"}:
         raise SystemExit(f"--members takes forward and backward, comma-separated; got {args.members!r}")
+    if args.per_lm < 1:
+        raise SystemExit(f"--per-lm is how many classifiers each language model starts: 1 or more, got {args.per_lm}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     lm_recipe, classifier_recipe = str(ROOT / "recipes/next_word/lstm_sst2.yaml"), str(ROOT / "recipes/sentiment/lstm_ulmfit.yaml")
@@ -110,23 +117,31 @@ def main() -> int:
     for seed in args.seeds.split(","):
         out = args.output_dir / f"seed_{seed}"
         start = time.perf_counter()
-        names = [f"{i}_{way}" for i, way in enumerate(members)]
-        seeds = {name: str(int(seed) + 100 * i) for i, name in enumerate(names)}
-        backward = {name: name.endswith("backward") for name in names}
-        lms = {name: (args.lm_dir or args.output_dir) / f"seed_{seed}" / f"lm_{name}" for name in names}
+        lm_names = [f"{i}_{way}" for i, way in enumerate(members)]
+        lm_seeds = {name: int(seed) + 100 * i for i, name in enumerate(lm_names)}
+        lms = {name: (args.lm_dir or args.output_dir) / f"seed_{seed}" / f"lm_{name}" for name in lm_names}
+        # Classifier j of language model "i_way" is "i_way" (j = 0) or "i_way_j", in the order
+        # one from each language model, then a second from each...: the first k averaged differ most.
+        lm_of = {(f"{lm}_{j}" if j else lm): lm for j in range(args.per_lm) for lm in lm_names}
+        names = list(lm_of)
+        seeds = {name: str(lm_seeds[lm_of[name]] + (10 * int(name.split("_")[2]) if name.count("_") == 2 else 0))
+                 for name in names}
+        backward = {name: name.split("_")[1] == "backward" for name in lm_names}
         classifiers = {name: out / f"classifier_{name}" for name in names}
-        done = {n for n in names if args.resume and trained(lms[n]) and trained(classifiers[n])}
+        done = {n for n in names if args.resume and trained(lms[lm_of[n]]) and trained(classifiers[n])}
         new = [n for n in names if n not in done]
+        new_lms = [lm for lm in lm_names if not (args.resume and trained(lms[lm]))]
         if done:
             print(f"seed {seed}: kept {', '.join(sorted(done))} from {out}", flush=True)
         if args.lm_dir is None:
-            print(f"seed {seed}: {len(new)} language models", flush=True)
-            run_all([(fit(lm_recipe, lms[n], ["--seed_everything", seeds[n], "--data.reverse", str(backward[n]).lower()],
-                          args.smoke), lms[n]) for n in new], env, args.jobs)
+            print(f"seed {seed}: {len(new_lms)} language models", flush=True)
+            run_all([(fit(lm_recipe, lms[n], ["--seed_everything", str(lm_seeds[n]), "--data.reverse", str(backward[n]).lower()],
+                          args.smoke), lms[n]) for n in new_lms], env, args.jobs)
         lm_minutes = (time.perf_counter() - start) / 60
         print(f"seed {seed}: {len(new)} classifiers ({lm_minutes:.1f} min so far)", flush=True)
-        run_all([(fit(classifier_recipe, classifiers[n], ["--init_from", str(checkpoints.resolve(lms[n], say=False)), "--seed_everything", seeds[n],
-                                                          "--model.init_args.reverse", str(backward[n]).lower(),
+        run_all([(fit(classifier_recipe, classifiers[n], ["--init_from", str(checkpoints.resolve(lms[lm_of[n]], say=False)),
+                                                          "--seed_everything", seeds[n],
+                                                          "--model.init_args.reverse", str(backward[lm_of[n]]).lower(),
                                                           *shlex.split(args.classifier_args)], args.smoke), classifiers[n])
                  for n in new], env, args.jobs)
         minutes = (time.perf_counter() - start) / 60
@@ -137,8 +152,9 @@ def main() -> int:
 
     title = "ULMFiT on a CPU (recipes/next_word/lstm_sst2.yaml, recipes/sentiment/lstm_ulmfit.yaml)"
     print(f"\n## SST-2 dev accuracy, {title}\n")
-    averages = [f"first {k} averaged" for k in range(2, len(members) + 1)]
-    columns = [f"{i}: {way}" for i, way in enumerate(members)] + averages
+    names = [f"{i}: {way}" + (f" #{j}" if args.per_lm > 1 else "") for j in range(args.per_lm) for i, way in enumerate(members)]
+    averages = [f"first {k} averaged" for k in range(2, len(names) + 1)]
+    columns = names + averages
     print(f"| seed | {' | '.join(columns)} | minutes{' (new members)' if args.resume else ''} | of which language models |")
     print("|---|" + "---|" * (len(columns) + 2))
     for seed, accuracy, minutes, lm_minutes in rows:
@@ -146,7 +162,7 @@ def main() -> int:
         print(f"| {seed} | " + " | ".join(f"{a:.2%}" for a in accuracy) + f" | {minutes:.1f} | {lm} |")
     if len(rows) > 1:
         means = [statistics.mean(row[1][i] for row in rows) for i in range(len(columns))]
-        print("| mean | " + " | ".join(f"**{m:.2%}**" if i >= len(members) else f"{m:.2%}" for i, m in enumerate(means))
+        print("| mean | " + " | ".join(f"**{m:.2%}**" if i >= len(names) else f"{m:.2%}" for i, m in enumerate(means))
               + f" | {statistics.mean(r[2] for r in rows):.1f} | |")
     return 0
 
