@@ -4,6 +4,7 @@
     python benchmarks/modules.py --sizes S --budget 3 --no-compiled
     python benchmarks/modules.py --cells lstm,ln-lstm --no-memory
     python benchmarks/modules.py --tuned-malloc   # rerun under the glibc settings of the performance notes
+    python benchmarks/modules.py --matmuls        # the LSTM's matrix products alone against torch.nn's forward
 
 Prints Markdown tables (docs/results.md's come from here): tokens per second for
 forward+backward and for forward alone (no_grad), at sizes S, M, L, for torch.nn and
@@ -11,6 +12,11 @@ seqkit's `fused`, `loop` and `compiled` backends, with seqkit's speed as a fract
 torch.nn's, and the seconds `compiled` spent compiling each shape; the largest difference
 from torch.nn; and peak memory growth at M. Every impl is timed in turns in one process on
 the same input, interleaved in short blocks; medians are reported.
+
+`--matmuls` times only the matrix products of the readable LSTM's forward (the input
+projection of every step in one matmul, then one `addmm` with W_hh per step and layer),
+run eagerly with torch's matmul, beside torch.nn.LSTM's whole forward: a floor under the
+`loop` and `compiled` backends' inference time, whatever the code around the products.
 
 `ln-lstm` is the layer-normalised LSTM of docs/extending.md (its code block, run as
 written), a cell with no fused kernel, timed beside torch.nn.LSTM, whose weights it takes.
@@ -40,6 +46,53 @@ def layer_norm_lstm() -> type:
     return namespace["LayerNormLSTM"]
 
 
+def matmuls_alone(sizes: list[str], budget: float) -> None:
+    """Print torch.nn.LSTM's forward beside the readable LSTM's matrix products alone, per size."""
+    import statistics
+
+    import torch
+
+    from seqkit.training.bench import SIZES, _time_block
+
+    print("\n## The LSTM's matrix products alone, against torch.nn.LSTM's forward (no_grad, ms per call)\n")
+    print("| size | torch.nn forward | input projections | W_hh products | both | both / torch.nn |\n|---|---|---|---|---|---|")
+    for name in sizes:
+        s = SIZES[name]
+        torch.manual_seed(0)
+        reference = torch.nn.LSTM(s.input, s.hidden, s.layers, batch_first=True)
+        x = torch.randn(s.batch, s.seq, s.input)
+        layers = [(x.transpose(0, 1).contiguous() if k == 0 else torch.randn(s.seq, s.batch, s.hidden),
+                   getattr(reference, f"weight_ih_l{k}"), getattr(reference, f"bias_ih_l{k}"),
+                   getattr(reference, f"weight_hh_l{k}")) for k in range(s.layers)]
+        h = torch.randn(s.batch, s.hidden)
+        projected = [torch.nn.functional.linear(inp, w_ih, b) for inp, w_ih, b, _ in layers]  # (T, B, 4H) each
+
+        def forward() -> None:
+            reference(x)
+
+        def projections() -> None:
+            for inp, w_ih, b, _ in layers:
+                torch.nn.functional.linear(inp, w_ih, b)  # (T, B, I) -> (T, B, 4H), every step at once
+
+        def products() -> None:
+            for steps, (_, _, _, w_hh) in zip(projected, layers):
+                for step in steps.unbind(0):
+                    torch.addmm(step, h, w_hh.t())  # one step's gates: x_proj_t + h W_hh^T
+
+        runs = {"forward": forward, "projections": projections, "products": products}
+        with torch.no_grad():
+            one = max(_time_block(run, 2) for run in runs.values())
+            calls = max(1, round(0.05 / one))
+            samples: dict[str, list[float]] = {k: [] for k in runs}
+            for _ in range(max(5, round(budget / (3 * calls * one)))):
+                for k, run in runs.items():
+                    samples[k].append(_time_block(run, calls))
+        ms = {k: 1e3 * statistics.median(v) for k, v in samples.items()}
+        both = ms["projections"] + ms["products"]
+        print(f"| {name} | {ms['forward']:.2f} | {ms['projections']:.2f} | {ms['products']:.2f} | {both:.2f} | "
+              f"{both / ms['forward']:.2f}x |", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M,L")
@@ -47,6 +100,8 @@ def main() -> int:
     parser.add_argument("--no-compiled", action="store_true", help="leave out the compiled backend (no compilation)")
     parser.add_argument("--budget", type=float, default=12.0, help="seconds of timing per size, cell and mode (default 12)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs at M")
+    parser.add_argument("--matmuls", action="store_true",
+                        help="only time the LSTM's matrix products alone beside torch.nn.LSTM's forward, and stop")
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--tuned-malloc", action="store_true", help="rerun this script with " + " ".join(f"{k}={v}" for k, v in TUNED.items()))
     args = parser.parse_args()
@@ -54,6 +109,16 @@ def main() -> int:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **TUNED})
 
     import torch
+
+    if args.matmuls:
+        from seqkit.training.bench import environment
+
+        env = environment()
+        print(f"# seqkit modules benchmark: matrix products\n\ntorch {env['torch']}, {env['threads']} threads, "
+              f"MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; "
+              f"interleaved in blocks of >= 50 ms for about {args.budget:.0f} s per size; medians")
+        matmuls_alone(args.sizes.split(","), args.budget)
+        return 0
 
     from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
