@@ -48,11 +48,9 @@ def layer_norm_lstm() -> type:
 
 def matmuls_alone(sizes: list[str], budget: float) -> None:
     """Print torch.nn.LSTM's forward beside the readable LSTM's matrix products alone, per size."""
-    import statistics
-
     import torch
 
-    from seqkit.training.bench import SIZES, _time_block
+    from seqkit.training.bench import SIZES, interleaved_seconds
 
     print("\n## The LSTM's matrix products alone, against torch.nn.LSTM's forward (no_grad, ms per call)\n")
     print("| size | torch.nn forward | input projections | W_hh products | both | both / torch.nn |\n|---|---|---|---|---|---|")
@@ -79,15 +77,9 @@ def matmuls_alone(sizes: list[str], budget: float) -> None:
                 for step in steps.unbind(0):
                     torch.addmm(step, h, w_hh.t())  # one step's gates: x_proj_t + h W_hh^T
 
-        runs = {"forward": forward, "projections": projections, "products": products}
         with torch.no_grad():
-            one = max(_time_block(run, 2) for run in runs.values())
-            calls = max(1, round(0.05 / one))
-            samples: dict[str, list[float]] = {k: [] for k in runs}
-            for _ in range(max(5, round(budget / (3 * calls * one)))):
-                for k, run in runs.items():
-                    samples[k].append(_time_block(run, calls))
-        ms = {k: 1e3 * statistics.median(v) for k, v in samples.items()}
+            seconds, _ = interleaved_seconds({"forward": forward, "projections": projections, "products": products}, budget)
+        ms = {k: 1e3 * v for k, v in seconds.items()}
         both = ms["projections"] + ms["products"]
         print(f"| {name} | {ms['forward']:.2f} | {ms['projections']:.2f} | {ms['products']:.2f} | {both:.2f} | "
               f"{both / ms['forward']:.2f}x |", flush=True)
@@ -110,26 +102,21 @@ def main() -> int:
 
     import torch
 
-    if args.matmuls:
-        from seqkit.training.bench import environment
+    from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
-        env = environment()
-        print(f"# seqkit modules benchmark: matrix products\n\ntorch {env['torch']}, {env['threads']} threads, "
-              f"MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; "
-              f"interleaved in blocks of >= 50 ms for about {args.budget:.0f} s per size; medians")
+    env = environment()
+    setting = (f"torch {env['torch']}, {env['threads']} threads, MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, "
+               f"MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; interleaved in blocks of >= 50 ms")
+    if args.matmuls:
+        print(f"# seqkit modules benchmark: matrix products\n\n{setting} for about {args.budget:.0f} s per size; medians")
         matmuls_alone(args.sizes.split(","), args.budget)
         return 0
-
-    from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
     impls = IMPLS if args.no_compiled else (*IMPLS, "compiled")
     classes = {"ln-lstm": (layer_norm_lstm(), torch.nn.LSTM)}
     cells = args.cells.split(",")
     sizes = args.sizes.split(",")
-    env = environment()
-    print(f"# seqkit modules benchmark\n\ntorch {env['torch']}, {env['threads']} threads, "
-          f"MALLOC_MMAP_THRESHOLD_={env['MALLOC_MMAP_THRESHOLD_']}, MALLOC_TRIM_THRESHOLD_={env['MALLOC_TRIM_THRESHOLD_']}; "
-          f"impls interleaved in blocks of >= 50 ms for about {args.budget:.0f} s per size, cell and mode; medians\n")
+    print(f"# seqkit modules benchmark\n\n{setting} for about {args.budget:.0f} s per size, cell and mode; medians\n")
     for name in sizes:
         s = SIZES[name]
         print(f"- {name}: batch {s.batch}, seq {s.seq}, input {s.input}, hidden {s.hidden}, layers {s.layers}")

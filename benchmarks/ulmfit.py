@@ -119,14 +119,15 @@ def main() -> int:
         start = time.perf_counter()
         lm_names = [f"{i}_{way}" for i, way in enumerate(members)]
         lm_seeds = {name: int(seed) + 100 * i for i, name in enumerate(lm_names)}
+        backward = {name: way == "backward" for name, way in zip(lm_names, members)}
         lms = {name: (args.lm_dir or args.output_dir) / f"seed_{seed}" / f"lm_{name}" for name in lm_names}
-        # Classifier j of language model "i_way" is "i_way" (j = 0) or "i_way_j", in the order
-        # one from each language model, then a second from each...: the first k averaged differ most.
-        lm_of = {(f"{lm}_{j}" if j else lm): lm for j in range(args.per_lm) for lm in lm_names}
-        names = list(lm_of)
-        seeds = {name: str(lm_seeds[lm_of[name]] + (10 * int(name.split("_")[2]) if name.count("_") == 2 else 0))
-                 for name in names}
-        backward = {name: name.split("_")[1] == "backward" for name in lm_names}
+        # Classifier j of language model "i_way" is "i_way" (j = 0) or "i_way_j", seeded 10 j after
+        # it, in the order one from each language model, then a second from each...: the first k
+        # averaged differ most.
+        plan = [(f"{lm}_{j}" if j else lm, lm, lm_seeds[lm] + 10 * j) for j in range(args.per_lm) for lm in lm_names]
+        names = [name for name, _, _ in plan]
+        lm_of = {name: lm for name, lm, _ in plan}
+        seeds = {name: str(classifier_seed) for name, _, classifier_seed in plan}
         classifiers = {name: out / f"classifier_{name}" for name in names}
         done = {n for n in names if args.resume and trained(lms[lm_of[n]]) and trained(classifiers[n])}
         new = [n for n in names if n not in done]
@@ -152,9 +153,8 @@ def main() -> int:
 
     title = "ULMFiT on a CPU (recipes/next_word/lstm_sst2.yaml, recipes/sentiment/lstm_ulmfit.yaml)"
     print(f"\n## SST-2 dev accuracy, {title}\n")
-    names = [f"{i}: {way}" + (f" #{j}" if args.per_lm > 1 else "") for j in range(args.per_lm) for i, way in enumerate(members)]
-    averages = [f"first {k} averaged" for k in range(2, len(names) + 1)]
-    columns = names + averages
+    heads = [f"{i}: {way}" + (f" #{j}" if args.per_lm > 1 else "") for j in range(args.per_lm) for i, way in enumerate(members)]
+    columns = heads + [f"first {k} averaged" for k in range(2, len(heads) + 1)]
     print(f"| seed | {' | '.join(columns)} | minutes{' (new members)' if args.resume else ''} | of which language models |")
     print("|---|" + "---|" * (len(columns) + 2))
     for seed, accuracy, minutes, lm_minutes in rows:
@@ -162,7 +162,7 @@ def main() -> int:
         print(f"| {seed} | " + " | ".join(f"{a:.2%}" for a in accuracy) + f" | {minutes:.1f} | {lm} |")
     if len(rows) > 1:
         means = [statistics.mean(row[1][i] for row in rows) for i in range(len(columns))]
-        print("| mean | " + " | ".join(f"**{m:.2%}**" if i >= len(names) else f"{m:.2%}" for i, m in enumerate(means))
+        print("| mean | " + " | ".join(f"**{m:.2%}**" if i >= len(heads) else f"{m:.2%}" for i, m in enumerate(means))
               + f" | {statistics.mean(r[2] for r in rows):.1f} | |")
     return 0
 

@@ -77,6 +77,8 @@ def test_the_forecaster_in_segments_reads_each_channel_alone_with_one_shared_hea
         RecurrentForecaster(LSTM(3, 8), horizon=5, n_targets=3, segment=4)
     with pytest.raises(ValueError, match="segment=4 must divide the input window; got 10 steps"):
         forecaster(torch.randn(2, 10, 3), torch.zeros(2, 5, 0))
+    with pytest.raises(ValueError, match="segment=4 reads the 3 targets alone; got 4 features a step"):
+        forecaster(torch.randn(2, 12, 4), torch.zeros(2, 5, 0))
 
 
 def test_the_forecasters_linear_skip_starts_from_the_windows_mean_and_learns_a_linear_map():

@@ -162,6 +162,9 @@ class RecurrentForecaster(nn.Module):
             batch, length = history.shape[:2]
             if length % self.segment:
                 raise ValueError(f"segment={self.segment} must divide the input window; got {length} steps")
+            if past.shape[-1] != n_targets:  # they would be dropped unseen
+                raise ValueError(f"segment={self.segment} reads the {n_targets} targets alone; got {past.shape[-1]} "
+                                 f"features a step: leave the others out")
             past = history.transpose(1, 2).reshape(batch * n_targets, length // self.segment, self.segment)
         output, _ = self.encoder(past)  # (B, L, D*H_enc), or (B * n, L / segment, D*H_enc)
         if self.encoder.bidirectional:  # the forward direction's last step, the backward one's first

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -113,6 +114,22 @@ def _time_block(run, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+def interleaved_seconds(runs: dict[str, Callable[[], None]], budget: float, block: float = 0.05) -> tuple[dict[str, float], int]:
+    """Seconds per call of each function, the functions taking turns in blocks of at least `block` seconds.
+
+    About `budget` seconds in all, at least 5 blocks each, after two warm-up calls; returns
+    each function's median over its blocks, and the number of blocks.
+    """
+    one_call = max(_time_block(run, 2) for run in runs.values())  # also warms up
+    calls = max(1, round(block / one_call))
+    blocks = max(5, round(budget / (len(runs) * calls * one_call)))
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(blocks):
+        for name, run in runs.items():
+            samples[name].append(_time_block(run, calls))
+    return {name: statistics.median(times) for name, times in samples.items()}, blocks
+
+
 def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block: float = 0.05,
                   impls: tuple[str, ...] = IMPLS, classes: dict | None = None) -> list[dict]:
     """Tokens per second of every impl, and seqkit's speed as a fraction of torch.nn's.
@@ -140,14 +157,7 @@ def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block
             for mode, train in (("fwd+bwd", True), ("fwd", False)):
                 runs = {impl: _step_fn(modules[impl], x, train) for impl in modules}
                 first = {impl: _time_block(run, 1) for impl, run in runs.items()}  # compiles `compiled`
-                one_call = max(_time_block(run, 2) for run in runs.values())  # also warms up
-                calls = max(1, round(block / one_call))
-                blocks = max(5, round(budget / (len(runs) * calls * one_call)))
-                samples: dict[str, list[float]] = {impl: [] for impl in runs}
-                for _ in range(blocks):
-                    for impl, run in runs.items():
-                        samples[impl].append(_time_block(run, calls))
-                seconds = {impl: statistics.median(times) for impl, times in samples.items()}
+                seconds, blocks = interleaved_seconds(runs, budget, block)
                 for impl in runs:
                     rows.append({
                         "size": size_name, "cell": cell, "impl": impl, "mode": mode,
