@@ -179,3 +179,15 @@ def test_trace_heatmap(tmp_path, capsys):
     assert "writes .png or .pdf or .svg here, not .xyz" in capsys.readouterr().err
     assert main(["trace", "--x", "1,2", "--plot", str(tmp_path / "absent" / "h.png")]) == 2
     assert "does not exist; create it first" in capsys.readouterr().err
+
+
+def test_fit_says_when_the_compiled_backend_will_compile(tmp_path, capsys, monkeypatch):
+    from seqkit.modules import compiled
+
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})  # the same graph, compiled fast
+    recipe = ["fit", "-c", "sentiment/lstm_reviews", "--trainer.fast_dev_run", "1", "--trainer.enable_progress_bar",
+              "false", "--trainer.default_root_dir", str(tmp_path)]
+    assert main([*recipe, "--model.init_args.encoder.init_args.backend", "compiled"]) == 0
+    assert "seqkit: LSTM run with backend='compiled': torch.compile compiles" in capsys.readouterr().err
+    assert main(recipe) == 0  # the recipe's own backend, fused: nothing to say
+    assert "backend='compiled'" not in capsys.readouterr().err

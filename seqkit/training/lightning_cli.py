@@ -124,6 +124,11 @@ class SeqkitCLI(LightningCLI):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
             self.model.init_backward_from_checkpoint(checkpoints.resolve(backward))
         self._choose_run_folder()
+        compiled = compiled_modules(self.model)
+        if compiled:
+            console.say(f"seqkit: {', '.join(compiled)} run with backend='compiled': torch.compile compiles the loop over "
+                        "time before the first batch of each new sequence length (from seconds to minutes on a CPU; "
+                        "the progress bar waits meanwhile), then runs it from its cache")
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 reads a --ckpt_path file here, right after parsing, for its hyperparameters
@@ -256,6 +261,17 @@ class SeqkitCLI(LightningCLI):
             if path and os.path.exists(path):  # fast_dev_run, for one, writes none
                 lines.append(f"  {label} checkpoint: {path}")
         print("\n".join(lines), file=sys.stderr)
+
+
+def compiled_modules(model: LightningModule) -> list[str]:
+    """The class names of the recurrent modules in `model` built with `backend="compiled"`, each once.
+
+    A task may hold its encoder aside until `configure_model` builds the model around it
+    (`_pending`), so those are looked at too.
+    """
+    parts = list(model.modules()) + [p for held in getattr(model, "_pending", {}).values()
+                                     if hasattr(held, "modules") for p in held.modules()]
+    return sorted({type(p).__name__ for p in parts if getattr(p, "backend", None) == "compiled"})
 
 
 def resolve_configs(args: list[str]) -> list[str]:
