@@ -17,6 +17,9 @@ the same input, interleaved in short blocks; medians are reported.
 projection of every step in one matmul, then one `addmm` with W_hh per step and layer),
 run eagerly with torch's matmul, beside torch.nn.LSTM's whole forward: a floor under the
 `loop` and `compiled` backends' inference time, whatever the code around the products.
+Where torch has MKL, it also times the W_hh products on W_hh packed once per call for
+MKL's GEMM (`torch.ops.mkl._mkl_linear`, the kernel of Inductor's frozen-weight inference),
+packing included: the floor with the fastest matrix product torch offers for one step.
 
 `ln-lstm` is the layer-normalised LSTM of docs/extending.md (its code block, run as
 written), a cell with no fused kernel, timed beside torch.nn.LSTM, whose weights it takes.
@@ -53,7 +56,9 @@ def matmuls_alone(sizes: list[str], budget: float) -> None:
     from seqkit.training.bench import SIZES, interleaved_seconds
 
     print("\n## The LSTM's matrix products alone, against torch.nn.LSTM's forward (no_grad, ms per call)\n")
-    print("| size | torch.nn forward | input projections | W_hh products | both | both / torch.nn |\n|---|---|---|---|---|---|")
+    mkl = torch._C.has_mkl
+    print("| size | torch.nn forward | input projections | W_hh products | both | both / torch.nn "
+          "| W_hh products, packed | both, packed / torch.nn |\n|---|---|---|---|---|---|---|---|")
     for name in sizes:
         s = SIZES[name]
         torch.manual_seed(0)
@@ -77,12 +82,23 @@ def matmuls_alone(sizes: list[str], budget: float) -> None:
                 for step in steps.unbind(0):
                     torch.addmm(step, h, w_hh.t())  # one step's gates: x_proj_t + h W_hh^T
 
+        def packed_products() -> None:
+            for steps, (_, _, _, w_hh) in zip(projected, layers):
+                packed = torch.ops.mkl._mkl_reorder_linear_weight(w_hh, s.batch)  # once per call and layer
+                for step in steps.unbind(0):
+                    torch.ops.mkl._mkl_linear(h, packed, w_hh, None, s.batch).add_(step)  # x_proj_t + h W_hh^T
+
+        runs = {"forward": forward, "projections": projections, "products": products}
+        if mkl:
+            runs["packed"] = packed_products
         with torch.no_grad():
-            seconds, _ = interleaved_seconds({"forward": forward, "projections": projections, "products": products}, budget)
+            seconds, _ = interleaved_seconds(runs, budget)
         ms = {k: 1e3 * v for k, v in seconds.items()}
         both = ms["projections"] + ms["products"]
+        packed = (f"{ms['packed']:.2f} | {(ms['projections'] + ms['packed']) / ms['forward']:.2f}x" if mkl
+                  else "no MKL in this torch | ")
         print(f"| {name} | {ms['forward']:.2f} | {ms['projections']:.2f} | {ms['products']:.2f} | {both:.2f} | "
-              f"{both / ms['forward']:.2f}x |", flush=True)
+              f"{both / ms['forward']:.2f}x | {packed} |", flush=True)
 
 
 def main() -> int:
