@@ -34,7 +34,9 @@ def say(message: str) -> None:
 
 # Lightning's and torch's notices that say nothing about the user's run: tips, a dependency
 # note, deprecations inside Lightning, and remarks on seqkit's own, deliberate settings (its
-# tasks bring their ModelCheckpoint; small recipes log more often than they have batches).
+# tasks bring their ModelCheckpoint; small recipes log more often than they have batches;
+# its tasks size their model from the data in configure_model, which Lightning's weight
+# averaging takes for a sharded model).
 NOISE = (
     r"Starting from v1\.9\.0, `tensorboardX` has been removed",
     r".*isinstance\(treespec, LeafSpec\)",
@@ -43,6 +45,7 @@ NOISE = (
     r"The number of training batches \(\d+\) is smaller than the logging interval",
     r"The '\w+_dataloader' does not have many workers",
     r"You defined a `validation_step` but have no `val_dataloader`",
+    r"You're using the WeightAveraging callback with a model that overrides the configure_model",
 )
 
 

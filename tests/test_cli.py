@@ -191,3 +191,22 @@ def test_fit_says_when_the_compiled_backend_will_compile(tmp_path, capsys, monke
     assert "seqkit: LSTM run with backend='compiled': torch.compile compiles" in capsys.readouterr().err
     assert main(recipe) == 0  # the recipe's own backend, fused: nothing to say
     assert "backend='compiled'" not in capsys.readouterr().err
+
+
+def test_lightnings_weight_averaging_runs_quietly_and_its_checkpoint_holds_the_average(tmp_path):
+    import torch
+
+    from seqkit.tasks import SentimentTask
+
+    done = _seqkit("fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "2", "--trainer.limit_train_batches",
+                   "3", "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path),
+                   "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", "--trainer.callbacks.decay",
+                   "0.5", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "WeightAveraging" not in done.stderr and "UserWarning" not in done.stderr
+    best = next(tmp_path.rglob("best-*.ckpt"))
+    saved = torch.load(best, weights_only=True)
+    averaged, current = saved["state_dict"], saved["current_model_state"]
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)  # the average, not the weights as they were
+    task = SentimentTask.load_from_checkpoint(best, map_location="cpu")
+    assert all(torch.equal(v, averaged[k]) for k, v in task.state_dict().items())
