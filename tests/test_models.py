@@ -57,6 +57,32 @@ def test_each_model_has_the_shapes_it_promises():
     assert RecurrentReadout(LSTM(2, 8), n_outputs=4)(torch.randn(5, 30, 2)).shape == (5, 4)
 
 
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+def test_the_classifiers_weight_drop_masks_w_hh_in_training_only(backend):
+    torch.manual_seed(0)
+    plain = RecurrentClassifier(50, LSTM(8, 6, backend=backend), num_classes=3, dropout=0.0)
+    dropped = RecurrentClassifier(50, LSTM(8, 6, backend=backend), num_classes=3, dropout=0.0, weight_drop=0.5)
+    dropped.load_state_dict(plain.state_dict())  # the same keys: no parameter is added or renamed
+    tokens, lengths = torch.randint(0, 50, (4, 7)), torch.tensor([7, 5, 3, 2])
+    torch.testing.assert_close(dropped.eval()(tokens, lengths), plain.eval()(tokens, lengths))  # whole W_hh in eval
+    before = dropped.encoder.weight_hh_l0.detach().clone()
+    dropped.train()
+    first, second = dropped(tokens, lengths), dropped(tokens, lengths)
+    assert not torch.allclose(first, second)  # a fresh mask per batch
+    torch.manual_seed(1)
+    masked = dropped(tokens, lengths)
+    torch.manual_seed(1)
+    mask = torch.nn.functional.dropout(torch.ones_like(plain.encoder.weight_hh_l0), 0.5)
+    with torch.no_grad():
+        plain.encoder.weight_hh_l0.mul_(mask)  # W_hh with that mask (scaled by 1 / (1 - p)), by hand
+    torch.testing.assert_close(masked, plain.eval()(tokens, lengths))
+    masked.sum().backward()
+    assert dropped.encoder.weight_hh_l0.grad.abs().sum() > 0  # the weights learn through their masks
+    assert torch.equal(dropped.encoder.weight_hh_l0, before)  # and are never changed by them
+    with pytest.raises(ValueError, match="weight_drop"):
+        RecurrentClassifier(50, LSTM(8, 6), num_classes=3, weight_drop=1.0)
+
+
 def test_the_forecaster_in_segments_reads_each_channel_alone_with_one_shared_head():
     """`segment=4`: a channel's window of 12 steps is 3 recurrent steps of 4 values, and no channel sees another."""
     torch.manual_seed(0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.modules import ClassifierHead, Recurrent
@@ -31,12 +32,17 @@ class RecurrentClassifier(nn.Module):
         reverse: read each text last word first (padding stays at the end). A classifier
             started from a backward language model reads as it did; averaged with a forward
             one, the pair is ULMFiT's forward and backward ensemble.
+        weight_drop: in training, the probability of zeroing each recurrent weight (W_hh) for
+            a batch, DropConnect as in AWD-LSTM and ULMFiT's classifier; 0 leaves them whole.
     """
 
     def __init__(self, vocab_size: int, encoder: Recurrent, num_classes: int, pooling: str = "max",
-                 dropout: float = 0.5, padding_idx: int | None = None, reverse: bool = False) -> None:
+                 dropout: float = 0.5, padding_idx: int | None = None, reverse: bool = False,
+                 weight_drop: float = 0.0) -> None:
         super().__init__()
-        self.reverse = reverse
+        if not 0.0 <= weight_drop < 1.0:
+            raise ValueError(f"weight_drop is a probability in [0, 1), got {weight_drop}")
+        self.reverse, self.weight_drop = reverse, weight_drop
         self.embedding = nn.Embedding(vocab_size, encoder.input_size, padding_idx=padding_idx)
         self.encoder = encoder
         self.drop = nn.Dropout(dropout)
@@ -55,15 +61,27 @@ class RecurrentClassifier(nn.Module):
             tokens = reverse_texts(tokens, lengths)                                  # (B, T)
         x = self.drop(self.embedding(tokens))                                        # (B, T, E)
         if lengths is None:
-            output, _ = self.encoder(x)                                              # (B, T, D*H)
+            output, _ = self._encode(x)                                              # (B, T, D*H)
             return self.head(output)
         if torch.compiler.is_exporting():  # no data-dependent shapes: run padded, each text stopping at its length
             output, _ = self.encoder.forward_padded(x, lengths)                      # (B, T, D*H)
             return self.head(output, lengths)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, _ = self.encoder(packed)
+        output, _ = self._encode(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
         return self.head(output, lengths)
+
+
+    def _encode(self, x):
+        """The encoder on `x`; in training with `weight_drop`, on its W_hh with a fresh DropConnect mask."""
+        if not (self.training and self.weight_drop):
+            return self.encoder(x)
+        # The same dropped W_hh at every step of the batch: the recurrence is regularised
+        # without a new mask per step, and the fused kernel still runs. The parameters
+        # themselves (and the state dict) are untouched.
+        dropped = {name: F.dropout(weight, self.weight_drop) for name, weight in self.encoder.named_parameters()
+                   if name.startswith("weight_hh")}
+        return torch.func.functional_call(self.encoder, dropped, (x,))
 
 
 def reverse_texts(tokens: Tensor, lengths: Tensor | None) -> Tensor:

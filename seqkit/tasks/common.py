@@ -20,13 +20,14 @@ from seqkit.training.faults import LastCheckpoint
 def check_numbers(**values: float | None) -> None:
     """Refuse hyperparameters out of range where they are declared, naming the flag (`--model.init_args.NAME`).
 
-    Known names: `dropout` (0 <= p < 1); None is skipped. (The optimizer's `lr` and
+    Known names: `dropout` and `weight_drop` (0 <= p < 1); None is skipped. (The optimizer's `lr` and
     `weight_decay` are checked by the optimizer itself, see `configure`.)
 
     Raises:
         SeqkitError: the first value out of its range.
     """
-    rules = {"dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1")}
+    probability = (lambda v: 0 <= v < 1, "at least 0 and below 1")
+    rules = {"dropout": probability, "weight_drop": probability}
     for name, value in values.items():
         fits, wanted = rules[name]
         if value is not None and not (math.isfinite(value) and fits(value)):

@@ -57,6 +57,8 @@ class SentimentTask(pl.LightningModule):
         reverse: read each text last word first: the classifier to start from a backward
             language model (`--init_from BACKWARD.ckpt`), the partner of one read forwards;
             `seqkit classify --ckpt_path FORWARD --ckpt_path BACKWARD` averages the two.
+        weight_drop: DropConnect on the encoder's recurrent weights in training, the
+            probability of zeroing each (AWD-LSTM's and ULMFiT's weight dropout; 0: none).
     """
 
     task_name = "sentiment"
@@ -74,6 +76,7 @@ class SentimentTask(pl.LightningModule):
         body_lr_scale: float = 1.0,
         freeze_body_epochs: int = 0,
         reverse: bool = False,
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__()
         check_parts(encoder=encoder)
@@ -81,7 +84,7 @@ class SentimentTask(pl.LightningModule):
             raise SeqkitError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if body_lr_scale <= 0 or freeze_body_epochs < 0:
             raise SeqkitError(f"body_lr_scale must be > 0 and freeze_body_epochs >= 0, got {body_lr_scale} and {freeze_body_epochs}")
-        check_numbers(dropout=dropout)
+        check_numbers(dropout=dropout, weight_drop=weight_drop)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
@@ -121,7 +124,8 @@ class SentimentTask(pl.LightningModule):
         # encoder (packed sequences), so then nothing needs a padding row.
         padding = self.vocab[PAD] if PAD in self.vocab else None
         self.model = RecurrentClassifier(len(self.vocab), self.encoder, classes, self.hparams.pooling,
-                                         self.hparams.dropout, padding, reverse=self.hparams.get("reverse", False))
+                                         self.hparams.dropout, padding, reverse=self.hparams.get("reverse", False),
+                                         weight_drop=self.hparams.get("weight_drop", 0.0))
         metrics = {"acc": lambda: MulticlassAccuracy(classes, average="micro"),
                    "f1": lambda: MulticlassF1Score(classes, average="macro"), "loss": MeanMetric}
         self.val_metrics, self.test_metrics = stage_metrics("val", **metrics), stage_metrics("test", **metrics)

@@ -17,6 +17,8 @@ CASES = [  # (recipe, options, what the one line says)
      "hidden_size must be a positive integer, got 0"),
     ("sentiment/lstm_reviews", ["--model.init_args.dropout", "1.5"],
      "--model.init_args.dropout must be at least 0 and below 1, got 1.5"),
+    ("sentiment/lstm_reviews", ["--model.init_args.weight_drop", "1"],
+     "--model.init_args.weight_drop must be at least 0 and below 1, got 1.0"),
     ("sentiment/lstm_reviews", ["--model.init_args.optimizer.init_args.lr", "-1"],
      "--model.init_args.optimizer: Invalid learning rate: -1.0"),
     ("sentiment/lstm_reviews", ["--model.init_args.lr", "0.1"],
