@@ -41,8 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def trained(folder: Path) -> bool:
-    """Whether a run under `folder` finished with checkpoints."""
-    return any(folder.glob("lightning_logs/version_*/checkpoints/last.ckpt"))
+    """Whether the run in `folder` went to its end: its log says so, and it left checkpoints.
+
+    A run stopped part of the way also leaves a `last.ckpt` (written every few hundred
+    steps), so a checkpoint alone does not tell.
+    """
+    log = folder / "log.txt"
+    return (log.is_file() and "seqkit: training finished" in log.read_text(errors="replace")
+            and any(folder.glob("lightning_logs/version_*/checkpoints/last.ckpt")))
 
 
 def run_all(commands: list[tuple[list[str], Path]], env: dict, jobs: int) -> None:
