@@ -1,7 +1,7 @@
 """`RecurrentClassifier`: one label per text from a recurrent encoder, as a plain `nn.Module` on token ids.
 
     tokens (B, T) + lengths (B,) -> (reverse: each text's tokens last first) -> embedding (B, T, E) -> dropout
-        -> packed sequence -> encoder, uni- or bidirectional -> output (B, T, D*H)
+        -> packed sequence -> encoder, uni- or bidirectional (in training, W_hh masked if weight_drop) -> output (B, T, D*H)
         -> pooling over each text's real steps (last, mean, max or all three) -> dropout -> logits (B, C)
 
 Texts are padded to the longest in their batch and handed to the encoder packed, so padding
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqkit.modules import ClassifierHead, Recurrent
 
@@ -71,8 +71,7 @@ class RecurrentClassifier(nn.Module):
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.size(1))  # (B, T, D*H), zeros past each length
         return self.head(output, lengths)
 
-
-    def _encode(self, x):
+    def _encode(self, x: Tensor | PackedSequence) -> tuple[Tensor | PackedSequence, tuple[Tensor, ...]]:
         """The encoder on `x`; in training with `weight_drop`, on its W_hh with a fresh DropConnect mask."""
         if not (self.training and self.weight_drop):
             return self.encoder(x)
