@@ -191,6 +191,17 @@ def test_fit_says_when_the_compiled_backend_will_compile(tmp_path, capsys, monke
     assert "seqkit: LSTM run with backend='compiled': torch.compile compiles" in capsys.readouterr().err
     assert main(recipe) == 0  # the recipe's own backend, fused: nothing to say
     assert "backend='compiled'" not in capsys.readouterr().err
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                 "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]) == 0
+    checkpoint = str(next(tmp_path.rglob("last.ckpt")))
+    capsys.readouterr()
+    # validate (as test) runs the model of the recipe, here compiled, with the checkpoint's weights
+    assert main(["validate", "-c", "sentiment/lstm_reviews", "--ckpt_path", checkpoint, "--trainer.enable_progress_bar",
+                 "false", "--model.init_args.encoder.init_args.backend", "compiled"]) == 0
+    assert "seqkit: LSTM run with backend='compiled'" in capsys.readouterr().err
+    assert main(["validate", "-c", "sentiment/lstm_reviews", "--ckpt_path", checkpoint, "--trainer.enable_progress_bar",
+                 "false"]) == 0
+    assert "backend='compiled'" not in capsys.readouterr().err
 
 
 def test_lightnings_weight_averaging_runs_quietly_and_its_checkpoint_holds_the_average(tmp_path):

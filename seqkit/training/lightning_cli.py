@@ -124,11 +124,7 @@ class SeqkitCLI(LightningCLI):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
             self.model.init_backward_from_checkpoint(checkpoints.resolve(backward))
         self._choose_run_folder()
-        compiled = compiled_modules(self.model)
-        if compiled:
-            console.say(f"seqkit: {', '.join(compiled)} run with backend='compiled': torch.compile compiles the loop over "
-                        "time before the first batch of each new sequence length (from seconds to minutes on a CPU; "
-                        "the progress bar waits meanwhile), then runs it from its cache")
+        say_if_compiled(self.model)
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 reads a --ckpt_path file here, right after parsing, for its hyperparameters
@@ -216,6 +212,8 @@ class SeqkitCLI(LightningCLI):
             if isinstance(callback, RunConfig):
                 callback.folder = folder
         self.evaluation_folder = folder
+        if self.subcommand != "predict":  # predict runs the checkpoint's own model: it says so there
+            say_if_compiled(self.model)
 
     before_validate = before_test = before_predict = _choose_evaluation_folder
 
@@ -232,6 +230,7 @@ class SeqkitCLI(LightningCLI):
             raise SeqkitError(f"{type(model).__name__} has no predictions to write")
         device = self.trainer.strategy.root_device
         task = checkpoints.restore(type(model), ckpt_path, map_location=device) if ckpt_path else model.to(device)
+        say_if_compiled(task)
         frame = task.predict_from(datamodule)
         if self.trainer.global_rank != 0:
             return
@@ -261,6 +260,15 @@ class SeqkitCLI(LightningCLI):
             if path and os.path.exists(path):  # fast_dev_run, for one, writes none
                 lines.append(f"  {label} checkpoint: {path}")
         print("\n".join(lines), file=sys.stderr)
+
+
+def say_if_compiled(model: LightningModule) -> None:
+    """One line before a run whose model has modules with `backend="compiled"`: why the first batches wait."""
+    compiled = compiled_modules(model)
+    if compiled:
+        console.say(f"seqkit: {', '.join(compiled)} run with backend='compiled': torch.compile compiles the loop over "
+                    "time before the first batch of each new sequence length (from seconds to minutes on a CPU; "
+                    "the progress bar waits meanwhile), then runs it from its cache")
 
 
 def compiled_modules(model: LightningModule) -> list[str]:
