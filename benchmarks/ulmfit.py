@@ -1,6 +1,6 @@
 """ULMFiT on SST-2 on a CPU: the whole chain per seed, timed, and the dev accuracy it reaches.
 
-    python benchmarks/ulmfit.py                      # seeds 0, 1, 2 (about 13 minutes each on 2 cores)
+    python benchmarks/ulmfit.py                      # seeds 0, 1, 2 (about 15 minutes each on 2 cores)
     python benchmarks/ulmfit.py --members forward,backward    # a forward and a backward pair instead
     python benchmarks/ulmfit.py --seeds 0 --lm-dir runs/benchmarks/ulmfit   # reuse seed 0's language models
     python benchmarks/ulmfit.py --members forward,forward --per-lm 3   # three classifiers from each language model

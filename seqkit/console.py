@@ -36,7 +36,8 @@ def say(message: str) -> None:
 # note, deprecations inside Lightning, and remarks on seqkit's own, deliberate settings (its
 # tasks bring their ModelCheckpoint; small recipes log more often than they have batches;
 # its tasks size their model from the data in configure_model, which Lightning's weight
-# averaging takes for a sharded model).
+# averaging takes for a sharded model; `fit` alone writes `last.ckpt` with its
+# LastCheckpoint; a checkpoint of averaged weights needs no averaging to be evaluated).
 NOISE = (
     r"Starting from v1\.9\.0, `tensorboardX` has been removed",
     r".*isinstance\(treespec, LeafSpec\)",
@@ -46,6 +47,9 @@ NOISE = (
     r"The '\w+_dataloader' does not have many workers",
     r"You defined a `validation_step` but have no `val_dataloader`",
     r"You're using the WeightAveraging callback with a model that overrides the configure_model",
+    r"You're using the WeightAveraging callback, but loading a checkpoint outside the 'fit' stage",
+    r"Be aware that when using `ckpt_path`, callbacks used to create the checkpoint need to be provided during "
+    r"`Trainer` instantiation\. Please add the following callbacks: \['LastCheckpoint'\]",
 )
 
 

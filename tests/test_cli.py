@@ -221,3 +221,7 @@ def test_lightnings_weight_averaging_runs_quietly_and_its_checkpoint_holds_the_a
     assert any(not torch.equal(averaged[k], current[k]) for k in averaged)  # the average, not the weights as they were
     task = SentimentTask.load_from_checkpoint(best, map_location="cpu")
     assert all(torch.equal(v, averaged[k]) for k, v in task.state_dict().items())
+    scored = _seqkit("validate", "-c", "sentiment/lstm_reviews", "--ckpt_path", str(best), "--trainer.enable_progress_bar",
+                     "false", "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert "WeightAveraging" not in scored.stderr and "Be aware" not in scored.stderr  # the callbacks of fit: not needed
