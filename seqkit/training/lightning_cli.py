@@ -33,6 +33,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import nn
 
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
@@ -212,10 +213,13 @@ class SeqkitCLI(LightningCLI):
             if isinstance(callback, RunConfig):
                 callback.folder = folder
         self.evaluation_folder = folder
+
+    def _before_evaluation(self) -> None:
+        self._choose_evaluation_folder()
         if self.subcommand != "predict":  # predict runs the checkpoint's own model: it says so there
             say_if_compiled(self.model)
 
-    before_validate = before_test = before_predict = _choose_evaluation_folder
+    before_validate = before_test = before_predict = _before_evaluation
 
     def predict(self, model: LightningModule, datamodule: LightningDataModule | None = None,
                 ckpt_path: str | None = None, **_) -> None:
@@ -274,12 +278,13 @@ def say_if_compiled(model: LightningModule) -> None:
 def compiled_modules(model: LightningModule) -> list[str]:
     """The class names of the recurrent modules in `model` built with `backend="compiled"`, each once.
 
-    A task may hold its encoder aside until `configure_model` builds the model around it
-    (`_pending`), so those are looked at too.
+    Before `configure_model` builds a task's model, its recurrent parts (`parts`, as its
+    checkpoint names them: `task.encoder`, ...) are not yet submodules, so they are looked
+    at by name too.
     """
-    parts = list(model.modules()) + [p for held in getattr(model, "_pending", {}).values()
-                                     if hasattr(held, "modules") for p in held.modules()]
-    return sorted({type(p).__name__ for p in parts if getattr(p, "backend", None) == "compiled"})
+    parts = [getattr(model, name, None) for name in getattr(model, "parts", ("encoder",))]
+    modules = [*model.modules(), *(m for part in parts if isinstance(part, nn.Module) for m in part.modules())]
+    return sorted({type(m).__name__ for m in modules if getattr(m, "backend", None) == "compiled"})
 
 
 def resolve_configs(args: list[str]) -> list[str]:

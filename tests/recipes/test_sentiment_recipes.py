@@ -44,7 +44,7 @@ def sst2_checkpoint(tmp_path_factory) -> Path:
     return next(root.rglob("last.ckpt"))
 
 
-@pytest.mark.parametrize("recipe", ["rnn.yaml", "lstm.yaml"])
+@pytest.mark.parametrize("recipe", ["rnn.yaml", "lstm.yaml", "lstm_ulmfit.yaml"])  # lstm_ulmfit: with its moving average
 def test_sst2_recipes_run_on_the_corpora(recipe, corpora, tmp_path):
     assert main(["fit", "-c", str(RECIPES / recipe), "--data.root", str(corpora), "--trainer.fast_dev_run", "2",
                  "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]) == 0
