@@ -129,7 +129,11 @@ def main() -> int:
         return 0
 
     impls = IMPLS if args.no_compiled else (*IMPLS, "compiled")
-    classes = {"ln-lstm": (layer_norm_lstm(), torch.nn.LSTM)}
+    from seqkit.modules import register
+
+    own = {"ln-lstm"}  # not torch.nn's cell: tests/modules/test_compiled.py checks it against its own loop
+    if "ln-lstm" in args.cells.split(","):
+        register("ln-lstm", layer_norm_lstm())  # timed beside torch.nn.LSTM, whose weights it takes
     cells = args.cells.split(",")
     sizes = args.sizes.split(",")
     print(f"# seqkit modules benchmark\n\n{setting} for about {args.budget:.0f} s per size, cell and mode; medians\n")
@@ -141,13 +145,13 @@ def main() -> int:
     print("| size | cell | fused | loop |\n|---|---|---|---|")
     for name in sizes:
         for cell in cells:
-            if cell in classes:
-                continue  # not torch.nn's cell: tests/modules/test_compiled.py checks it against its own loop
+            if cell in own:
+                continue
             d = max_differences(cell, SIZES[name])
             print(f"| {name} | {cell} | {d['fused']:.1e} | {d['loop']:.1e} |")
     sys.stdout.flush()
 
-    rows = compare_speed(cells, sizes, budget=args.budget, impls=impls, classes=classes)
+    rows = compare_speed(cells, sizes, budget=args.budget, impls=impls)
     keyed = {(r["size"], r["cell"], r["mode"], r["impl"]): r for r in rows}
 
     def cell_of(size, cell, mode, impl):
@@ -174,7 +178,7 @@ def main() -> int:
                 print(line, flush=True)
 
     memory = {}
-    cells = [cell for cell in cells if cell not in classes]
+    cells = [cell for cell in cells if cell not in own]
     if not args.no_memory and "M" in sizes:
         print("\n## Peak memory growth at M, forward + backward (MiB, fresh process each)\n")
         print("| cell | torch.nn | seqkit fused | seqkit loop | loop / torch.nn |\n|---|---|---|---|---|")

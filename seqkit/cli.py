@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
     parser.add_argument("--verbose", action="store_true", help="with any command: show Lightning's and torch's "
                         "notices too (a default run prints progress bars and seqkit's own lines only)")
+    parser.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        help="with any command, repeatable: import MODULE first, so that its cells are known (a cell "
+                        "of your own that is not installed); installed packages' cells load without it")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         # Options belong to the command's own parser; they are passed on untouched.
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv  # before or after the command: every notice of Lightning's and torch's
     argv = [arg for arg in argv if arg != "--verbose"]
+    argv, imports = take_imports(argv)
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         args = parser.parse_args(argv)  # prints help/version or an error and exits
@@ -82,8 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         console.quiet()
     target, _ = COMMANDS[name]
     module_name, function_name = target.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
     try:
+        if name != "recipes":  # the user's code: what installed packages declare, then what --import names
+            from seqkit.modules import registry
+
+            registry.load_installed()
+            registry.import_modules(imports)
+        function = getattr(importlib.import_module(module_name), function_name)
         return function([name, *rest] if name in LIGHTNING else rest) or 0
     except Exception as error:
         cause = user_error(error)
@@ -91,6 +100,28 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"seqkit {name}: error: {cause}", file=sys.stderr)  # a problem the user can fix: one line
         return 2
+
+
+def take_imports(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`argv` without its `--import MODULE` (or `--import=MODULE`) options, and the modules they name.
+
+    They may stand before or after the command; everything after `--` is left alone.
+    """
+    rest, imports, k = [], [], 0
+    while k < len(argv):
+        arg = argv[k]
+        if arg == "--":
+            return rest + argv[k:], imports
+        if arg == "--import" or arg.startswith("--import="):
+            value = arg.partition("=")[2] if "=" in arg else (argv[k + 1] if k + 1 < len(argv) else "")
+            if not value or value.startswith("-"):
+                raise SystemExit("seqkit: error: --import needs a module name (--import mypackage)")
+            imports.append(value)
+            k += 1 if "=" in arg else 2
+            continue
+        rest.append(arg)
+        k += 1
+    return rest, imports
 
 
 def user_error(error: BaseException) -> SeqkitError | None:

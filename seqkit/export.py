@@ -29,6 +29,11 @@ state, and is fed a text token by token; and a pt2 file of a sentiment model tak
 padded to one length, `max_length` in the JSON (the data's, else 256), with each text's
 length: the recurrence runs over every step and keeps each text's state once it has ended
 (`Recurrent.forward_padded`), which gives the probabilities of texts read alone.
+
+A cell without a fused kernel (one of your own) has no ONNX operator either: the exporter
+would unroll its loop over the example's length, and the file would refuse every other
+length. Its ONNX file therefore takes the pt2 forms too (a language model one step at a time,
+a sentiment model padded texts with their lengths), which run at any length and batch size.
 """
 
 from __future__ import annotations
@@ -219,6 +224,33 @@ def _quiet_quantizer():
             logger.setLevel(level)
 
 
+def recurrent_parts(model: nn.Module) -> list[nn.Module]:
+    """The seqkit recurrent modules inside `model`."""
+    from seqkit.modules import Recurrent
+
+    return [m for m in model.modules() if isinstance(m, Recurrent)]
+
+
+def _fixed_shapes(task, module, inputs, input_names, axes, side):
+    """The forms whose recurrence runs over a length fixed in the file: pt2's, and ONNX's for a cell without a kernel.
+
+    A language model takes one step, `tokens (B, 1)` and the state (a text is fed token by
+    token); a sentiment model takes texts padded to `max_length` and their lengths.
+    """
+    if task.task_name == "sentiment":  # padded texts and their lengths (see the module's docstring)
+        length = task.max_length or PT2_TEXT_LENGTH
+        module = _PaddedProbabilities(task.model).eval()
+        inputs = (torch.ones(2, length, dtype=torch.long), torch.tensor([length, 1]))
+        input_names = ["tokens", "lengths"]
+        axes = {"tokens": {0: "batch"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}}
+        side = {**side, "max_length": length, "pad_id": task.vocab[PAD] if PAD in task.vocab else 0}
+    if task.task_name == "next_word":  # one step from the carried state: a text is fed token by token
+        inputs = (inputs[0][:, :1], *inputs[1:])
+        axes = {**axes, "tokens": {0: "batch"}, "logits": {0: "batch"}}
+        side = {**side, "steps": 1}
+    return module, inputs, input_names, axes, side
+
+
 def export(task, path: str | Path, format: str | None = None, keyboard: bool = False, int8: bool = False) -> dict:
     """Write `task`'s model to `path` (`.onnx` or `.pt2`) and its vocabulary, labels or scaling to `path.json`.
 
@@ -255,19 +287,15 @@ def export(task, path: str | Path, format: str | None = None, keyboard: bool = F
                 import onnx  # noqa: F401 -- torch needs it to write the file
             except ImportError:
                 raise SeqkitError('ONNX export needs the onnx package: pip install "seqkit[export]"') from None
+            if not keyboard and not all(m.has_kernel for m in recurrent_parts(task.model)):
+                module, inputs, input_names, axes, side = _fixed_shapes(task, module, inputs, input_names, axes, side)
+
             def write(file) -> None:
                 torch.onnx.export(module, inputs, file, dynamo=False, input_names=input_names,
                                   output_names=output_names, dynamic_axes=axes, opset_version=17)
             atomic_write(path, _quantized(write) if int8 else write)
         else:
-            if task.task_name == "sentiment":  # padded texts and their lengths (see the module's docstring)
-                length = task.max_length or PT2_TEXT_LENGTH
-                module = _PaddedProbabilities(task.model).eval()
-                inputs = (torch.ones(2, length, dtype=torch.long), torch.tensor([length, 1]))
-                input_names = ["tokens", "lengths"]
-                side = {**side, "max_length": length, "pad_id": task.vocab[PAD] if PAD in task.vocab else 0}
-            if task.task_name == "next_word":  # one step from the carried state: a text is fed token by token
-                inputs = (inputs[0][:, :1], *inputs[1:])
+            module, inputs, input_names, axes, side = _fixed_shapes(task, module, inputs, input_names, axes, side)
             batch = torch.export.Dim("batch", min=1)
             if task.task_name == "next_word":  # forward(tokens, *state): the state's tensors as one group
                 dynamic = ({0: batch}, tuple({1: batch} for _ in inputs[1:]))

@@ -28,6 +28,25 @@ def corpora() -> Path:
     return root
 
 
+@pytest.fixture
+def only_seqkit_cells(monkeypatch):
+    """The registry of cells as a new process has it: seqkit's own cells, installed packages not yet read.
+
+    Other tests define cells of their own (the guide's MGU, ...); everything is put back afterwards.
+    """
+    from seqkit.modules import registry
+
+    saved = dict(registry.DEFINED), dict(registry._REGISTERED)
+    for name in [n for n, cls in registry.DEFINED.items() if not cls.__module__.startswith("seqkit.")]:
+        del registry.DEFINED[name]
+    registry._REGISTERED.clear()
+    monkeypatch.setattr(registry, "_installed_loaded", False)
+    yield registry
+    for table, before in zip((registry.DEFINED, registry._REGISTERED), saved):
+        table.clear()
+        table.update(before)
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 

@@ -14,11 +14,11 @@ from seqkit.modules import GRU, LSTM, RNN
 @pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 def test_last_rows_equal_forward(cls):
     torch.manual_seed(0)
-    module = cls(2, 3, num_layers=2, bidirectional=True)  # fused backend: trace still runs the loop
+    module = cls(2, 3, num_layers=2, bidirectional=True)  # the fused kernel by default: trace still runs the loop
     x = torch.randn(2, 5, 2)
     table = trace(module, x)
     assert len(table) == 2 * 2 * 2 * 5
-    assert module.backend == "fused" and module.training  # left as found
+    assert module.backend == "auto" and module.training  # left as found
     _, state = module(x)
     h_n = state[0] if cls is LSTM else state
     for layer in range(2):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,27 @@ def commands(page: Path) -> list[str]:
 
 
 def _user_files(folder: Path) -> None:
-    """The files the pages tell a reader to bring."""
+    """The files the pages tell a reader to bring, and the code docs/extending.md tells them to write.
+
+    That is an installed package `mypackage` (the guide's MGU, declared by an entry point in
+    a `.dist-info` folder, as `pip install` leaves it), `mydata.py` (the guide's DataModule),
+    and the text files its commands read.
+    """
     (folder / "my.txt").write_text("".join(f"the text of line {i} is my own text\n" for i in range(400)))
     shutil.copy(packaged.sample("reviews.csv"), folder / "my_reviews.csv")
     shutil.copy(packaged.sample("co2_weekly.csv"), folder / "my_series.csv")
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "extending.md").read_text(), flags=re.S)
+    (folder / "mypackage").mkdir()
+    (folder / "mypackage" / "__init__.py").write_text(next(b for b in blocks if "class MGU" in b))
+    info = folder / "mypackage-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mypackage\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[seqkit.modules]\nmgu = mypackage:MGU\n")
+    (folder / "mydata.py").write_text(next(b for b in blocks if "class LinesData" in b))
+    words = "the cat sat on a mat and the dog ran to the park while birds sang in the tall green trees".split()
+    (folder / "corpus.txt").write_text("".join(" ".join(words[(i * 7 + j) % len(words)] for j in range(5 + i % 7)) + "\n"
+                                               for i in range(400)))
+    (folder / "prompts.txt").write_text("the cat\na dog ran\n")
 
 
 def _recipe_data(args: list[str]) -> str | None:
@@ -104,11 +122,13 @@ def test_the_pages_hold_the_commands_a_reader_needs():
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_command_on_the_page_runs(page, tmp_path, monkeypatch, capsys):
+def test_every_command_on_the_page_runs(page, tmp_path, monkeypatch, capsys, only_seqkit_cells, request):
     monkeypatch.chdir(tmp_path)
+    request.addfinalizer(lambda: [sys.modules.pop(name, None) for name in ("mypackage", "mydata")])
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))  # nothing is downloaded: data comes from SEQKIT_DATA
     monkeypatch.setenv("SEQKIT_DATA", str(catalog.data_folder()))
     _user_files(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the folder's package, installed
     (tmp_path / "exercise.yaml").write_text(
         re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "seeing-inside.md").read_text(), flags=re.S)[0])
     ran, skipped = [], []

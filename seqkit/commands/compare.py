@@ -31,8 +31,6 @@ from seqkit import packaged
 from seqkit.commands import modernize
 from seqkit.errors import SeqkitError
 
-CELLS = {"rnn": "seqkit.modules.RNN", "lstm": "seqkit.modules.LSTM", "gru": "seqkit.modules.GRU"}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -40,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         "write a table (Markdown and CSV) and learning-curve plots. Options after `--` go to every run "
         "(e.g. -- --trainer.max_epochs 2).")
     parser.add_argument("-c", "--config", required=True, type=Path, help="a recipe: its name (memory/adding) or a YAML file")
-    parser.add_argument("--cells", default="rnn,lstm", help="cells to compare, from rnn, lstm, gru, or class paths "
-                        "(default rnn,lstm)")
+    parser.add_argument("--cells", default="rnn,lstm", help="cells to compare: rnn, lstm, gru or any registered cell, by "
+                        "short name or class path (default rnn,lstm)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per cell, seeds 0..N-1 (default 1)")
     parser.add_argument("--sweep", help="KEY=V1,V2,...: repeat every cell over these values of one option, "
                         "e.g. data.length=10,25,50,100")
@@ -51,17 +49,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cells(text: str) -> dict[str, str]:
+    """`{short name: class path}` of the cells `text` names; a class path named here is imported (the user named it)."""
+    from seqkit.modules import registry
+
     cells = {}
     for name in (part.strip() for part in text.split(",") if part.strip()):
-        if name in CELLS:
-            cells[name] = CELLS[name]
-        elif "." in name:
-            cells[name.rsplit(".", 1)[1].lower()] = name  # a class path: your own cell
-        else:
-            raise SeqkitError(f"--cells: unknown cell {name!r}; use rnn, lstm, gru or a class path")
+        if "." in name and name.lower() not in registry.cells():
+            registry.import_modules([name.rpartition(".")[0]])
+        try:
+            cls = registry.cell_class(name)
+        except SeqkitError as error:
+            raise SeqkitError(f"--cells: {error}") from None
+        cells[registry.cell_name(cls)] = registry.class_path(cls)
     if not cells:
         raise SeqkitError("--cells is empty; name at least one cell")
     return cells
+
+
+def _check_cells(cells: dict[str, str], config: Path, extra: list[str]) -> None:
+    """Build every cell with the recipe's backend and run it once, before the first run trains.
+
+    A cell that cannot run as the recipe asks (a backend it lacks) fails here, in one line,
+    instead of after the runs before it have trained.
+    """
+    import torch
+    import yaml
+
+    from seqkit.modules import cell_class
+
+    recipe = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    encoder = ((recipe.get("model") or {}).get("init_args") or {}).get("encoder") or {}
+    backend = (encoder.get("init_args") or {}).get("backend", "auto")
+    flag = "--model.init_args.encoder.init_args.backend"
+    for k, arg in enumerate(extra):
+        if arg == flag and k + 1 < len(extra):
+            backend = extra[k + 1]
+        elif arg.startswith(flag + "="):
+            backend = arg.partition("=")[2]
+    for name, path in cells.items():
+        try:
+            module = cell_class(path)(2, 3, backend="loop" if backend == "compiled" else backend)
+            output, _ = module(torch.zeros(1, 2, 2))
+            output.sum().backward()
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise SeqkitError(f"--cells {name}: {path} cannot run with this recipe (backend={backend!r}): {error}; "
+                              "nothing was trained") from None
 
 
 def _sweep(text: str | None) -> tuple[str | None, list[str]]:
@@ -250,6 +282,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(modernize(argv, "compare", {"--out": "--output_dir"}))
     args.config = Path(packaged.resolve_recipe(str(args.config)))  # a file, or a recipe name (next_word/lstm)
     cells = _cells(args.cells)
+    _check_cells(cells, args.config, extra)
     key, values = _sweep(args.sweep)
     if args.seeds < 1:
         raise SeqkitError(f"--seeds must be at least 1, got {args.seeds}")

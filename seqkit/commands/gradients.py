@@ -21,8 +21,6 @@ from pathlib import Path
 from seqkit.commands import modernize, output_path
 from seqkit.errors import SeqkitError
 
-CELL_NAMES = ("rnn", "lstm", "gru")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -32,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the end that still reaches step t. Prints the norm at t = 0, T/2 and T-1 for each cell. Needs no dataset.",
         epilog="Example: seqkit gradients --cells rnn,lstm,gru --forget_bias 1 --radius 2 --exploding --plot grads.png",
     )
-    parser.add_argument("--cells", default="rnn,lstm", help="comma-separated cells among rnn (tanh), lstm, gru (default rnn,lstm)")
+    parser.add_argument("--cells", default="rnn,lstm", help="comma-separated cells: rnn (tanh), lstm, gru or any registered "
+                        "cell, by short name or class path (default rnn,lstm)")
     parser.add_argument("--length", type=int, default=100, help="timesteps T (default 100)")
     parser.add_argument("--hidden_size", type=int, default=64, help="units in h_t (default 64)")
     parser.add_argument("--input_size", type=int, default=8, help="features of the random input x_t ~ N(0, 1) (default 8)")
@@ -66,10 +65,16 @@ def _old_output(argv: list[str]) -> list[str]:
 
 
 def _cells(text: str) -> list[str]:
+    from seqkit.modules import cell_class
+
     cells = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in cells if c not in CELL_NAMES]
-    if not cells or unknown:
-        raise SeqkitError(f"--cells takes names among {', '.join(CELL_NAMES)} separated by commas, got {text!r}")
+    if not cells:
+        raise SeqkitError(f"--cells takes cell names separated by commas (rnn,lstm), got {text!r}")
+    for cell in cells:
+        try:
+            cell_class(cell)
+        except SeqkitError as error:
+            raise SeqkitError(f"--cells: {error}") from None
     return cells
 
 

@@ -31,20 +31,6 @@ from pathlib import Path
 from seqkit.commands import add_checkpoint, checkpoint_file, modernize, output_path
 from seqkit.errors import SeqkitError
 
-FORMULAS = {
-    "rnn": ["a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)"],
-    "lstm": [
-        "[i f g o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh      (pre)",
-        "i, f, o = sigmoid(.)   g = tanh(.)",
-        "c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)",
-    ],
-    "gru": [
-        "[r z .] = sigmoid(W_i x_t + b_i + W_h h_{t-1} + b_h)      (pre: both projections summed)",
-        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
-        "h_t = (1 - z) * n + z * h_{t-1}",
-    ],
-}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 PARAMETER = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
 
 
@@ -57,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: seqkit trace --cells lstm --input_size 1 --hidden_size 2 --x 1,0.5,-1;  "
         "seqkit trace --ckpt_path runs/sentiment/lstm --text \"not good at all\" --plot sentence.png",
     )
-    parser.add_argument("--cells", dest="cell", choices=sorted(GATES),
-                        help="the recurrent cell, one of them (default: rnn, or the weights file's `cell`)")
+    parser.add_argument("--cells", dest="cell",
+                        help="the recurrent cell: rnn, lstm, gru or any registered cell, by short name or class path "
+                        "(default: rnn, or the weights file's `cell`)")
     parser.add_argument("--nonlinearity", choices=["tanh", "relu"], help="RNN only (default tanh)")
     parser.add_argument("--input_size", type=int, default=1, help="features per timestep, without --weights (default 1)")
     parser.add_argument("--hidden_size", type=int, default=2, help="units in h_t, without --weights (default 2)")
@@ -108,10 +95,21 @@ def _parse_x(text: str) -> list:
     return value
 
 
-def _module_from_spec(spec: dict, cell: str, nonlinearity: str | None, path: Path):
+def _build(cls: type, input_size: int, hidden_size: int, nonlinearity: str | None, **kwargs):
+    """A `cls` module; `nonlinearity` is the RNN's alone."""
+    from seqkit.modules import RNN
+
+    if issubclass(cls, RNN):
+        kwargs["nonlinearity"] = nonlinearity or "tanh"
+    elif nonlinearity is not None:
+        _fail(f"--nonlinearity is the RNN's; {cls.__name__} has its own")
+    return cls(input_size, hidden_size, **kwargs)
+
+
+def _module_from_spec(spec: dict, cls: type, nonlinearity: str | None, path: Path):
     import torch
 
-    from seqkit.modules import CELLS
+    from seqkit.modules import cell_name
 
     params = {k: v for k, v in spec.items() if PARAMETER.match(k)}
     unknown = sorted(set(spec) - set(params) - {"cell", "nonlinearity", "x", "h0", "c0"})
@@ -124,17 +122,16 @@ def _module_from_spec(spec: dict, cell: str, nonlinearity: str | None, path: Pat
     except (TypeError, ValueError) as error:
         _fail(f"{path}: every parameter must be a list of numbers (a matrix for weights): {error}")
     w_ih, w_hh = tensors["weight_ih_l0"], tensors["weight_hh_l0"]
-    if w_ih.dim() != 2 or w_hh.dim() != 2:
-        _fail(f"{path}: weight_ih_l0 and weight_hh_l0 must be matrices (lists of rows)")
-    hidden, inputs = w_hh.shape[1], w_ih.shape[1]
-    gates = GATES[cell]
-    if w_hh.shape[0] != gates * hidden:
-        _fail(f"{path}: weight_hh_l0 has {w_hh.shape[0]} rows; a {cell} with hidden size {hidden} needs {gates * hidden} ({gates} gate block(s) of {hidden})")
+    if w_ih.dim() != 2 or w_hh.dim() not in (1, 2):
+        _fail(f"{path}: weight_ih_l0 must be a matrix (a list of rows), weight_hh_l0 a matrix or a vector")
+    gates, cell = cls.gates, cell_name(cls)
+    hidden, inputs = w_hh.shape[-1], w_ih.shape[1]  # W_hh's columns (a vector: its entries) are the hidden units
+    if w_ih.shape[0] != gates * hidden:
+        _fail(f"{path}: weight_ih_l0 has {w_ih.shape[0]} rows; a {cell} with hidden size {hidden} needs "
+              f"{gates * hidden} ({gates} gate block(s) of {hidden})")
     layers = 1 + max(int(PARAMETER.match(k).group(2)) for k in params)
     kwargs = {"num_layers": layers, "bias": "bias_ih_l0" in params, "bidirectional": any(k.endswith("_reverse") for k in params)}
-    if cell == "rnn":
-        kwargs["nonlinearity"] = nonlinearity or spec.get("nonlinearity", "tanh")
-    module = CELLS[cell](inputs, hidden, **kwargs)
+    module = _build(cls, inputs, hidden, nonlinearity or spec.get("nonlinearity"), **kwargs)
     expected = dict(module.named_parameters())
     missing = sorted(set(expected) - set(tensors))
     if missing:
@@ -146,16 +143,16 @@ def _module_from_spec(spec: dict, cell: str, nonlinearity: str | None, path: Pat
     return module
 
 
-def _initial_state(spec: dict, cell: str, module):
+def _initial_state(spec: dict, module):
     import torch
 
     if "h0" not in spec:
         return None
     layers = module.num_layers * module.num_directions
     parts = [torch.tensor(spec[k], dtype=torch.float32).reshape(layers, module.hidden_size) for k in ("h0", "c0") if k in spec]
-    if cell == "lstm":
+    if module.state_size == 2:
         if len(parts) != 2:
-            _fail("an LSTM's initial state needs both h0 and c0")
+            _fail(f"the initial state of a {type(module).__name__} needs both h0 and c0")
         return tuple(parts)
     return parts[0]
 
@@ -191,7 +188,7 @@ def trace_sentence(args) -> int:
     import torch
 
     from seqkit.diagnostics import DIRECTIONS, plot_hidden_states, trace
-    from seqkit.modules import CELLS
+    from seqkit.modules import cell_name
     from seqkit.tasks.sentiment import SentimentTask
 
     path = checkpoint_file(args)
@@ -203,22 +200,25 @@ def trace_sentence(args) -> int:
     table = trace(model.encoder, x)
     result = model.predict([args.text])[0]
     encoder = model.encoder
-    cell = next((name for name, cls in CELLS.items() if isinstance(encoder, cls)), type(encoder).__name__)
+    cell = cell_name(type(encoder))
     top = encoder.num_layers - 1
     print(f"seqkit trace: {args.text!r} through the {'bidirectional ' if encoder.bidirectional else ''}{cell} "
           f"encoder of {path} ({encoder.num_layers} layer(s), hidden size {encoder.hidden_size}, "
           f"{model.hparams.pooling} pooling)")
     probabilities = "  ".join(f"{label}={p:.3f}" for label, p in result["probabilities"].items())
     print(f"prediction: {result['label']}  ({probabilities})\n")
-    # One line per token: the size of h_t in the top layer and, for an LSTM, how far its
-    # gates open on average (the input gate: how much of this word is written).
+    # One line per token: the size of h_t in the top layer and how far each gate opens on
+    # average (the internals of the cell's step that lie in [0, 1]: an LSTM's input gate says
+    # how much of this word is written, its forget gate how much of the past is kept).
     rows = table[table.layer == top]
+    gates = [name for name in rows.columns if name not in ("sample", "layer", "direction", "t", "x", "pre", "h", "c")
+             and all(value.min() >= 0 and value.max() <= 1 for value in rows[name])]
     lines = {"t": list(range(len(tokens))), "token": tokens}
     for direction in DIRECTIONS[: encoder.num_directions]:
         part = rows[rows.direction == direction].sort_values("t")
         suffix = "" if encoder.num_directions == 1 else {"forward": " fwd", "reverse": " rev"}[direction]
         lines[f"|h_t|{suffix}"] = [f"{np.linalg.norm(h):.3f}" for h in part.h]
-        for gate in ("i", "f") if "f" in part.columns else ():
+        for gate in gates:
             lines[f"mean {gate}{suffix}"] = [f"{v.mean():.3f}" for v in part[gate]]
     import pandas as pd
 
@@ -257,23 +257,19 @@ def main(argv: list[str]) -> int:
     if args.ckpt_path is not None:
         return trace_sentence(args)
     spec = _read_spec(args.weights) if args.weights else {}
-    cell = args.cell or spec.get("cell", "rnn")
-    if cell not in GATES:
-        _fail(f"cell must be one of {sorted(GATES)}, got {cell!r}")
-
     import torch
 
     from seqkit.diagnostics import trace
-    from seqkit.modules import CELLS
+    from seqkit.modules import cell_class, cell_name
 
+    cls = cell_class(str(args.cell or spec.get("cell", "rnn")))
+    cell = cell_name(cls)
     torch.manual_seed(args.seed)
     if args.weights:
-        module = _module_from_spec(spec, cell, args.nonlinearity, args.weights)
+        module = _module_from_spec(spec, cls, args.nonlinearity, args.weights)
     else:
-        kwargs = {"num_layers": args.num_layers, "bidirectional": args.bidirectional}
-        if cell == "rnn":
-            kwargs["nonlinearity"] = args.nonlinearity or "tanh"
-        module = CELLS[cell](args.input_size, args.hidden_size, **kwargs)
+        module = _build(cls, args.input_size, args.hidden_size, args.nonlinearity, num_layers=args.num_layers,
+                        bidirectional=args.bidirectional)
     if args.x is not None:
         x = _parse_x(args.x)
     elif "x" in spec:
@@ -287,14 +283,15 @@ def main(argv: list[str]) -> int:
     if x.dim() == 1:
         x = x.unsqueeze(-1) if module.input_size == 1 else x.unsqueeze(0)
     try:
-        table = trace(module, x, _initial_state(spec, cell, module))
+        table = trace(module, x, _initial_state(spec, module))
     except ValueError as error:
         _fail(str(error))
 
     activation = getattr(module, "nonlinearity", "tanh")
     print(f"seqkit trace: {cell}, input size {module.input_size}, hidden size {module.hidden_size}, "
           f"{module.num_layers} layer(s){', bidirectional' if module.bidirectional else ''}, {x.shape[0]} timesteps")
-    for line in FORMULAS[cell]:
+    # The cell's equations as its class declares them, else the first line of its docstring.
+    for line in module.formula or (cls.__doc__ or cls.__name__).strip().splitlines()[:1]:
         print("  " + line.replace("{act}", activation))
     print()
     print(format_table(table, args.precision))

@@ -4,8 +4,8 @@ from seqkit.data.dates import DatesData, Seq2SeqBatch
 from seqkit.data.forecast import ForecastBatch, ForecastData
 from seqkit.data.forecast_arguments import Columns
 from seqkit.data.memory import AddingData, MemoryBatch, RecallData
-from seqkit.data.next_word import NextWordData
+from seqkit.data.next_word import LMBatch, NextWordData
 from seqkit.data.sentiment import SentimentData, TextBatch
 
-__all__ = ["AddingData", "Columns", "DatesData", "ForecastBatch", "ForecastData", "MemoryBatch", "NextWordData", "RecallData",
+__all__ = ["AddingData", "Columns", "DatesData", "ForecastBatch", "ForecastData", "LMBatch", "MemoryBatch", "NextWordData", "RecallData",
            "SentimentData", "Seq2SeqBatch", "TextBatch"]

@@ -111,12 +111,12 @@ def gradients_at_init(
     float32's 1e-38 do not underflow to 0.
 
     Args:
-        cells: names from `seqkit.modules.CELLS` ("rnn" is the tanh RNN).
+        cells: registered cells, by short name or class path (`seqkit.modules.cells()`; "rnn" is the tanh RNN).
         length, hidden_size, input_size, batch: the sizes of the input `(batch, length,
             input_size)` and of h_t.
         radius: if set, the RNN's `weight_hh_l0` is first rescaled to this spectral radius.
             Above 1 the curve can grow backwards in time instead of fading: exploding gradients.
-        forget_bias: added to the LSTM's forget-gate bias b_if. torch's initialisation puts
+        forget_bias: added to the forget-gate bias (the block a cell's `gate_names` calls "f": the LSTM's b_if). torch's initialisation puts
             the forget gate near sigmoid(0) = 0.5, so at first the cell path halves the
             gradient at every step too; 1.0 (Gers et al. 2000, Jozefowicz et al. 2015) keeps
             far more of it.
@@ -126,25 +126,25 @@ def gradients_at_init(
         and the units of dL/dh_t for t = 0 .. length-1. A label is the cell's name, followed
         by the radius or forget bias when one was set, e.g. `"rnn (radius 1.5)"`.
     """
-    from seqkit.modules import CELLS
+    from seqkit.modules import RNN, cell_class
 
-    unknown = [cell for cell in cells if cell not in CELLS]
-    if unknown:
-        raise SeqkitError(f"unknown cells {unknown}; choose from {sorted(CELLS)}")
+    classes = {cell: cell_class(cell) for cell in cells}  # every name checked before any work
     curves = {}
     with torch.random.fork_rng(devices=[]):
         x = torch.randn(batch, length, input_size, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(seed))
         for cell in cells:
             torch.manual_seed(seed)
-            module = CELLS[cell](input_size, hidden_size).double()
+            module = classes[cell](input_size, hidden_size).double()
             label = cell
-            if cell == "rnn" and radius is not None:
+            if isinstance(module, RNN) and radius is not None:
                 _scale_to_spectral_radius(module.weight_hh_l0, radius)
                 label += f" (radius {radius:g})"
-            if cell == "lstm" and forget_bias:
+            gate_names = list(module.gate_names or ())
+            if forget_bias and "f" in gate_names and module.bias:
+                block = gate_names.index("f")  # the LSTM's f block of [i f g o]
                 with torch.no_grad():
-                    module.bias_ih_l0[hidden_size : 2 * hidden_size] += forget_bias  # the f block of [i f g o]
+                    module.bias_ih_l0[block * hidden_size : (block + 1) * hidden_size] += forget_bias
                 label += f" (forget bias {forget_bias:g})"
             norms = gradient_norms(module, x, lambda out: out[:, -1].sum())
             curves[label] = norms.grad_norm.to_numpy()

@@ -63,7 +63,7 @@ class RecurrentClassifier(nn.Module):
         if lengths is None:
             output, _ = self._encode(x)                                              # (B, T, D*H)
             return self.head(output)
-        if torch.compiler.is_exporting():  # no data-dependent shapes: run padded, each text stopping at its length
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():  # no data-dependent shapes: run padded, each text stopping at its length
             output, _ = self.encoder.forward_padded(x, lengths)                      # (B, T, D*H)
             return self.head(output, lengths)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

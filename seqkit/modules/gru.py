@@ -61,3 +61,10 @@ class GRU(Recurrent):
     step = staticmethod(gru_step)
     fused_kernel = staticmethod(_VF.gru)
     cudnn_mode = "GRU"
+    torch_twin = torch.nn.GRU
+    gate_names = ("r", "z", "n")
+    formula = (
+        "[r z .] = sigmoid(W_i x_t + b_i + W_h h_{t-1} + b_h)      (pre: both projections summed)",
+        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
+        "h_t = (1 - z) * n + z * h_{t-1}",
+    )

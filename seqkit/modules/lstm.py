@@ -64,7 +64,7 @@ class LSTM(Recurrent):
             seqkit** (torch.nn's default is False); state tensors are `(layers, B, H)` either way.
         dropout: dropout on the outputs of every layer but the last, in training.
         bidirectional: add a second pass from the last timestep to the first.
-        backend: `"fused"` (default) runs torch's fused kernel; `"loop"` runs the
+        backend: `"auto"` (default) and `"fused"` run torch's fused kernel; `"loop"` runs the
             readable step above in a Python loop; `"compiled"` runs that loop through
             `torch.compile` (a compilation per sequence length, then cached). All three
             give the same numbers.
@@ -80,3 +80,10 @@ class LSTM(Recurrent):
     step = staticmethod(lstm_step)
     fused_kernel = staticmethod(_VF.lstm)
     cudnn_mode = "LSTM"
+    torch_twin = torch.nn.LSTM
+    gate_names = ("i", "f", "g", "o")
+    formula = (
+        "[i f g o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh      (pre)",
+        "i, f, o = sigmoid(.)   g = tanh(.)",
+        "c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)",
+    )

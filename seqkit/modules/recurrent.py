@@ -13,7 +13,10 @@ file owns everything around the step, once for all cells:
   direction) or grows (reverse direction); padding never reaches a step;
 - the `fused` backend: the same parameters handed to torch's fused kernel (`torch._VF`,
   which runs oneDNN on CPU and cuDNN on GPU);
-- the `compiled` backend: the `loop` backend's code, steps and all, through `torch.compile`.
+- the `compiled` backend: the `loop` backend's code, steps and all, through `torch.compile`;
+- the `auto` backend (the default): the fused kernel where the cell has one, else the loop;
+- the class's own checks: a subclass that declares its gates inconsistently is refused
+  when it is defined, and every subclass enters the registry of cells (`registry.py`).
 
 Tensors are batch-first by default, as everywhere in seqkit; inside the loop they are
 time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
@@ -29,13 +32,19 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
+from seqkit.modules.checks import check_input, initial_state
 from seqkit.modules.compiled import ATTRIBUTE as _COMPILED, forward as compiled_forward
 from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan, previous_states
 
 State = tuple[Tensor, ...]
 """A recurrent state: `(h,)` for the RNN and GRU, `(h, c)` for the LSTM."""
 
-BACKENDS = ("fused", "loop", "compiled")
+DEFINED: dict[str, type] = {}
+"""Every subclass of `Recurrent` by lower-case class name, as its module defines it (`registry.py` reads it)."""
+
+BACKENDS = ("auto", "fused", "loop", "compiled")
+"""How a module runs (all give the same numbers): `auto` takes the fused kernel where the cell has
+one and the readable loop elsewhere; `fused`, `loop` and `compiled` ask for one path."""
 
 
 class CellStep(Protocol):
@@ -81,8 +90,14 @@ class Recurrent(nn.Module):
             computes W_hh's gradient in one matmul over all timesteps, not one per step.
         step: the cell's step function (see `CellStep`).
         fused_kernel: the matching `torch._VF` function, or None if the cell has none
-            (then only `backend="loop"` is allowed).
+            (then `backend="fused"` is refused and `"auto"` runs the loop).
         cudnn_mode: the name cuDNN knows the cell by (`"LSTM"`, ...), for weight flattening.
+        gate_names: optional, one letter or word per gate block of `weight_hh`, in order
+            (`("i", "f", "g", "o")`): the names `seqkit trace` shows the blocks by.
+        formula: optional lines of the cell's equations, which `seqkit trace` prints.
+        torch_twin: the torch.nn module that computes the same thing with the same
+            parameters, if any (`seqkit modules` checks equality against it and times
+            both; a cell without one is timed beside torch.nn.LSTM).
     """
 
     gates: int = 1
@@ -91,6 +106,43 @@ class Recurrent(nn.Module):
     step: CellStep
     fused_kernel: Callable | None = None
     cudnn_mode: str | None = None
+    gate_names: tuple[str, ...] | None = None
+    formula: tuple[str, ...] = ()
+    torch_twin: type[nn.Module] | None = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Check what a new cell class declares, then enter it in the registry of cells."""
+        super().__init_subclass__(**kwargs)
+        problems = []
+        if isinstance(cls.gates, bool) or not isinstance(cls.gates, int) or cls.gates < 1:
+            problems.append(f"gates must be a positive integer, got {cls.gates!r}")
+        elif cls.gate_names is not None and len(cls.gate_names) != cls.gates:
+            problems.append(f"gate_names {tuple(cls.gate_names)} names {len(cls.gate_names)} blocks but gates = {cls.gates}")
+        if isinstance(cls.state_size, bool) or not isinstance(cls.state_size, int) or cls.state_size < 1:
+            problems.append(f"state_size must be a positive integer, got {cls.state_size!r}")
+        if not callable(getattr(cls, "step", None)) and not isinstance(getattr(cls, "step", None), property):
+            problems.append("it has no step function (step = staticmethod(my_step))")
+        if problems:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__}: {'; '.join(problems)} (docs/extending.md)")
+        # A class defined again by the same module (a script run twice, a notebook) takes the
+        # place of the earlier one; one of the same name from another module keeps its class path only.
+        known = DEFINED.setdefault(cls.__name__.lower(), cls)
+        if (known.__module__, known.__qualname__) == (cls.__module__, cls.__qualname__):
+            DEFINED[cls.__name__.lower()] = cls
+
+    def parameter_shapes(self, layer_input: int) -> dict[str, tuple[int, ...]]:
+        """The parameters of one layer and direction by stem, in order: what a cell owns.
+
+        torch.nn's layout by default: `weight_ih (G*H, I)`, `weight_hh (G*H, H)` and, with
+        `bias`, `bias_ih (G*H,)` and `bias_hh (G*H,)`. A cell of other shapes overrides
+        this (an IndRNN's `weight_hh` is one recurrent weight per unit, `(H,)`); `weight_ih`
+        comes first and the step receives whatever `weight_hh` and `bias_hh` are.
+        """
+        rows, hidden = self.gates * self.hidden_size, self.hidden_size
+        shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, hidden)}
+        if self.bias:
+            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+        return shapes
 
     def __init__(
         self,
@@ -101,7 +153,7 @@ class Recurrent(nn.Module):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        backend: str = "fused",
+        backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -122,7 +174,6 @@ class Recurrent(nn.Module):
 
         factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1
-        gate_rows = self.gates * hidden_size
         # The parameters, in torch.nn's order and with its names, so that state dicts
         # move between seqkit and torch.nn in both directions.
         self._weight_names: list[tuple[str, ...]] = []  # one tuple per (layer, direction)
@@ -130,11 +181,8 @@ class Recurrent(nn.Module):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = {"weight_ih": (gate_rows, layer_input), "weight_hh": (gate_rows, hidden_size)}
-                if bias:
-                    shapes.update(bias_ih=(gate_rows,), bias_hh=(gate_rows,))
                 names = []
-                for stem, shape in shapes.items():
+                for stem, shape in self.parameter_shapes(layer_input).items():
                     self.register_parameter(stem + suffix, nn.Parameter(torch.empty(shape, **factory)))
                     names.append(stem + suffix)
                 self._weight_names.append(tuple(names))
@@ -144,7 +192,36 @@ class Recurrent(nn.Module):
         if name == "backend":
             if value not in BACKENDS:
                 raise ValueError(f"backend must be one of {BACKENDS}, got {value!r}")
+            if value == "fused" and type(self).fused_kernel is None:  # a property (the RNN's) decides per instance
+                raise ValueError(f"{type(self).__name__} has no fused kernel; use backend='auto' (the default) or "
+                                 "'loop', or 'compiled' for fixed-length training")
         super().__setattr__(name, value)
+
+    @property
+    def has_kernel(self) -> bool:
+        """Whether torch has a fused kernel for this cell (what `backend="auto"` takes)."""
+        return self.fused_kernel is not None
+
+    def path(self, steps: int, device_type: str = "cpu", packed: bool = False) -> str:
+        """The path that runs `steps` timesteps here: `"fused"`, `"compiled"` or `"loop"`. The one rule of `forward`.
+
+        - `compiled` runs its compiled loop, except for one step or inside another compilation
+          (which traces the loop itself) or an export (which takes the kernel, one op for any
+          length, where the cell has one).
+        - `fused` and `auto` run the kernel where the cell has one, except for one step on
+          the CPU (oneDNN's setup costs more than the step itself: 0.6 ms against 0.3 ms for a
+          1 x 256 LSTM, and a keyboard or a sampler feeds one word at a time) and under
+          torch.compile, to which the kernel is opaque: it traces the loop and fuses the steps.
+        - everything else is the readable loop.
+        """
+        exporting = torch.compiler.is_exporting() or torch.jit.is_tracing()
+        compiling = torch.compiler.is_compiling() and not exporting
+        if self.backend == "compiled" and steps > 1 and not (exporting or compiling):
+            return "compiled"
+        one_cpu_step = not packed and steps == 1 and device_type == "cpu"
+        if self.backend != "loop" and self.has_kernel and not (one_cpu_step or compiling):
+            return "fused"
+        return "loop"
 
     def init_args(self) -> dict:
         """The constructor arguments as plain data (what a checkpoint stores to rebuild the module)."""
@@ -203,37 +280,27 @@ class Recurrent(nn.Module):
         weight = self.weight_ih_l0
         if isinstance(input, PackedSequence):
             data, batch_sizes, sorted_indices, unsorted_indices = input
-            self._check_input(data, weight, packed=True)
+            check_input(self, data, weight, packed=True)
             batch, unbatched = int(batch_sizes[0]), False
         else:
-            self._check_input(input, weight, packed=False)
+            check_input(self, input, weight, packed=False)
             unbatched = input.dim() == 2
             if unbatched:
                 input = input.unsqueeze(0 if self.batch_first else 1)
             batch = input.size(0 if self.batch_first else 1)
             batch_sizes = sorted_indices = unsorted_indices = None
 
-        state = self._initial_state(hx, batch, unbatched, weight)
+        state = initial_state(self, hx, batch, unbatched, weight)
         if sorted_indices is not None:
             # hx follows the user's batch order; the packed data is sorted by length.
             state = tuple(s.index_select(1, sorted_indices) for s in state)
 
-        # Under torch.compile the fused kernel, opaque to the compiler, gives way to the readable
-        # loop over the same parameters: the compiler traces the step functions and fuses them.
-        # torch.export keeps the kernel (one op for any sequence length; the loop would be unrolled).
-        # One timestep on the CPU takes the loop too: oneDNN's setup costs more than the step
-        # itself (0.6 ms against 0.3 ms for a 1 x 256 LSTM), and a keyboard or a sampler feeds
-        # one word at a time.
-        # The compiled backend compiles the loop itself; inside another compilation it is the loop
-        # that compilation traces, and for a file (torch.export, the ONNX exporter's trace) the kernel.
         steps = len(batch_sizes) if batch_sizes is not None else input.size(1 if self.batch_first else 0)
-        one_step = batch_sizes is None and input.device.type == "cpu" and steps == 1
-        exporting = torch.compiler.is_exporting() or torch.jit.is_tracing()
-        kernel = self.backend == "fused" or (self.backend == "compiled" and exporting and self.fused_kernel is not None)
         series = data if batch_sizes is not None else input
-        if self.backend == "compiled" and steps > 1 and not (exporting or torch.compiler.is_compiling()):
+        path = self.path(steps, series.device.type, packed=batch_sizes is not None)
+        if path == "compiled":
             output, state = compiled_forward(self, series, batch_sizes, state)  # seqkit/modules/compiled.py
-        elif kernel and not one_step and (not torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+        elif path == "fused":
             output, state = self._forward_fused(series, batch_sizes, state)
         else:
             output, state = self._forward_loop(series, batch_sizes, state)
@@ -348,9 +415,9 @@ class Recurrent(nn.Module):
             The output in the layout of `input`, and the final state as a tuple.
         """
         weight = self.weight_ih_l0
-        self._check_input(input, weight, packed=batch_sizes is not None)
+        check_input(self, input, weight, packed=batch_sizes is not None)
         batch = int(batch_sizes[0]) if batch_sizes is not None else input.size(0 if self.batch_first else 1)
-        state = self._initial_state(hx, batch, False, weight)
+        state = initial_state(self, hx, batch, False, weight)
         if sorted_indices is not None:
             state = tuple(s.index_select(1, sorted_indices) for s in state)
         return self._forward_loop(input, batch_sizes, state, observe=observe)
@@ -368,77 +435,14 @@ class Recurrent(nn.Module):
         Returns:
             `(output (B, T, D*H), h_n)` as `forward` (`(h_n, c_n)` for the LSTM).
         """
-        self._check_input(input, self.weight_ih_l0, packed=False)
-        state = self._initial_state(hx, input.size(0 if self.batch_first else 1), False, self.weight_ih_l0)
+        check_input(self, input, self.weight_ih_l0, packed=False)
+        state = initial_state(self, hx, input.size(0 if self.batch_first else 1), False, self.weight_ih_l0)
         output, state = self._forward_loop(input, None, state, lengths=lengths)
         return output, (state if self.state_size > 1 else state[0])
 
     def check_input(self, x: Tensor, packed: bool = False) -> None:
         """Refuse input of the wrong rank, feature size, dtype or device, as `forward` does (a ValueError)."""
-        self._check_input(x, self.weight_ih_l0, packed)
-
-    # ------------------------------------------------------------------ checks
-
-    def _check_input(self, x: Tensor, weight: Tensor, packed: bool) -> None:
-        name = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise ValueError(f"{name} expects a tensor or a PackedSequence as input, got {type(x).__name__}")
-        ranks = (2,) if packed else (2, 3)
-        if x.dim() not in ranks:
-            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise ValueError(
-                f"{name} expects input of shape {layout} or (T, input_size) for one sequence; "
-                f"got a {x.dim()}-D tensor of shape {tuple(x.shape)}"
-            )
-        if x.size(-1) != self.input_size:
-            raise ValueError(
-                f"{name} was built with input_size={self.input_size}, but the input's last "
-                f"dimension is {x.size(-1)} (shape {tuple(x.shape)})"
-            )
-        if not x.is_floating_point():
-            raise ValueError(
-                f"{name} expects floating-point input, got {x.dtype}; token ids go through "
-                f"an nn.Embedding first, other data through x.float()"
-            )
-        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise ValueError(
-                f"{name} input dtype {x.dtype} does not match its weights ({weight.dtype}); "
-                f"convert the input with x.to({weight.dtype}) or the module with .to({x.dtype})"
-            )
-        if x.device != weight.device:
-            raise ValueError(
-                f"{name} input is on {x.device} but its weights are on {weight.device}; "
-                f"move one of them with .to(...)"
-            )
-
-    def _initial_state(self, hx: Tensor | State | None, batch: int, unbatched: bool, weight: Tensor) -> State:
-        """The initial state as a tuple of `(L*D, B, H)` tensors (zeros when `hx` is None)."""
-        name = type(self).__name__
-        layers = self.num_layers * self.num_directions
-        if hx is None:
-            zeros = torch.zeros(layers, batch, self.hidden_size, dtype=weight.dtype, device=weight.device)
-            return (zeros,) * self.state_size
-        if self.state_size > 1:
-            if not isinstance(hx, (tuple, list)) or len(hx) != self.state_size:
-                raise ValueError(f"{name} expects hx as a tuple (h_0, c_0) of {self.state_size} tensors, got {type(hx).__name__}")
-            parts = tuple(hx)
-        else:
-            if not isinstance(hx, Tensor):
-                raise ValueError(f"{name} expects hx as one tensor h_0, got {type(hx).__name__}")
-            parts = (hx,)
-        expected = (layers, self.hidden_size) if unbatched else (layers, batch, self.hidden_size)
-        for label, part in zip(("h_0", "c_0"), parts):
-            if not isinstance(part, Tensor) or tuple(part.shape) != expected:
-                given = tuple(part.shape) if isinstance(part, Tensor) else type(part).__name__
-                raise ValueError(
-                    f"{name} expects {label} of shape {expected} "
-                    f"(num_layers * num_directions, {'' if unbatched else 'batch, '}hidden_size), got {given}"
-                )
-            if part.dtype != weight.dtype and not torch.is_autocast_enabled(part.device.type):
-                raise ValueError(f"{name} expects {label} of dtype {weight.dtype}, got {part.dtype}")
-            if part.device != weight.device:
-                raise ValueError(f"{name} expects {label} on {weight.device}, got it on {part.device}")
-        return tuple(p.unsqueeze(1) for p in parts) if unbatched else parts
+        check_input(self, x, self.weight_ih_l0, packed)
 
     # ------------------------------------------------------------------ cuDNN
 

@@ -67,7 +67,7 @@ class RNN(Recurrent):
             seqkit** (torch.nn's default is False); state tensors are `(layers, B, H)` either way.
         dropout: dropout on the outputs of every layer but the last, in training.
         bidirectional: add a second pass from the last timestep to the first.
-        backend: `"fused"` (default) runs torch's fused kernel; `"loop"` runs the
+        backend: `"auto"` (default) and `"fused"` run torch's fused kernel; `"loop"` runs the
             readable step above in a Python loop; `"compiled"` runs that loop through
             `torch.compile` (a compilation per sequence length, then cached). All three
             give the same numbers.
@@ -83,6 +83,9 @@ class RNN(Recurrent):
     gates = 1
     state_size = 1
     linear_recurrence = True
+    gate_names = ("h",)
+    torch_twin = torch.nn.RNN  # with the same nonlinearity
+    formula = ("a_t = W_hh h_{t-1} + W_xh x_t + b_h      (pre)", "h_t = {act}(a_t)")
 
     def __init__(
         self,
@@ -94,7 +97,7 @@ class RNN(Recurrent):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        backend: str = "fused",
+        backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:

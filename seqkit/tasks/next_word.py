@@ -107,8 +107,12 @@ class NextWordTask(pl.LightningModule):
         if self._init_from is not None:
             self._adopt(self._init_from["seqkit"])
         elif self.vocab is None:
-            if datamodule is None or getattr(datamodule, "vocab", None) is None:
-                raise SeqkitError("NextWordTask needs its vocabulary: train it with a NextWordData DataModule or load a checkpoint")
+            lacking = ["vocab"] if getattr(datamodule, "vocab", None) is None else []
+            lacking += [name for name in ("tokenizer_name",) if not hasattr(datamodule, name)]
+            if lacking:
+                raise SeqkitError(f"NextWordTask needs its vocabulary: train it with a DataModule that sets "
+                                  f"{' and '.join(lacking)} (seqkit.protocols.NextWordDataModule; "
+                                  f"{type(datamodule).__name__} does not), or load a checkpoint")
             self.vocab, self.tokenizer_name = datamodule.vocab, datamodule.tokenizer_name
         if isinstance(datamodule, ReadsDirection):
             if self._init_from is not None and bool(datamodule.reverse) != self.reverse:

@@ -103,8 +103,12 @@ class SentimentTask(pl.LightningModule):
             return
         datamodule = attached_datamodule(self)
         if self.vocab is None:
-            if datamodule is None or getattr(datamodule, "vocab", None) is None:
-                raise SeqkitError("SentimentTask needs its vocabulary and labels: train it with a SentimentData DataModule or load a checkpoint")
+            lacking = ["vocab"] if getattr(datamodule, "vocab", None) is None else []
+            lacking += [name for name in ("labels", "tokenizer_name", "max_length") if not hasattr(datamodule, name)]
+            if lacking:
+                raise SeqkitError(f"SentimentTask needs its vocabulary and labels: train it with a DataModule that sets "
+                                  f"{', '.join(lacking)} (seqkit.protocols.SentimentDataModule; "
+                                  f"{type(datamodule).__name__} does not), or load a checkpoint")
             self.vocab, self.labels = datamodule.vocab, list(datamodule.labels)
             self.tokenizer_name, self.max_length = datamodule.tokenizer_name, datamodule.max_length
         self._build_layers()

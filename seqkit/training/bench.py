@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqkit.modules import CELLS
+from seqkit.modules import cell_class
 
 IMPLS = ("torch.nn", "fused", "loop")
 """What `seqkit modules` times; `benchmarks/modules.py` adds `"compiled"`."""
@@ -48,19 +48,27 @@ SIZES = {
 }
 
 
-def build(cell: str, impl: str, size: Size, seed: int = 0, classes: dict | None = None) -> torch.nn.Module:
-    """The module `impl` of `cell` at `size`, with weights drawn from `seed` (same for every impl).
+def reference_class(cell: str) -> type:
+    """The torch.nn module a cell is timed beside: its twin (`torch_twin`), else torch.nn.LSTM."""
+    return cell_class(cell).torch_twin or torch.nn.LSTM
 
-    `classes` maps more cell names to `(seqkit class, torch.nn class whose weights it takes)`,
-    for a cell of one's own timed beside torch.nn's nearest module.
+
+def build(cell: str, impl: str, size: Size, seed: int = 0) -> torch.nn.Module:
+    """The module `impl` of `cell` (any registered cell) at `size`, with weights drawn from `seed`.
+
+    Every impl of a cell gets the same weights: torch.nn's reference module is drawn first,
+    and seqkit's modules take its state dict where their parameters have its shapes (a
+    layer-normalised LSTM takes torch.nn.LSTM's); other cells draw their own from the same seed.
     """
-    cls, reference_cls = (classes or {}).get(cell) or (CELLS[cell], getattr(torch.nn, CELLS[cell].__name__))
     torch.manual_seed(seed)
-    reference = reference_cls(size.input, size.hidden, size.layers, batch_first=True)
+    reference = reference_class(cell)(size.input, size.hidden, size.layers, batch_first=True)
     if impl == "torch.nn":
         return reference
-    module = cls(size.input, size.hidden, size.layers, backend=impl)
-    module.load_state_dict(reference.state_dict(), strict=True)
+    torch.manual_seed(seed)
+    module = cell_class(cell)(size.input, size.hidden, size.layers, backend=impl)
+    theirs = reference.state_dict()
+    if {k: v.shape for k, v in module.state_dict().items()} == {k: v.shape for k, v in theirs.items()}:
+        module.load_state_dict(theirs, strict=True)
     return module
 
 
@@ -71,7 +79,7 @@ def _loss(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def max_differences(cell: str, size: Size, seed: int = 0) -> dict[str, float]:
-    """Largest relative difference from torch.nn over the output and every parameter gradient.
+    """Largest relative difference from torch.nn over the output and every parameter gradient (cells with a twin).
 
     For each tensor, max |seqkit - torch.nn| divided by max |torch.nn| (gradients of
     large layers sum thousands of terms, so an absolute figure would mostly measure
@@ -131,14 +139,15 @@ def interleaved_seconds(runs: dict[str, Callable[[], None]], budget: float, bloc
 
 
 def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block: float = 0.05,
-                  impls: tuple[str, ...] = IMPLS, classes: dict | None = None) -> list[dict]:
+                  impls: tuple[str, ...] = IMPLS) -> list[dict]:
     """Tokens per second of every impl, and seqkit's speed as a fraction of torch.nn's.
 
     The impls take turns in short blocks (at least `block` seconds of calls each), for
     about `budget` seconds per (size, cell, mode); each impl's time per call is the
     median of its blocks. Interleaving at that grain means a slow phase of a shared
     machine falls on every impl alike, which is what makes the ratios trustworthy.
-    A cell without a fused kernel (one of `classes`, see `build`) skips `fused`.
+    A cell without a fused kernel skips `fused`; one without a torch.nn twin is timed beside
+    torch.nn.LSTM of the same size (`reference_class`).
 
     Returns one row per (size, cell, impl, mode) with `tokens_per_s`, `vs_torch`
     (torch.nn's time divided by this impl's: 1.0 is parity, higher is faster), `blocks`,
@@ -151,9 +160,8 @@ def compare_speed(cells: list[str], sizes: list[str], budget: float = 6.0, block
         torch.manual_seed(123)
         x = torch.randn(size.batch, size.seq, size.input)
         for cell in cells:
-            modules = {impl: build(cell, impl, size, classes=classes) for impl in impls}
-            if "fused" in modules and modules["fused"].fused_kernel is None:  # a cell of one's own, with no kernel to time
-                del modules["fused"]
+            has_kernel = cell_class(cell).fused_kernel is not None  # a cell of one's own may have no kernel to time
+            modules = {impl: build(cell, impl, size) for impl in impls if impl != "fused" or has_kernel}
             for mode, train in (("fwd+bwd", True), ("fwd", False)):
                 runs = {impl: _step_fn(modules[impl], x, train) for impl in modules}
                 first = {impl: _time_block(run, 1) for impl, run in runs.items()}  # compiles `compiled`

@@ -10,7 +10,6 @@ pickle would build arbitrary objects (and so could run code) is refused.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
 import pickle
@@ -394,27 +393,28 @@ def build_encoder(spec: dict) -> torch.nn.Module:
 def _encoder_class(spec: object, where: str) -> type:
     """The seqkit recurrent class that a `part_spec` names; `where` names the spec in messages.
 
+    The class must already be known (`seqkit.modules.registry`): seqkit's own, an installed
+    package's, or one in a module the program imported. Naming a module never imports it:
+    a checkpoint is data, and importing a module named in a file would run that module's code.
+
     Raises:
-        CheckpointError: not a spec, a module the program has not imported, a class that
-            does not exist or is not a seqkit recurrent module.
+        CheckpointError: not a spec, a class nothing made known (naming both ways to do so),
+            or a class that is not a seqkit recurrent module.
     """
-    from seqkit.modules import Recurrent
+    from seqkit.modules import registry
 
     if not (isinstance(spec, dict) and isinstance(spec.get("class_path"), str)
             and isinstance(spec.get("init_args", {}), dict)):
         raise CheckpointError(f"{where} is {_short(spec)}, not a class_path with init_args as seqkit writes it")
     class_path = spec["class_path"]
-    module_name, _, name = class_path.rpartition(".")
-    if not module_name.startswith("seqkit.") and module_name not in sys.modules:
-        raise CheckpointError(f"{where} is {class_path}; import {module_name or 'its module'} before loading it "
-                              "(seqkit does not import modules named in a checkpoint)")
+    module_name = class_path.rpartition(".")[0]
     try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError, TypeError):
-        raise CheckpointError(f"{where} class {class_path} cannot be found") from None
-    if not (isinstance(cls, type) and issubclass(cls, Recurrent)):
-        raise CheckpointError(f"{where} {class_path} is not a seqkit recurrent module")
-    return cls
+        return registry.cell_class(class_path)
+    except SeqkitError:
+        if module_name in sys.modules:
+            raise CheckpointError(f"{where} {class_path} is not a seqkit recurrent module") from None
+    raise CheckpointError(f"{where} is {class_path}, which nothing installed or imported provides (a checkpoint never "
+                          f"makes seqkit import code); to load it, {registry.OPT_IN}")
 
 
 def load_weights(module: torch.nn.Module, state_dict: dict, source: str, only: tuple[str, ...] | None = None) -> list[str]:

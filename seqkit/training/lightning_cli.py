@@ -37,8 +37,7 @@ from torch import nn
 
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
-from seqkit.data.forecast_arguments import COLUMN_FLAGS
-from seqkit.models.forecaster import EARLIER_NAMES
+from seqkit.modules import registry
 from seqkit.training import allocator, checkpoints, faults
 from seqkit.errors import SeqkitError
 
@@ -125,7 +124,7 @@ class SeqkitCLI(LightningCLI):
                 raise SeqkitError(f"{type(self.model).__name__} does not support --init_from_backward")
             self.model.init_backward_from_checkpoint(checkpoints.resolve(backward))
         self._choose_run_folder()
-        say_if_compiled(self.model)
+        say_backends(self.model)
 
     def _parse_ckpt_path(self) -> None:
         # Lightning 2.6 reads a --ckpt_path file here, right after parsing, for its hyperparameters
@@ -217,7 +216,7 @@ class SeqkitCLI(LightningCLI):
     def _before_evaluation(self) -> None:
         self._choose_evaluation_folder()
         if self.subcommand != "predict":  # predict runs the checkpoint's own model: it says so there
-            say_if_compiled(self.model)
+            say_backends(self.model)
 
     before_validate = before_test = before_predict = _before_evaluation
 
@@ -234,7 +233,7 @@ class SeqkitCLI(LightningCLI):
             raise SeqkitError(f"{type(model).__name__} has no predictions to write")
         device = self.trainer.strategy.root_device
         task = checkpoints.restore(type(model), ckpt_path, map_location=device) if ckpt_path else model.to(device)
-        say_if_compiled(task)
+        say_backends(task)
         frame = task.predict_from(datamodule)
         if self.trainer.global_rank != 0:
             return
@@ -266,34 +265,48 @@ class SeqkitCLI(LightningCLI):
         print("\n".join(lines), file=sys.stderr)
 
 
-def say_if_compiled(model: LightningModule) -> None:
-    """One line before a run whose model has modules with `backend="compiled"`: why the first batches wait."""
-    compiled = compiled_modules(model)
+def say_backends(model: LightningModule) -> None:
+    """One line before a run whose recurrent modules do not all run the fused kernel: which path they take, and why.
+
+    `backend="compiled"`: torch.compile compiles before the first batch of each new sequence
+    length, while the progress bar waits. `backend="auto"` for a cell without a fused kernel:
+    the readable loop.
+    """
+    modules = recurrent_modules(model)
+    compiled = sorted({type(m).__name__ for m in modules if m.backend == "compiled"})
+    looping = sorted({type(m).__name__ for m in modules if m.backend == "auto" and not m.has_kernel})
     if compiled:
         console.say(f"seqkit: {', '.join(compiled)} run with backend='compiled': torch.compile compiles the loop over "
                     "time before the first batch of each new sequence length (from seconds to minutes on a CPU; "
                     "the progress bar waits meanwhile), then runs it from its cache")
+    if looping:
+        console.say(f"seqkit: {', '.join(looping)} has no fused kernel: backend='auto' runs its readable loop "
+                    "(backend='compiled' compiles that loop, worth it for long fixed-length training)")
 
 
-def compiled_modules(model: LightningModule) -> list[str]:
-    """The class names of the recurrent modules in `model` built with `backend="compiled"`, each once.
+def recurrent_modules(model: LightningModule) -> list[nn.Module]:
+    """The seqkit recurrent modules in `model`.
 
     Before `configure_model` builds a task's model, its recurrent parts (`parts`, as its
     checkpoint names them: `task.encoder`, ...) are not yet submodules, so they are looked
     at by name too.
     """
+    from seqkit.modules import Recurrent
+
     parts = [getattr(model, name, None) for name in getattr(model, "parts", ("encoder",))]
     modules = [*model.modules(), *(m for part in parts if isinstance(part, nn.Module) for m in part.modules())]
-    return sorted({type(m).__name__ for m in modules if getattr(m, "backend", None) == "compiled"})
+    return list({id(m): m for m in modules if isinstance(m, Recurrent)}.values())
 
 
 def resolve_configs(args: list[str]) -> list[str]:
-    """`args` with every `-c/--config` value that is a recipe name (`next_word/lstm`) replaced by its file.
+    """`args` as LightningCLI takes them: recipe names made files, and seqkit's short names made long.
 
-    An existing file is kept as it is; a value that is neither a file nor a recipe gets one line
-    naming the recipes (a SeqkitError), not LightningCLI's usage screen. So does a recipe or a
-    flag written in an earlier form (`optimizer: sgd`, `--model.init_args.lr`, `loss: quantile`),
-    with the form to write now.
+    - a `-c/--config` value that is a recipe name (`next_word/lstm`) becomes its file; a value
+      that is neither a file nor a recipe gets one line naming the recipes (a SeqkitError),
+      not LightningCLI's usage screen;
+    - a `--model....class_path` that is a registered cell's short name (`mgu`) becomes its class
+      path (`mypackage.MGU`);
+    - `--seed`, the name the other commands use, becomes Lightning's `--seed_everything`.
     """
     resolved, i = [], 0
     while i < len(args):
@@ -301,96 +314,20 @@ def resolve_configs(args: list[str]) -> list[str]:
         option, eq, value = arg.partition("=")
         if not eq and i + 1 < len(args) and not args[i + 1].startswith("-"):
             value = args[i + 1]
-        key = option.removeprefix("--model.").removeprefix("init_args.") if option.startswith("--model.") else None
-        if option == "--seed":  # the name the other commands use; Lightning's is --seed_everything
+        if option == "--seed":
             resolved.append("--seed_everything" + eq + value if eq else "--seed_everything")
         elif option in ("-c", "--config"):
             if not value:
                 raise SeqkitError(f"{option} needs a recipe name or a YAML file (`seqkit recipes` lists the recipes)")
             resolved += [option, packaged.resolve_recipe(value)]
-            _refuse_old_keys(resolved[-1])
             i += 0 if eq else 1
-        elif option.startswith("--data.") and option.removeprefix("--data.").removeprefix("init_args.") in COLUMN_FLAGS:
-            name = option.rsplit(".", 1)[-1]
-            raise SeqkitError(f"{option} is now --data.columns.{name} (a table's column roles are grouped under "
-                              "--data.columns)")
-        elif key in OLD_OPTIMIZER_KEYS:
-            raise SeqkitError(f"{option} is now {_new_key(key)} (the optimizer and its schedule are chosen by class)")
-        elif key == "quantiles" or (key in ("loss", "baseline") and value in _OLD_PARTS):
-            given = f"{option} {value}" if key != "quantiles" else option
-            raise SeqkitError(f"{given} is now written {_new_part(key, value)} (the loss and the baseline are chosen "
-                              "by class)")
+        elif option.startswith("--model.") and option.endswith(".class_path") and value.lower() in registry.cells():
+            resolved += [option, registry.class_path(registry.cells()[value.lower()])]
+            i += 0 if eq else 1
         else:
             resolved.append(arg)
         i += 1
     return resolved
-
-
-# How a forecast recipe named its loss and baseline before the task took them by class: the class
-# each name means, by the path a recipe writes (torch.nn.MSELoss, seqkit.models.PinballLoss).
-_OLD_PARTS = {name: None if cls is None else f"{'torch.nn' if cls.__module__.startswith('torch.') else 'seqkit.models'}."
-              f"{cls.__name__}" for name, cls in EARLIER_NAMES.items()}
-
-
-def _new_part(key: str, value: object, quantiles: object = None, season: object = None) -> str:
-    """The flag or recipe form of an earlier `loss: NAME`, `quantiles: [...]` or `baseline: NAME`."""
-    if key == "quantiles":
-        return "--model.init_args.loss seqkit.models.PinballLoss --model.init_args.loss.init_args.quantiles [...]"
-    cls = _OLD_PARTS[value]
-    if cls is None:
-        return f"{key}: null"
-    args = {"seqkit.models.PinballLoss": f"quantiles: {quantiles or [0.1, 0.5, 0.9]}",
-            "seqkit.models.SeasonalNaive": f"season: {season or 'M'}",
-            "seqkit.models.SeasonalDrift": f"season: {season or 'M'}"}.get(cls)
-    return f"{key}: {{class_path: {cls}{', init_args: {' + args + '}' if args else ''}}}"
-
-
-# The keys that named the optimizer before tasks took it as a class (seqkit.tasks.common.configure).
-OLD_OPTIMIZER_KEYS = ("lr", "weight_decay", "lr_decay", "lr_decay_start")
-
-
-def _new_key(key: str) -> str:
-    return {"lr": "--model.init_args.optimizer.init_args.lr",
-            "weight_decay": "--model.init_args.optimizer.init_args.weight_decay",
-            "lr_decay": "--model.init_args.lr_scheduler.init_args.factor (class_path seqkit.tasks.StepDecay)",
-            "lr_decay_start": "--model.init_args.lr_scheduler.init_args.start (class_path seqkit.tasks.StepDecay)"}[key]
-
-
-def _refuse_old_keys(path: str) -> None:
-    """Refuse a recipe that names its optimizer, loss or baseline the way seqkit's recipes did before, in one line."""
-    import yaml
-
-    recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    data = recipe.get("data") if isinstance(recipe, dict) else None
-    data_init = data.get("init_args") if isinstance(data, dict) else None
-    flat = [key for key in COLUMN_FLAGS if isinstance(data_init, dict) and key in data_init]
-    if flat:
-        given = ", ".join(f"{key}: {data_init[key]}" for key in flat)
-        raise SeqkitError(f"{path}: data.init_args {given} is now written columns: {{{given}}} (a table's column "
-                          "roles are grouped under columns)")
-    model = recipe.get("model") if isinstance(recipe, dict) else None
-    init = model.get("init_args") if isinstance(model, dict) else None
-    if not isinstance(init, dict):
-        return
-    old = [key for key in OLD_OPTIMIZER_KEYS if key in init]
-    if isinstance(init.get("optimizer"), str) or old:
-        name = init.get("optimizer")
-        classes = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
-        cls = f"torch.optim.{classes.get(str(name).lower(), 'AdamW')}" if isinstance(name, str) else "torch.optim.AdamW"
-        args = ", ".join(f"{key}: {init[key]}" for key in ("lr", "weight_decay") if key in init)
-        new = f"optimizer: {{class_path: {cls}{', init_args: {' + args + '}' if args else ''}}}"
-        if "lr_decay" in init:
-            new += (f" and lr_scheduler: {{class_path: seqkit.tasks.StepDecay, init_args: {{factor: {init['lr_decay']}, "
-                    f"start: {init.get('lr_decay_start', 0)}}}}}")
-        given = ", ".join(f"{key}: {init[key]}" for key in ("optimizer", *OLD_OPTIMIZER_KEYS) if key in init)
-        raise SeqkitError(f"{path}: model.init_args {given} is now written {new} "
-                          "(`seqkit recipes show NAME` shows a recipe in the new form)")
-    named = [key for key in ("loss", "baseline") if isinstance(init.get(key), str) and init[key] in _OLD_PARTS]
-    if named or "quantiles" in init:  # a class path (`loss: torch.nn.L1Loss`) is the new form
-        given = ", ".join(f"{key}: {init[key]}" for key in ("loss", "quantiles", "baseline") if key in init)
-        new = " and ".join(_new_part(key, init[key], init.get("quantiles"), init.get("season")) for key in named)
-        raise SeqkitError(f"{path}: model.init_args {given} is now written {new or 'inside loss'} "
-                          "(`seqkit recipes show NAME` shows a recipe in the new form)")
 
 
 def build(args: list[str], **kwargs) -> SeqkitCLI:

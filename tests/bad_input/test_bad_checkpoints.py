@@ -293,8 +293,9 @@ BROKEN = [
            NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder os.system is not a seqkit recurrent module"),
     Broken("an encoder from a module never imported",
            change("next_word", lambda c: c["seqkit"]["encoder"].update(class_path="evil_cells.Cell")),
-           NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder is evil_cells.Cell; import evil_cells "
-           r"before loading it"),
+           NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder is evil_cells.Cell, which nothing installed or imported provides \(a "
+           r"checkpoint never makes seqkit import code\); to load it, install a package that declares it in the entry-point group 'seqkit.modules', or name its "
+           r"module with `seqkit --import MODULE`"),
     Broken("an encoder with arguments it does not take",
            change("sentiment", lambda c: c["seqkit"]["encoder"]["init_args"].update(gates=5)),
            SentimentTask.from_checkpoint, r"{file}: the checkpoint's encoder seqkit.modules.lstm.LSTM cannot be built "

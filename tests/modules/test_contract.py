@@ -7,6 +7,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.modules import GRU, LSTM, RNN, Recurrent
+from seqkit.modules.checks import initial_state
 
 PAIRS = [(RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)]
 
@@ -99,7 +100,7 @@ def test_recurrent_weight_gradient_is_one_matmul_not_one_per_step(cls):
 
 def test_backend_switch_and_bad_backend():
     module = LSTM(2, 3)
-    assert module.backend == "fused"
+    assert module.backend == "auto" and module.path(4) == "fused"  # auto: the kernel where there is one
     x = torch.randn(1, 4, 2)
     fused_out = module(x)[0]
     module.backend = "loop"
@@ -110,7 +111,7 @@ def test_backend_switch_and_bad_backend():
         RNN(2, 3, backend="fast")
 
 
-def test_a_cell_without_fused_kernel_runs_on_the_loop_only():
+def test_a_cell_without_fused_kernel_runs_the_loop_and_refuses_fused():
     class Doubling(Recurrent):
         gates = 1
         state_size = 1
@@ -121,11 +122,10 @@ def test_a_cell_without_fused_kernel_runs_on_the_loop_only():
             h = torch.tanh(torch.addmm(x_proj, h, weight_hh.t()))
             return (h,), {"pre": h}
 
-    module = Doubling(2, 3, backend="loop")
-    assert module(torch.randn(1, 4, 2))[0].shape == (1, 4, 3)
-    module.backend = "fused"
-    with pytest.raises(ValueError, match="no fused kernel"):
-        module(torch.randn(1, 4, 2))
+    module = Doubling(2, 3)
+    assert module.path(4) == "loop" and module(torch.randn(1, 4, 2))[0].shape == (1, 4, 3)
+    with pytest.raises(ValueError, match="Doubling has no fused kernel; use backend='auto'"):
+        module.backend = "fused"
 
 
 @pytest.mark.parametrize("backend", ["fused", "loop"])
@@ -171,7 +171,7 @@ def test_positional_arguments_follow_torch_nn():
     assert (rnn.num_layers, rnn.nonlinearity, rnn.bias, rnn.bidirectional) == (2, "relu", False, True)
     lstm = LSTM(3, 4, 2, False, True, 0.0, True)
     assert (lstm.num_layers, lstm.bias, lstm.bidirectional) == (2, False, True)
-    assert "bidirectional=True" in repr(lstm) and "backend='fused'" in repr(lstm)
+    assert "bidirectional=True" in repr(lstm) and "backend='auto'" in repr(lstm)
 
 
 def test_float64_and_to_dtype():
@@ -213,7 +213,7 @@ def test_loop_graph_is_freed_without_garbage_collection(run_backward):
 
     gc.disable()
     try:
-        state = module._initial_state(None, 2, False, module.weight_ih_l0)
+        state = initial_state(module, None, 2, False, module.weight_ih_l0)
         output, final = module._forward_loop(torch.randn(2, 6, 3), None, state, observe=observe)
         if run_backward:
             output.sum().backward()

@@ -37,3 +37,34 @@ def test_guide_cell_gradcheck():
         return output.sum() + h.square().sum()
 
     assert torch.autograd.gradcheck(run, (x, *mgu.parameters()))
+
+
+def test_the_guides_indrnn_owns_a_vector_weight_and_follows_its_formula():
+    ns = guide_namespace("class IndRNN")
+    torch.manual_seed(2)
+    cell = ns["IndRNN"](2, 3)
+    assert [name for name, _ in cell.named_parameters()] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert cell.weight_hh_l0.shape == (3,)
+    x = torch.randn(4, 5, 2)
+    output, _ = cell(x)
+    h = torch.zeros(4, 3)
+    for t in range(5):
+        h = torch.relu(x[:, t] @ cell.weight_ih_l0.T + cell.bias_ih_l0 + cell.weight_hh_l0 * h + cell.bias_hh_l0)
+        torch.testing.assert_close(output[:, t], h)
+
+
+def test_every_python_block_of_the_guide_runs_as_written(monkeypatch):
+    """Each block on its own, asserts included (compilation with torch's quick aot_eager backend)."""
+    import re
+
+    from references import GUIDE
+    from seqkit.modules import compiled
+
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})
+    torch._dynamo.reset()
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        if "class MyCell" in block:  # the template, with `...` for the values
+            continue
+        exec(compile(block, str(GUIDE), "exec"), {})
