@@ -116,8 +116,6 @@ def main() -> int:
     if args.tuned_malloc and any(os.environ.get(k) != v for k, v in TUNED.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **TUNED})
 
-    import torch
-
     from seqkit.training.bench import IMPLS, SIZES, as_json, compare_speed, environment, max_differences, peak_memory_mib
 
     env = environment()

@@ -165,8 +165,9 @@ def test_inference_commands_take_best_and_last_of_a_recipe(command, trained, tmp
     assert "\n" not in err and "needs the recipe's run folder: give -c RECIPE" in err
 
 
-def test_a_checkpoint_written_before_the_task_held_a_model_still_loads(trained, tmp_path):
-    """Weights named `embedding.weight`, `encoder.*`, `head.*` (before `task.model`) load as `model.*`."""
+def test_a_checkpoint_of_a_development_layout_is_refused_in_one_line(trained, tmp_path):
+    """Weights named `embedding.weight`, `encoder.*`, `head.*` (a layout before `task.model`): train again."""
+    from seqkit.errors import CheckpointError
     from seqkit.tasks.sentiment import SentimentTask
 
     best, _ = _checkpoints(trained)
@@ -175,5 +176,6 @@ def test_a_checkpoint_written_before_the_task_held_a_model_still_loads(trained, 
     checkpoint["state_dict"] = {name.removeprefix("model."): value for name, value in checkpoint["state_dict"].items()}
     old = tmp_path / "old.ckpt"
     torch.save(checkpoint, old)
-    texts = ["a fine film", "dull and far too long"]
-    assert SentimentTask.from_checkpoint(old).predict(texts) == SentimentTask.from_checkpoint(best).predict(texts)
+    with pytest.raises(CheckpointError, match=r"old.ckpt was written by a development version of seqkit \(its weights "
+                       r"are not under model.\*\); train it again with `seqkit fit` and the same recipe"):
+        SentimentTask.from_checkpoint(old)

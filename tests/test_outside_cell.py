@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from seqkit.cli import main
-from seqkit.modules import registry
 
 CELLS = '''
 import torch

@@ -3,32 +3,11 @@
 One vocabulary of flags across them (docs/command-line.md): underscores as in Lightning's
 (`--ckpt_path`, `--text_column`), `--input` for what is read, `--output` for a table
 written, `--plot` for a picture, `--output_dir` for a folder, `--device auto` by default.
-Older spellings keep working for now, each with a one-line note (`modernize`).
 """
 
 from __future__ import annotations
 
-import sys
-
 from seqkit.errors import SeqkitError
-
-
-def modernize(argv: list[str], command: str, renamed: dict[str, str]) -> list[str]:
-    """`argv` with every old option name in `renamed` replaced by its new one, and a note for each.
-
-    Both `--old VALUE` and `--old=VALUE` are rewritten; everything after `--` is left alone.
-    """
-    out = []
-    for k, arg in enumerate(argv):
-        if arg == "--":
-            return out + argv[k:]
-        name, eq, value = arg.partition("=")
-        if name in renamed:
-            print(f"seqkit {command}: note: {name} is now {renamed[name]}; the old name will go in a later release",
-                  file=sys.stderr)
-            arg = renamed[name] + eq + value
-        out.append(arg)
-    return out
 
 
 def add_checkpoint(parser, recipe_family: str, required: bool = True, several: str | None = None) -> None:

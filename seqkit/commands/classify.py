@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, device, output_path
 from seqkit.errors import SeqkitError
 
 
@@ -40,7 +40,7 @@ def _write_table(table, path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(modernize(argv, "classify", {"--ckpt": "--ckpt_path", "--text-column": "--text_column"}))
+    args = build_parser().parse_args(argv)
     if not args.texts and args.input is None:
         raise SeqkitError("nothing to classify: give texts (seqkit classify --ckpt_path CKPT \"some text\"), or "
                           "--input FILE with --output FILE")

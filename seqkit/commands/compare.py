@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 from seqkit import packaged
-from seqkit.commands import modernize
 from seqkit.errors import SeqkitError
 
 
@@ -279,7 +278,7 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(modernize(argv, "compare", {"--out": "--output_dir"}))
+    args = build_parser().parse_args(argv)
     args.config = Path(packaged.resolve_recipe(str(args.config)))  # a file, or a recipe name (next_word/lstm)
     cells = _cells(args.cells)
     _check_cells(cells, args.config, extra)

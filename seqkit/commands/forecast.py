@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, device, output_path
 from seqkit.errors import SeqkitError
 from seqkit.training.faults import atomic_write_text
 
-RENAMED = {"--ckpt": "--ckpt_path", "--test-size": "--test_size", "--test-start": "--test_start"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +64,7 @@ def _load(args: argparse.Namespace):
 
 def main(argv: list[str]) -> int:
     """`seqkit forecast`."""
-    args = forecast_parser().parse_args(modernize(argv, "forecast", RENAMED))
+    args = forecast_parser().parse_args(argv)
     args.output = output_path(args.output, "--output", (".csv",), args.force, source=args.input)
     args.plot = output_path(args.plot, "--plot", (".png", ".pdf", ".svg"), args.force, source=args.input)
     from seqkit.data.forecast import read_csv
@@ -161,7 +160,7 @@ def _check_span(args: argparse.Namespace, state: dict, horizon: int) -> None:
 
 def backtest(argv: list[str]) -> int:
     """`seqkit backtest`."""
-    args = backtest_parser().parse_args(modernize(argv, "backtest", RENAMED))
+    args = backtest_parser().parse_args(argv)
     args.output = output_path(args.output, "--output", (".csv",), args.force, source=args.input)
     if args.test_start is not None:
         import pandas as pd

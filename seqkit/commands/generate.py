@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from seqkit.commands import add_checkpoint, checkpoint_file, device, modernize
+from seqkit.commands import add_checkpoint, checkpoint_file, device
 
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(modernize(argv, "generate", {"--ckpt": "--ckpt_path", "--max-new-tokens": "--max_new_tokens", "--top-k": "--top_k"}))
+    args = build_parser().parse_args(argv)
     from seqkit.tasks.next_word import NextWordTask
 
     model = NextWordTask.from_checkpoint(checkpoint_file(args), map_location=device(args.device))

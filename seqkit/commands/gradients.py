@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
-from seqkit.commands import modernize, output_path
+from seqkit.commands import output_path
 from seqkit.errors import SeqkitError
 
 
@@ -50,20 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-RENAMED = {"--hidden-size": "--hidden_size", "--input-size": "--input_size", "--forget-bias": "--forget_bias",
-           "--csv": "--output"}
-
-
-def _old_output(argv: list[str]) -> list[str]:
-    """`--output PICTURE.png` meant the picture before `--plot` did: read it so, with a note."""
-    out = list(argv)
-    for k, arg in enumerate(out[:-1]):
-        if arg == "--output" and out[k + 1].lower().endswith((".png", ".pdf", ".svg")):
-            print("seqkit gradients: note: the picture is now --plot (--output is the CSV of the norms)", file=sys.stderr)
-            out[k] = "--plot"
-    return out
-
-
 def _cells(text: str) -> list[str]:
     from seqkit.modules import cell_class
 
@@ -88,7 +73,7 @@ def _short(values: list[float], every: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(modernize(_old_output(argv), "gradients", RENAMED))
+    args = build_parser().parse_args(argv)
     cells = _cells(args.cells)
     for name, value in (("--length", args.length), ("--hidden_size", args.hidden_size),
                         ("--input_size", args.input_size), ("--batch", args.batch)):

@@ -28,7 +28,7 @@ import json
 import re
 from pathlib import Path
 
-from seqkit.commands import add_checkpoint, checkpoint_file, modernize, output_path
+from seqkit.commands import add_checkpoint, checkpoint_file, output_path
 from seqkit.errors import SeqkitError
 
 PARAMETER = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
@@ -63,10 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the last layer of the first sample)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output or --plot file")
     return parser
-
-
-RENAMED = {"--ckpt": "--ckpt_path", "--cell": "--cells", "--input-size": "--input_size", "--hidden-size": "--hidden_size",
-           "--num-layers": "--num_layers", "--heatmap": "--plot", "--csv": "--output"}
 
 
 def _fail(message: str) -> None:
@@ -237,7 +233,7 @@ def trace_sentence(args) -> int:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(modernize(argv, "trace", RENAMED))
+    args = build_parser().parse_args(argv)
     if args.ckpt_path is not None or args.text is not None:
         if args.ckpt_path is None or args.text is None:
             _fail("--ckpt_path and --text go together: a sentiment checkpoint and the sentence to trace through it")

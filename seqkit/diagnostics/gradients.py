@@ -19,7 +19,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from seqkit.diagnostics.trace import DIRECTIONS, _as_input, _loop_in_eval, _run_observed
-from seqkit.errors import SeqkitError
 from seqkit.modules.recurrent import Recurrent, State
 
 

@@ -95,11 +95,6 @@ class PinballLoss(nn.Module):
         return torch.maximum(self.quantiles * error, (self.quantiles - 1) * error).mean()
 
 
-# The names a forecast recipe or checkpoint gave its loss and baseline before they were chosen by class.
-EARLIER_NAMES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "quantile": PinballLoss, "none": None, "naive": Naive,
-                 "seasonal": SeasonalNaive, "seasonal_drift": SeasonalDrift}
-
-
 class RecurrentForecaster(nn.Module):
     """Forecast `horizon` steps of `n_targets` series at once, from a window of the past.
 

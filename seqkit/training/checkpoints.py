@@ -31,10 +31,13 @@ FORMAT = 1
 SECTION_KEYS = {
     "next_word": ("encoder", "vocab"),
     "sentiment": ("encoder", "vocab", "labels"),
-    "forecast": ("encoder", "shapes", "data"),
+    "forecast": ("encoder", "shapes", "data", "loss", "baseline"),
     "memory": ("encoder", "shapes"),
     "seq2seq": ("encoder", "decoder", "source_vocab", "target_vocab"),
 }
+
+# Tasks that hold their layers as `task.model` (seqkit.models): their weights are named `model.*`.
+MODEL_TASKS = ("next_word", "sentiment", "forecast", "memory")
 
 
 def resolve(value: str | Path, root: str | Path | None = None, prefer: str = "best", say: bool = True) -> Path:
@@ -124,41 +127,7 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
     if "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} has no state_dict")
     _check_contents(path, checkpoint)
-    _upgrade_layout(checkpoint)
-    _upgrade_forecast_parts(checkpoint)
     return checkpoint
-
-
-# Tasks whose layers moved into `task.model` (seqkit.models): their weights are named `model.*`.
-MODEL_TASKS = ("next_word", "sentiment", "forecast", "memory")
-
-
-def _upgrade_layout(checkpoint: dict) -> None:
-    """Name the weights of a checkpoint written before its task held a `model` the way they are named now.
-
-    Earlier checkpoints of the tasks in `MODEL_TASKS` hold `embedding.weight`, `encoder.*`,
-    `head.*`; the same weights are now `model.embedding.weight`, ... Nothing else changes.
-    """
-    state_dict = checkpoint["state_dict"]
-    if checkpoint["seqkit"].get("task") in MODEL_TASKS and state_dict and not any(
-            name.startswith("model.") for name in state_dict):
-        checkpoint["state_dict"] = {f"model.{name}": value for name, value in state_dict.items()}
-
-
-def _upgrade_forecast_parts(checkpoint: dict) -> None:
-    """A forecast checkpoint that named its loss and baseline by string (`loss: quantile`): the specs they mean now."""
-    from seqkit.models.forecaster import EARLIER_NAMES
-
-    section, hparams = checkpoint["seqkit"], checkpoint.get("hyper_parameters") or {}
-    if section.get("task") != "forecast" or "loss" in section:
-        return
-    loss, quantiles, baseline = hparams.pop("loss", "mse"), hparams.pop("quantiles", None), hparams.pop("baseline", "none")
-    loss_class, baseline_class = EARLIER_NAMES[loss], EARLIER_NAMES[baseline]
-    section["loss"] = part_spec(loss_class(quantiles or [0.1, 0.5, 0.9]) if loss == "quantile" else loss_class())
-    made = None
-    if baseline_class is not None:  # the seasonal ones took the task's season
-        made = baseline_class() if baseline == "naive" else baseline_class(hparams.get("season", 1))
-    section["baseline"] = part_spec(made)
 
 
 @contextlib.contextmanager
@@ -213,6 +182,9 @@ def _check_contents(path: Path, checkpoint: dict) -> None:
     state_dict = checkpoint["state_dict"]
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{path}: its state_dict is {_short(state_dict)}, not a mapping of names to tensors")
+    if task in MODEL_TASKS and state_dict and not any(isinstance(k, str) and k.startswith("model.") for k in state_dict):
+        raise CheckpointError(f"{path} was written by a development version of seqkit (its weights are not under "
+                              "model.*); train it again with `seqkit fit` and the same recipe")
     odd = [name for name, value in state_dict.items() if not isinstance(name, str) or not isinstance(value, torch.Tensor)]
     if odd:
         raise CheckpointError(f"{path}: its state_dict holds {len(odd)} entries that are not named tensors "

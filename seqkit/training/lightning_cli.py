@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -330,6 +331,24 @@ def resolve_configs(args: list[str]) -> list[str]:
     return resolved
 
 
+_REFUSED_CLASS = re.compile(r'Parser key "([^"]+)": Does not validate against any of the Union subtypes .*?'
+                            r"Problem with given class_path '([^']+)': (.*?)(?: - Expected a <class 'NoneType'>.*)?$")
+
+
+def condensed(message: str) -> str:
+    """jsonargparse's refusal of a class argument, as the one reason that matters.
+
+    It explains a refused `--model`/`--data` once per member of their `X | None` type; the
+    first says why (`Option 'lr' is not accepted`), the second that it is not None. Other
+    messages are kept as they are.
+    """
+    found = _REFUSED_CLASS.match(message)
+    if found is None:
+        return message
+    key, class_path, reason = found.groups()
+    return f"--{key} {class_path}: {condensed(reason.strip())}"
+
+
 def build(args: list[str], **kwargs) -> SeqkitCLI:
     """SeqkitCLI over any task and data, from `args` as a command line (recipe names resolved).
 
@@ -346,7 +365,7 @@ def build(args: list[str], **kwargs) -> SeqkitCLI:
                             "parser_kwargs": {"allow_abbrev": False, "exit_on_error": False}, **kwargs})
     except argparse.ArgumentError as error:
         command = args[0] if args and not args[0].startswith("-") else "fit"
-        message = " ".join(str(error).split())  # jsonargparse's message, on one line
+        message = condensed(" ".join(str(error).split()))  # jsonargparse's message, on one line
         raise SeqkitError(f"{message} (`seqkit {command} --help` lists the options)") from None
     finally:
         sys.argv = saved

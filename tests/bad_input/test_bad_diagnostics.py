@@ -43,9 +43,3 @@ def test_a_picture_of_an_unknown_format_is_refused_before_any_work(suffix, tmp_p
     assert seqkit(["gradients", "--length", "5", "--plot", str(tmp_path / f"g{suffix}")]) == 2
     assert f"seqkit writes .png or .pdf or .svg here, not {suffix}" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
-
-
-def test_the_old_picture_flag_of_gradients_works_with_a_note(tmp_path, capsys):
-    assert seqkit(["gradients", "--length", "10", "--output", str(tmp_path / "g.png")]) == 0  # the picture, as before
-    assert (tmp_path / "g.png").stat().st_size > 5_000
-    assert "the picture is now --plot" in capsys.readouterr().err

@@ -30,14 +30,6 @@ def test_a_prompt_of_unknown_words_gets_a_note(language_model):
                        "--max_new_tokens", "0"]) == 0
 
 
-def test_old_spellings_work_with_a_note(language_model, tmp_path, capsys):
-    assert seqkit(["generate", "--ckpt", str(language_model), "--prompt", "and god said", "--max-new-tokens", "3",
-                   "--top-k", "5", "--seed", "0"]) == 0
-    err = capsys.readouterr().err
-    for old, new in (("--ckpt", "--ckpt_path"), ("--max-new-tokens", "--max_new_tokens"), ("--top-k", "--top_k")):
-        assert f"seqkit generate: note: {old} is now {new}; the old name will go in a later release" in err
-
-
 def test_device_auto_is_the_default_and_a_missing_gpu_is_one_line(language_model, capsys):
     import torch
 

@@ -279,16 +279,12 @@ def test_testing_a_checkpoint_on_data_of_other_sizes_is_refused(trained, tmp_pat
         trainer(tmp_path).test(task, longer, ckpt_path=str(checkpoint), verbose=False)
 
 
-def test_a_checkpoint_that_named_its_loss_and_baseline_by_string_still_loads(trained, tmp_path):
-    """`loss: quantile`, `quantiles`, `baseline: seasonal` in the hyperparameters (before they were classes)."""
-    _, data, _, last, _ = trained
+def test_a_checkpoint_without_its_loss_and_baseline_is_refused_naming_them(trained, tmp_path):
+    """A development layout named them by string in the hyperparameters: one line, naming what is missing."""
+    _, _, _, last, _ = trained
     checkpoint = torch.load(last, weights_only=True)
-    assert checkpoint["seqkit"]["loss"]["init_args"] == {"quantiles": [0.1, 0.5, 0.9]}
     del checkpoint["seqkit"]["loss"], checkpoint["seqkit"]["baseline"]
-    checkpoint["hyper_parameters"].update(loss="quantile", quantiles=[0.9, 0.5, 0.1], baseline="seasonal")
     old = tmp_path / "old.ckpt"
     torch.save(checkpoint, old)
-    then, now = ForecastTask.from_checkpoint(old), ForecastTask.from_checkpoint(last)
-    assert then.quantiles == now.quantiles == [0.1, 0.5, 0.9] and then.baseline == now.baseline == SeasonalNaive(12)
-    batch = data.windows["test"].batch()
-    torch.testing.assert_close(then(batch.past, batch.future), now(batch.past, batch.future))
+    with pytest.raises(CheckpointError, match="its seqkit section lacks 'loss', 'baseline', which a 'forecast' checkpoint"):
+        ForecastTask.from_checkpoint(old)
