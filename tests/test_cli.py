@@ -80,7 +80,7 @@ def test_trace_random_lstm_and_bad_weight_files(tmp_path, capsys):
     assert "--x must be comma-separated numbers" in capsys.readouterr().err
 
 
-def test_modules_quick_comparison(capsys):
+def test_modules_quick_comparison(capsys, only_seqkit_cells):
     assert main(["modules", "--cells", "rnn", "--sizes", "S", "--budget", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "S rnn   fused 0.0e+00" in out  # the fused path is torch's own kernel
@@ -155,7 +155,7 @@ def test_gradients_exploding_prints_both_loss_curves(tmp_path, capsys):
     png = tmp_path / "e.png"
     png.write_bytes(b"old")
     assert main(["gradients", "--cells", "rnn", "--length", "30", "--hidden_size", "16", "--radius", "1.5",
-                 "--exploding", "--output", str(png), "--force"]) == 0
+                 "--exploding", "--plot", str(png), "--force"]) == 0
     out = capsys.readouterr().out
     assert "rnn (radius 1.5)" in out and "spectral radius 1.5" in out
     plain = next(line for line in out.splitlines() if line.strip().startswith("no clipping"))
