@@ -8,6 +8,7 @@ For one cell of one's own (the MGU of docs/extending.md, no fused kernel) at siz
 
 - `loop`: the readable loop (what `backend="auto"` runs for such a cell);
 - `compiled`: seqkit's compiled backend, which unrolls the loop, one graph per length;
+- `step`: the loop in Python, its step function compiled alone (dynamic shapes): one graph;
 - `scan`: the same steps through `torch._higher_order_ops.scan` compiled with dynamic shapes,
   one graph for every length (each layer and direction scanned as in `scan_padded`).
 
@@ -23,6 +24,7 @@ import re
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +34,10 @@ def guide_cell(marker: str = "class MGU") -> type:
     """The cell class of the docs/extending.md code block that holds `marker`, run as written."""
     guide = (ROOT / "docs" / "extending.md").read_text()
     code = next(b for b in re.findall(r"```python\n(.*?)```", guide, flags=re.S) if marker in b)
-    namespace: dict = {"__name__": "guide"}
-    exec(compile(code, "docs/extending.md", "exec"), namespace)
-    return namespace[marker.split()[-1]]
+    module = types.ModuleType("extending_guide")  # a real module: torch.compile looks classes up by their module
+    sys.modules[module.__name__] = module
+    exec(compile(code, "docs/extending.md", "exec"), module.__dict__)
+    return getattr(module, marker.split()[-1])
 
 
 def scan_forward(module, x):
@@ -78,37 +81,41 @@ def main() -> int:
     loop = cell(size.input, size.hidden, size.layers, backend="loop")
     compiled = cell(size.input, size.hidden, size.layers, backend="compiled")
     compiled.load_state_dict(loop.state_dict())
+    stepped = cell(size.input, size.hidden, size.layers, backend="loop")
+    stepped.load_state_dict(loop.state_dict())
+    stepped.step = torch.compile(cell.step, dynamic=True, fullgraph=True)  # this module's step, compiled alone
     scanned = torch.compile(scan_forward, dynamic=True, fullgraph=True)
     env = environment()
     print(f"# {cell.__name__} (docs/extending.md) at M: batch {size.batch}, {size.input} -> {size.hidden}, "
           f"{size.layers} layers, forward + backward\n\ntorch {env['torch']}, {env['threads']} threads, "
           f"{time.strftime('%Y-%m-%d')}\n")
-    print("| length | loop ms | compiled: compile s | compiled ms | scan: compile s | scan ms |")
-    print("|---|---|---|---|---|---|")
+    print("| length | loop ms | compiled: compile s | compiled ms | step: compile s | step ms | scan: compile s | scan ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for length in (int(v) for v in args.lengths.split(",")):
         x = torch.randn(size.batch, length, size.input)
 
         def step(run):
             def go() -> None:
-                loop.zero_grad(set_to_none=True)
-                compiled.zero_grad(set_to_none=True)
+                for module in (loop, compiled, stepped):
+                    module.zero_grad(set_to_none=True)
                 run().square().mean().backward()
             return go
 
         runs = {"loop": step(lambda: loop(x)[0]), "compiled": step(lambda: compiled(x)[0]),
-                "scan": step(lambda: scanned(loop, x))}
+                "step": step(lambda: stepped(x)[0]), "scan": step(lambda: scanned(loop, x))}
         first = {}
-        for name in ("compiled", "scan"):
+        for name in ("compiled", "step", "scan"):
             start = time.perf_counter()
             runs[name]()
             first[name] = time.perf_counter() - start
         with torch.no_grad():  # the three give the same numbers
             want = loop(x)[0]
-            for name, got in (("compiled", compiled(x)[0]), ("scan", scanned(loop, x))):
+            for name, got in (("compiled", compiled(x)[0]), ("step", stepped(x)[0]), ("scan", scanned(loop, x))):
                 torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4, msg=f"{name} differs from the loop")
         seconds, _ = interleaved_seconds(runs, args.budget)
         print(f"| {length} | {seconds['loop'] * 1e3:.0f} | {first['compiled']:.0f} | {seconds['compiled'] * 1e3:.0f} | "
-              f"{first['scan']:.1f} | {seconds['scan'] * 1e3:.0f} |", flush=True)
+              f"{first['step']:.1f} | {seconds['step'] * 1e3:.0f} | {first['scan']:.1f} | {seconds['scan'] * 1e3:.0f} |",
+              flush=True)
     return 0
 
 

@@ -83,7 +83,7 @@ def _recipe_data(args: list[str]) -> str | None:
     dataset = ((yaml.safe_load(path.read_text()).get("data") or {}).get("init_args") or {}).get("dataset")
     if "--data.dataset" in args:
         dataset = args[args.index("--data.dataset") + 1]
-    return dataset if dataset in catalog.CATALOG else None
+    return dataset if catalog.fetched(dataset) else None
 
 
 def _why_not(args: list[str]) -> str | None:

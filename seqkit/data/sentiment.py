@@ -35,7 +35,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from seqkit import packaged
 from seqkit.console import say
 from seqkit.data import catalog
 from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
@@ -49,9 +48,6 @@ from seqkit.text import PAD, TOKENIZERS, UNK, Vocab, build_vocab_from_iterator, 
 
 ON_EMPTY = ("skip", "error")
 SPLITS = ("train", "val", "test")
-# Labelled samples shipped with seqkit (datasets/), usable offline as --data.dataset NAME:
-# name -> (file, text column, label column, what it is).
-SAMPLES = {"reviews": ("reviews.csv", "review", "stars", "60 short reviews rated 1 to 5 stars, 12 per rating")}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -120,16 +116,12 @@ class SentimentData(pl.LightningDataModule):
         if train_path is not None:
             dataset = None
         if dataset is None and train_path is None:
-            raise DataError(f"give --data.dataset ({', '.join(sorted([*SAMPLES, 'sst2', 'imdb']))}) or your own "
+            raise DataError(f"give --data.dataset ({', '.join(catalog.names('sentiment'))}) or your own "
                             "--data.train_path (.csv, .tsv or .jsonl)")
         if train_path is None and (val_path or test_path):
             raise DataError("--data.val_path and --data.test_path need a --data.train_path")
-        if dataset in SAMPLES:
-            entry = None
-            defaults = dict(zip(("text_column", "label_column"), SAMPLES[dataset][1:]))
-        else:
-            entry = catalog.entry(dataset, task="sentiment") if dataset is not None else None  # unknown names fail here
-            defaults = entry.extra if entry is not None else {"text_column": "text", "label_column": "label"}
+        entry = catalog.entry(dataset, task="sentiment") if dataset is not None else None  # unknown names fail here
+        defaults = entry.extra if entry is not None else {"text_column": "text", "label_column": "label"}
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size), ("min_freq", min_freq)):
             if value < 1:
                 raise DataError(f"--data.{name} must be at least 1, got {value}")
@@ -195,8 +187,6 @@ class SentimentData(pl.LightningDataModule):
 
     def describe(self) -> str:
         """Which labelled texts the run reads, in one line (the first thing `seqkit fit` prints)."""
-        if self.dataset in SAMPLES:
-            return f"data: {self.dataset}, {SAMPLES[self.dataset][3]} (shipped with seqkit: {packaged.sample(SAMPLES[self.dataset][0])})"
         if self.dataset is not None:
             return f"data: {self.dataset}, {catalog.CATALOG[self.dataset].description}"
         val = self.paths["val"] or f"a stratified {self.val_fraction:.0%} of it"
@@ -206,7 +196,7 @@ class SentimentData(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         say(f"seqkit: {self.describe()}")
-        if self.dataset in catalog.CATALOG:
+        if catalog.fetched(self.dataset):
             catalog.locate(self.dataset, self.root)  # download once (on one process), verify, convert
 
     def setup(self, stage: str | None = None) -> None:
@@ -293,8 +283,8 @@ class SentimentData(pl.LightningDataModule):
     # ------------------------------------------------------------------------- reading
     def _read_splits(self) -> dict[str, _Rows]:
         """Every split's rows, tokenized, with empty texts handled; validation held out if needed."""
-        if self.dataset in SAMPLES:
-            paths = {"train": packaged.sample(SAMPLES[self.dataset][0])}
+        if self.dataset is not None and catalog.entry(self.dataset).shipped is not None:
+            paths = {"train": catalog.entry(self.dataset).shipped()}
         elif self.dataset is not None:
             located = catalog.locate(self.dataset, self.root)
             paths = {split: path for split, path in located.items() if split not in self.unlabelled}

@@ -16,11 +16,16 @@ import pickle
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
+from fsspec.implementations.local import LocalFileSystem
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.text import Vocab
+from seqkit.training.faults import atomic_save
 
 FORMAT = 1
 
@@ -130,6 +135,24 @@ def load(path: str | Path, task: str | None = None, map_location: str | torch.de
     return checkpoint
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, with `atomic_save` for files on a local disk (remote URLs: Lightning's own)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None or not isinstance(get_filesystem(str(path)), LocalFileSystem):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        atomic_save(checkpoint, path)
+
+    def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
+        """Every checkpoint Lightning reads (a resume included) through seqkit's loader: plain data only.
+
+        `weights_only` is ignored: seqkit never unpickles objects, whatever the caller asks.
+        """
+        if not isinstance(get_filesystem(str(path)), LocalFileSystem):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        return load(path, map_location=map_location if map_location is not None else "cpu")
+
+
 @contextlib.contextmanager
 def _weights_only_forced():
     """Keep `weights_only=True` even where the environment tells torch to ignore it.
@@ -229,8 +252,6 @@ def compact(path: str | Path, out: str | Path, dtype: torch.dtype = torch.float1
         if key not in converted:  # a tensor seen under another name is converted once and stays shared
             converted[key] = value.to(dtype) if value.is_floating_point() else value
         state_dict[name] = converted[key]
-    from seqkit.training.faults import atomic_save  # the whole copy or none: a killed write leaves no half file
-
     atomic_save({"seqkit": checkpoint["seqkit"], "hyper_parameters": checkpoint.get("hyper_parameters", {}),
                  "state_dict": state_dict}, out)
     return out.stat().st_size

@@ -2,8 +2,8 @@
 
 `seqkit fit` (SeqkitCLI) puts these on every Trainer it builds:
 
-- `AtomicCheckpointIO`: each checkpoint is written to `NAME.partial` in its own folder,
-  flushed to disk, then renamed over `NAME`. A rename within a folder is atomic, so a kill
+- `atomic_save`, through `seqkit.training.checkpoints.AtomicCheckpointIO`: each checkpoint
+  is written to `NAME.partial` in its own folder, flushed to disk, then renamed over `NAME`. A rename within a folder is atomic, so a kill
   at any moment leaves the previous file whole. (Lightning's own writer renames from the
   system's temporary folder, which is a copy, not a rename, when that folder lies on another
   disk, as it often does on clusters.)
@@ -36,10 +36,7 @@ from typing import Any, BinaryIO, Callable
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from fsspec.implementations.local import LocalFileSystem
-from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from seqkit.errors import SeqkitError
 
@@ -111,26 +108,6 @@ def atomic_save(checkpoint: dict, path: str | Path) -> None:
 def atomic_write_text(text: str, path: str | Path) -> None:
     """Write `text` (UTF-8) to `path` through `atomic_write`."""
     atomic_write(path, lambda file: file.write(text.encode("utf-8")))
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, with `atomic_save` for files on a local disk (remote URLs: Lightning's own)."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        if storage_options is not None or not isinstance(get_filesystem(str(path)), LocalFileSystem):
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_save(checkpoint, path)
-
-    def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
-        """Every checkpoint Lightning reads (a resume included) through seqkit's loader: plain data only.
-
-        `weights_only` is ignored: seqkit never unpickles objects, whatever the caller asks.
-        """
-        from seqkit.training import checkpoints
-
-        if not isinstance(get_filesystem(str(path)), LocalFileSystem):
-            return super().load_checkpoint(path, map_location=map_location, weights_only=True)
-        return checkpoints.load(path, map_location=map_location if map_location is not None else "cpu")
 
 
 # ----------------------------------------------------------------------------- random generators

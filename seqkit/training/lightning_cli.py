@@ -98,7 +98,7 @@ class SeqkitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a chosen one is kept
-            trainer.strategy.checkpoint_io = faults.AtomicCheckpointIO()
+            trainer.strategy.checkpoint_io = checkpoints.AtomicCheckpointIO()
         if self.subcommand in (None, "fit"):  # None: built for a caller's own trainer.fit (seqkit compare)
             trainer.callbacks.append(faults.StopOnDivergence())
             if trainer.checkpoint_callback is not None:  # not with enable_checkpointing=False

@@ -107,9 +107,22 @@ def test_a_local_root_is_used_as_is_and_checked(toy, tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['airline', 'etth1', 'imdb', 'ptb', "
-                                        r"'sst2', 'wikitext2'\]"):
+    with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['airline', 'co2', 'etth1', 'imdb', "
+                                        r"'kjv', 'ptb', 'reviews', 'sst2', 'wikitext2'\]"):
         catalog.locate("ptb3")
+
+
+def test_the_data_that_ships_with_seqkit_is_in_the_one_catalog():
+    """kjv, reviews and co2 are catalog entries like the others, read by `shipped` and never downloaded."""
+    assert {name: catalog.CATALOG[name].task for name in ("kjv", "reviews", "co2")} == {
+        "kjv": "next_word", "reviews": "sentiment", "co2": "forecast"}
+    assert not any(catalog.fetched(name) for name in ("kjv", "reviews", "co2"))
+    assert catalog.fetched("ptb") and not catalog.fetched(None) and not catalog.fetched("nope")
+    assert len(catalog.CATALOG["kjv"].shipped()) > 30_000  # verses
+    assert catalog.CATALOG["reviews"].shipped().name == "reviews.csv"
+    assert list(catalog.CATALOG["co2"].shipped().columns) == ["date", "co2"]
+    with pytest.raises(DataError, match="co2 ships with seqkit: it has no files to locate"):
+        catalog.locate("co2")
 
 
 @pytest.mark.parametrize("name", ["ptb", "wikitext2", "airline", "etth1"])
@@ -209,5 +222,5 @@ def test_the_imdb_and_sst2_entries():
     assert imdb.archive.file.sha256 == "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
     assert catalog.entry("sst2").splits["train"].url.endswith("/glue_data/SST-2/train_full.tsv")
     with pytest.raises(DataError, match=r"dataset 'sst2' is for sentiment, not next_word; the next_word datasets are "
-                                        r"\['ptb', 'wikitext2'\]"):
+                                        r"\['kjv', 'ptb', 'wikitext2'\]"):
         catalog.entry("sst2", task="next_word")

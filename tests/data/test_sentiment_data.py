@@ -277,7 +277,7 @@ def test_argument_errors():
     with pytest.raises(DataError, match=r"give --data.dataset \(imdb, reviews, sst2\) or your own --data.train_path"):
         SentimentData()
     with pytest.raises(DataError, match=r"dataset 'ptb' is for next_word, not sentiment; the sentiment datasets are "
-                                        r"\['imdb', 'sst2'\]"):
+                                        r"\['imdb', 'reviews', 'sst2'\]"):
         SentimentData(dataset="ptb")
     with pytest.raises(DataError, match="on_empty must be one of"):
         SentimentData(train_path="x.csv", on_empty="drop")
