@@ -25,6 +25,7 @@ time-major, `(T, B, ...)`, which is also the order of a `PackedSequence`.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable, Protocol
 
 import torch
@@ -42,6 +43,9 @@ State = tuple[Tensor, ...]
 DEFINED: dict[str, type] = {}
 """Every subclass of `Recurrent` by lower-case class name, as its module defines it (`registry.py` reads it)."""
 
+STEMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+"""torch.nn's parameters of a layer and direction, which every step receives by position."""
+
 BACKENDS = ("auto", "fused", "loop", "compiled")
 """How a module runs (all give the same numbers): `auto` takes the fused kernel where the cell has
 one and the readable loop elsewhere; `fused`, `loop` and `compiled` ask for one path."""
@@ -58,6 +62,9 @@ class CellStep(Protocol):
         weight_hh: the recurrent weight `W_hh`, `(G*H, H)`.
         bias_hh: the recurrent bias `b_hh`, `(G*H,)`, or None when it was folded into
             `x_proj` or the layer has no bias.
+
+    Parameters a cell declares beyond these four (`parameter_shapes`: peephole weights,
+    layer-norm gains) come as keyword arguments named by their stem.
 
     Returns:
         The new state (same structure as `state`; its first element is the output h_t)
@@ -136,7 +143,8 @@ class Recurrent(nn.Module):
         torch.nn's layout by default: `weight_ih (G*H, I)`, `weight_hh (G*H, H)` and, with
         `bias`, `bias_ih (G*H,)` and `bias_hh (G*H,)`. A cell of other shapes overrides
         this (an IndRNN's `weight_hh` is one recurrent weight per unit, `(H,)`); `weight_ih`
-        comes first and the step receives whatever `weight_hh` and `bias_hh` are.
+        comes first and the step receives whatever `weight_hh` and `bias_hh` are. Stems of
+        its own (`peephole`) reach the step as keyword arguments of the same name.
         """
         rows, hidden = self.gates * self.hidden_size, self.hidden_size
         shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, hidden)}
@@ -250,9 +258,14 @@ class Recurrent(nn.Module):
 
     def layer_weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """`(W_ih, W_hh, b_ih, b_hh)` of one layer and direction (biases None without bias)."""
+        suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+        return tuple(getattr(self, stem + suffix, None) for stem in STEMS)
+
+    def layer_extras(self, layer: int, direction: int) -> dict[str, Tensor]:
+        """The parameters a cell declares beyond torch.nn's four (peepholes, gains), by stem: its step's keywords."""
+        suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
         names = self._weight_names[layer * self.num_directions + direction]
-        weights = [getattr(self, name) for name in names]
-        return (weights[0], weights[1], None, None) if len(weights) == 2 else tuple(weights)
+        return {name.removesuffix(suffix): getattr(self, name) for name in names if name.removesuffix(suffix) not in STEMS}
 
     # ------------------------------------------------------------------ forward
 
@@ -362,6 +375,8 @@ class Recurrent(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer, direction)
+                extras = self.layer_extras(layer, direction)  # a cell's own parameters, passed to its step by name
+                step = partial(self.step, **extras) if extras else self.step
                 if self.linear_recurrence and b_ih is not None:
                     b_ih, b_hh = b_ih + b_hh, None
                 # Hoisting: x_t @ W_ih^T + b for every timestep in one matmul.
@@ -381,10 +396,10 @@ class Recurrent(nn.Module):
                     # backward write a zero tensor the size of x_proj (quadratic in T).
                     steps = x_proj.split(step_sizes) if packed else x_proj.unbind(0)
                     watch = None if observe is None else _bind(observe, layer, direction)
-                    hs, final = _scan(self.step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
+                    hs, final = _scan(step, steps, initial, w_hh, b_hh, direction == 1, watch, h_prev, alive)
                     hs = torch.cat(hs) if packed else torch.stack(hs)  # (N, H) or (T, B, H)
                 else:  # the same walk over time as one compiled graph, which leaves h_prev to be filled here
-                    hs, final = scan(x_proj, initial, w_hh, b_hh, direction == 1, alive_mask)  # (T, B, H)
+                    hs, final = scan(x_proj, initial, w_hh, b_hh, direction == 1, alive_mask, extras)  # (T, B, H)
                     if h_prev is not None:
                         h_prev.append(previous_states(hs, initial[0], direction == 1).flatten(0, 1))
                 outputs.append(hs)

@@ -8,6 +8,7 @@ matmul over all steps instead of one per step. `seqkit.modules.recurrent.Recurre
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
@@ -101,13 +102,15 @@ def _scan(
 
 def scan_padded(
     step: CellStep, x_proj: Tensor, initial: State, weight_hh: Tensor, bias_hh: Tensor | None, reverse: bool,
-    alive: Tensor | None = None,
+    alive: Tensor | None = None, extras: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, State]:
     """`_scan` over a padded projection `(T, B, G*H)`: returns h_t for every step, `(T, B, H)`, and the final state.
 
-    `alive`, if given, is `(T, B, 1)` (see `_scan`). Only tensors go in and out, so that
-    `torch.compile` can take the whole walk over time as one graph.
+    `alive`, if given, is `(T, B, 1)` (see `_scan`); `extras`, the cell's own parameters, go to
+    every step by name. Only tensors go in and out, so that `torch.compile` can take the whole
+    walk over time as one graph.
     """
+    step = partial(step, **extras) if extras else step
     hs, final = _scan(step, x_proj.unbind(0), initial, weight_hh, bias_hh, reverse,
                       alive=None if alive is None else alive.unbind(0))
     return torch.stack(hs), final

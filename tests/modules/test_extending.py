@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from references import guide_namespace
@@ -68,3 +69,55 @@ def test_every_python_block_of_the_guide_runs_as_written(monkeypatch):
         if "class MyCell" in block:  # the template, with `...` for the values
             continue
         exec(compile(block, str(GUIDE), "exec"), {})
+
+
+def _peephole_step(x_proj, state, weight_hh, bias_hh, peephole):
+    h, c = state
+    gates = torch.addmm(x_proj, h, weight_hh.t())
+    i, f, g, o = gates.chunk(4, dim=1)
+    p_i, p_f, p_o = peephole.chunk(3)
+    i = torch.sigmoid(i + p_i * c)                   # the gates look at the cell (Gers and Schmidhuber 2000)
+    f = torch.sigmoid(f + p_f * c)
+    c = f * c + i * torch.tanh(g)
+    o = torch.sigmoid(o + p_o * c)
+    return (o * torch.tanh(c), c), {"pre": gates, "i": i, "f": f, "o": o}
+
+
+def _peephole_class():
+    from seqkit.modules import Recurrent
+
+    class PeepholeLSTM(Recurrent):
+        gates = 4
+        state_size = 2
+        step = staticmethod(_peephole_step)
+
+        def parameter_shapes(self, layer_input):
+            return {**super().parameter_shapes(layer_input), "peephole": (3 * self.hidden_size,)}
+
+    return PeepholeLSTM
+
+
+@pytest.mark.parametrize("backend", ["loop", "compiled"])
+def test_parameters_of_a_cells_own_reach_its_step_by_name(backend, monkeypatch):
+    from seqkit.modules import compiled
+
+    monkeypatch.setattr(compiled, "COMPILE_OPTIONS", {"backend": "aot_eager"})
+    torch.manual_seed(3)
+    cell = _peephole_class()(2, 3, num_layers=2, bidirectional=True, backend=backend)
+    names = [name for name, _ in cell.named_parameters()]
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "peephole_l0"]
+    assert cell.peephole_l1_reverse.shape == (9,)
+    x = torch.randn(4, 5, 2)
+    output, (h_n, _) = cell(x)
+    # layer 0, forward, written out
+    w_ih, w_hh, b = cell.weight_ih_l0, cell.weight_hh_l0, cell.bias_ih_l0 + cell.bias_hh_l0
+    p_i, p_f, p_o = cell.peephole_l0.chunk(3)
+    h, c = torch.zeros(4, 3), torch.zeros(4, 3)
+    for t in range(5):
+        i, f, g, o = (x[:, t] @ w_ih.T + h @ w_hh.T + b).chunk(4, dim=1)
+        i, f = torch.sigmoid(i + p_i * c), torch.sigmoid(f + p_f * c)
+        c = f * c + i * torch.tanh(g)
+        h = torch.sigmoid(o + p_o * c) * torch.tanh(c)
+    torch.testing.assert_close(h_n[0], h, atol=1e-5, rtol=1e-5)
+    output.sum().backward()
+    assert cell.peephole_l0.grad is not None and cell.peephole_l0.grad.abs().sum() > 0
