@@ -52,7 +52,8 @@ class Predicts(Protocol):
     def predict_from(self, datamodule: Any) -> Any: ...
 
 
-# What each task reads from the DataModule it trains with. seqkit's own DataModules
+# What each task reads from the DataModule it trains with (a forecasting DataModule of your own
+# subclasses `seqkit.data.ForecastData` instead, whose scaling a checkpoint rebuilds). seqkit's own DataModules
 # (`seqkit.data`) have all of it; a DataModule of your own (`--data mypackage.MyData`) needs
 # the same, and a checkpoint it trains then carries its vocabulary or scaling as plain data,
 # so that every inference command works on it with no DataModule at all.

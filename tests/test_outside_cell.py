@@ -226,3 +226,46 @@ def test_the_guides_data_module_trains_and_its_checkpoint_needs_no_data_module(o
     written = pd.read_csv(next(tmp_path.rglob("predictions.csv")))
     assert list(written.prompt) == ["the cat", "a dog ran"] and written.next_1.notna().all()
     sys.modules.pop("mydata", None)
+
+
+FORECAST_DATA = '''
+import pandas as pd
+
+from seqkit.data import Columns, ForecastData
+
+
+class SalesJSON(ForecastData):
+    """Monthly sales from a JSON Lines file: ForecastData's windows, scaling and checks, my own reading."""
+
+    def __init__(self, path: str, input_length: int = 12, horizon: int = 6):
+        super().__init__(columns=Columns(time_column="month", target_columns="sales"), input_length=input_length,
+                         horizon=horizon, val_size=12, test_size=12)
+        self.path = path
+
+    def setup(self, stage=None):
+        if self._frame is None:
+            self.use_dataframe(pd.read_json(self.path, lines=True))
+        super().setup(stage)
+'''
+
+
+def test_a_forecasting_data_module_of_ones_own_subclasses_forecast_data(outside, tmp_path, capsys, monkeypatch):
+    """Its checkpoint carries ForecastData's state, so `seqkit forecast` needs no DataModule."""
+    import numpy as np
+    import pandas as pd
+
+    (tmp_path / "salesdata.py").write_text(FORECAST_DATA)
+    months = pd.date_range("2015-01-01", periods=96, freq="MS")
+    sales = 100 + 10 * np.sin(np.arange(96) * 2 * np.pi / 12) + np.arange(96) * 0.5
+    frame = pd.DataFrame({"month": months.strftime("%Y-%m-%d"), "sales": sales})
+    frame.to_json(tmp_path / "sales.jsonl", orient="records", lines=True)
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--import", "salesdata", "-c", "forecasting/lstm", "--data", "salesdata.SalesJSON",
+                 "--data.path", "sales.jsonl", "--data.input_length", "12", "--data.horizon", "6", *SHORT,
+                 "--trainer.default_root_dir", "runs"]) == 0
+    capsys.readouterr()
+    assert main(["forecast", "--ckpt_path", "runs", "--input", "sales.csv", "--output", "forecast.csv"]) == 0
+    forecast = pd.read_csv(tmp_path / "forecast.csv")
+    assert len(forecast) == 6 and forecast["month"].iloc[0] == "2023-01-01"
+    sys.modules.pop("salesdata", None)

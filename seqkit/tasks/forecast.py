@@ -124,8 +124,9 @@ class ForecastTask(pl.LightningModule):
         datamodule = attached_datamodule(self)
         if self.shapes is None:
             if not isinstance(datamodule, ForecastData):
-                raise SeqkitError("ForecastTask needs its data to size itself: train it with a ForecastData "
-                                  "DataModule or load a checkpoint")
+                raise SeqkitError(f"ForecastTask needs its data to size itself: train it with a ForecastData "
+                                  f"DataModule (or a subclass of it that reads the table its own way; "
+                                  f"{type(datamodule).__name__} is neither), or load a checkpoint")
             self.shapes = {name: int(getattr(datamodule, name)) for name in SHAPES}
         self._build_layers()
         if self._init_from is not None:
