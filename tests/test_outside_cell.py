@@ -269,3 +269,14 @@ def test_a_forecasting_data_module_of_ones_own_subclasses_forecast_data(outside,
     forecast = pd.read_csv(tmp_path / "forecast.csv")
     assert len(forecast) == 6 and forecast["month"].iloc[0] == "2023-01-01"
     sys.modules.pop("salesdata", None)
+
+
+def test_compare_checks_every_cell_before_it_trains_the_first(outside, tmp_path, capsys, monkeypatch):
+    outside("own_cells", entry_point=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--import", "own_cells", "compare", "-c", "memory/adding", "--cells", "lstm,gru,mgu", "--output_dir",
+                 "compared", "--", "--model.init_args.encoder.init_args.backend", "fused"]) == 2
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said.startswith("seqkit compare: error: --cells mgu: own_cells.MGU cannot run with this recipe "
+                           "(backend='fused'): MGU has no fused kernel") and said.endswith("nothing was trained")
+    assert not (tmp_path / "compared").exists() or not any((tmp_path / "compared").iterdir())
