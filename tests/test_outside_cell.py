@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from seqkit.cli import main
+from seqkit.modules import registry
 
 CELLS = '''
 import torch
@@ -280,3 +281,94 @@ def test_compare_checks_every_cell_before_it_trains_the_first(outside, tmp_path,
     assert said.startswith("seqkit compare: error: --cells mgu: own_cells.MGU cannot run with this recipe "
                            "(backend='fused'): MGU has no fused kernel") and said.endswith("nothing was trained")
     assert not (tmp_path / "compared").exists() or not any((tmp_path / "compared").iterdir())
+
+
+def test_a_checkpoint_of_an_outside_cell_is_refused_without_an_opt_in(outside, tmp_path, capsys):
+    outside("own_cells", entry_point=False)
+    assert main(["--import", "own_cells", "fit", "-c", "sentiment/lstm_reviews", *SHORT,
+                 "--model.init_args.encoder.class_path", "own_cells.MGU", "--trainer.default_root_dir",
+                 str(tmp_path / "run")]) == 0
+    from seqkit.tasks import SentimentTask
+
+    task = SentimentTask.from_checkpoint(next((tmp_path / "run").rglob("*.ckpt")))
+    assert type(task.encoder).__name__ == "MGU"
+    # The same checkpoint in a program that never imported own_cells.
+    del sys.modules["own_cells"]
+    registry.DEFINED.pop("mgu")
+    registry.DEFINED.pop("indrnn")
+    capsys.readouterr()
+    assert main(["classify", "--ckpt_path", str(tmp_path / "run"), "a lovely film"]) == 2
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "own_cells.MGU, which nothing installed or imported provides" in said
+    assert "entry-point group 'seqkit.modules'" in said and "seqkit --import MODULE" in said
+    assert "own_cells" not in sys.modules  # refusing imported nothing
+
+
+def test_bad_opt_ins_are_said_in_one_line(outside, tmp_path, capsys, monkeypatch):
+    assert main(["--import", "no_such_module_here", "modules", "--cells", "lstm"]) == 2
+    assert "--import no_such_module_here: no module named 'no_such_module_here'" in capsys.readouterr().err
+    site = tmp_path / "broken"
+    (site / "broken_cells").mkdir(parents=True)
+    (site / "broken_cells" / "__init__.py").write_text("raise RuntimeError('this package is broken')\n")
+    info = site / "broken_cells-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-cells\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text("[seqkit.modules]\nbad = broken_cells:Bad\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(registry, "_installed_loaded", False)  # as in a new process
+    assert main(["trace", "--cells", "lstm"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.count("\n") == 0 and "the package broken-cells declares the seqkit cell bad = broken_cells:Bad, " \
+        "which fails to import: RuntimeError: this package is broken" in said
+    # An entry point that names something other than a cell.
+    (info / "entry_points.txt").write_text("[seqkit.modules]\nbad = json:dumps\n")
+    monkeypatch.setattr(registry, "_installed_loaded", False)
+    assert main(["trace", "--cells", "lstm"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.count("\n") == 0 and "the package broken-cells declares bad = json:dumps: cell 'bad': <function dumps" \
+        in said and "is not a subclass of seqkit.modules.Recurrent" in said
+
+
+def test_a_cell_class_that_declares_inconsistent_gates_is_refused_where_it_is_defined():
+    from seqkit.modules import Recurrent
+
+    with pytest.raises(TypeError, match=r"gate_names \('a', 'b'\) names 2 blocks but gates = 3"):
+        class Odd(Recurrent):
+            gates = 3
+            gate_names = ("a", "b")
+            step = staticmethod(lambda x_proj, state, w, b: (state, {}))
+    with pytest.raises(TypeError, match="it has no step function"):
+        class NoStep(Recurrent):
+            gates = 1
+
+
+def test_fused_is_refused_for_a_cell_without_a_kernel_and_auto_runs_its_loop(outside):
+    outside("own_cells", entry_point=False)
+    from own_cells import MGU
+
+    with pytest.raises(ValueError, match="MGU has no fused kernel; use backend='auto'"):
+        MGU(2, 3, backend="fused")
+    mgu = MGU(2, 3)
+    assert mgu.backend == "auto" and mgu.path(5) == "loop"
+    x = torch.randn(4, 5, 2)
+    loop = MGU(2, 3, backend="loop")
+    loop.load_state_dict(mgu.state_dict())
+    torch.testing.assert_close(mgu(x)[0], loop(x)[0], rtol=0, atol=0)
+
+
+def test_a_cell_owns_the_shapes_of_its_parameters(outside):
+    outside("own_cells", entry_point=False)
+    import own_cells
+
+    cell = own_cells.IndRNN(3, 4, num_layers=2, bidirectional=True)
+    shapes = {name: tuple(p.shape) for name, p in cell.named_parameters()}
+    assert shapes["weight_hh_l0"] == (4,) and shapes["weight_ih_l1_reverse"] == (4, 8)
+    x = torch.randn(2, 5, 3)
+    # The formula, written out: each unit sees only its own past.
+    w, u, b = cell.weight_ih_l0, cell.weight_hh_l0, cell.bias_ih_l0 + cell.bias_hh_l0
+    h = torch.zeros(2, 4)
+    for t in range(5):
+        h = torch.relu(x[:, t] @ w.T + u * h + b)
+    single = own_cells.IndRNN(3, 4)
+    single.load_state_dict({k: v for k, v in cell.state_dict().items() if k.endswith("_l0")})
+    torch.testing.assert_close(single(x)[0][:, -1], h)
