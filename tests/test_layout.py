@@ -1,4 +1,5 @@
-"""The house's rules that a reader relies on: no import cycles, models without Lightning, files of a readable size."""
+"""The house's rules that a reader relies on: no import cycles, no import up the floors, models without Lightning,
+files of a readable size."""
 
 from __future__ import annotations
 
@@ -46,6 +47,40 @@ def test_no_seqkit_module_imports_one_that_imports_it_back():
     # is how Python packages are built, not a cycle between modules.
     real = [c for c in cycles if not all(a.startswith(b) or b.startswith(a) for a, b in zip(c.split(" -> "), c.split(" -> ")[1:]))]
     assert not real, "\n".join(sorted(set(real))[:10])
+
+
+# The floors of the house, lowest first (docs/extending.md draws them); a module imports only from its own
+# floor and the ones below, at module level or inside a function alike.
+FLOORS = [
+    {"seqkit", "errors", "console", "packaged", "protocols", "readers", "text", "vectors", "forecast_metrics"},
+    {"modules"},
+    {"models", "diagnostics"},
+    {"training"},
+    {"data"},
+    {"forecasting"},
+    {"tasks"},
+    {"export", "serve"},
+    {"commands", "cli"},
+]
+
+
+def test_no_module_imports_from_a_floor_above_its_own():
+    modules = {_module(path): path for path in ROOT.rglob("*.py")}
+
+    def floor(name: str) -> int:
+        part = name.split(".")[1] if "." in name else "seqkit"
+        return next(k for k, names in enumerate(FLOORS) if part in names)
+
+    upward = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            upward += [f"{name} -> {t}" for t in targets if t in modules and floor(t) > floor(name)]
+    assert not upward, "\n".join(sorted(set(upward)))
 
 
 def test_the_models_and_modules_need_no_lightning():
