@@ -128,13 +128,16 @@ def user_error(error: BaseException) -> SeqkitError | None:
     """The problem the user can fix behind `error`, if any, as a SeqkitError.
 
     That is a SeqkitError anywhere in the chain of causes (LightningCLI and jsonargparse wrap
-    the ones raised in constructors), or a ValueError that seqkit's own code raised on a bad
-    argument (the modules check theirs as torch.nn does, with a ValueError that names it).
+    the ones raised in constructors), Lightning's MisconfigurationException (a Trainer option
+    it refuses), or a ValueError that seqkit's own code raised on a bad argument (the modules
+    check theirs as torch.nn does, with a ValueError that names it).
     """
     seen, found = set(), None
     while error is not None and id(error) not in seen:
         if isinstance(error, SeqkitError):
             return error
+        if type(error).__name__ == "MisconfigurationException":  # Lightning's word on a Trainer option
+            return SeqkitError(f"{error} (check the --trainer option that sets it)")
         if found is None and isinstance(error, ValueError) and _raised_by_seqkit(error):
             found = SeqkitError(f"{error} (check the option that sets it)")
         seen.add(id(error))

@@ -95,7 +95,15 @@ class SeqkitCLI(LightningCLI):
                  "--ckpt_path last loses at most N steps (0: only after each validation)",
         )
 
+    def _set_seed(self) -> None:
+        """Refuse a seed numpy cannot take before Lightning seeds with it (its own error is a traceback)."""
+        seed = self._get(self.config, "seed_everything")
+        if not isinstance(seed, bool) and isinstance(seed, int) and not 0 <= seed < 2**32:
+            raise SeqkitError(f"--seed_everything {seed}: a seed is a whole number from 0 to {2**32 - 1}")
+        super()._set_seed()
+
     def instantiate_trainer(self, **kwargs) -> Trainer:
+        check_trainer_options(self._get(self.config, "trainer") or {})
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a chosen one is kept
             trainer.strategy.checkpoint_io = checkpoints.AtomicCheckpointIO()
@@ -266,6 +274,26 @@ class SeqkitCLI(LightningCLI):
         print("\n".join(lines), file=sys.stderr)
 
 
+def check_trainer_options(options) -> None:
+    """Refuse Trainer options that would fail deep inside Lightning, or silently train wrong, naming the flag.
+
+    A negative clipping norm flips every gradient's sign (training ascends); a NaN one clips
+    nothing; `accumulate_grad_batches` 0 divides by zero.
+
+    Raises:
+        SeqkitError: the first such option.
+    """
+    import math
+
+    clip = options.get("gradient_clip_val")
+    if clip is not None and not (isinstance(clip, (int, float)) and math.isfinite(clip) and clip >= 0):
+        raise SeqkitError(f"--trainer.gradient_clip_val {clip}: the largest gradient norm (or value) kept, a number "
+                          "0 or above (0 or null: no clipping)")
+    accumulate = options.get("accumulate_grad_batches")
+    if accumulate is not None and not (isinstance(accumulate, int) and accumulate >= 1):
+        raise SeqkitError(f"--trainer.accumulate_grad_batches {accumulate}: batches per optimizer step, 1 or more")
+
+
 def say_backends(model: LightningModule) -> None:
     """One line before a run whose recurrent modules do not all run the fused kernel: which path they take, and why.
 
@@ -331,6 +359,9 @@ def resolve_configs(args: list[str]) -> list[str]:
     return resolved
 
 
+_KEY = re.compile(r'Parser key "([^"]+)"')
+_EXPECTED = re.compile(r"Expected an? <class '(\w+)'>")
+_VALUE = re.compile(r"(?:Given|Got) value: ([^\s(]+?)\.?(?:\s|$)")
 _REFUSED_CLASS = re.compile(r'Parser key "([^"]+)": Does not validate against any of the Union subtypes .*?'
                             r"Problem with given class_path '([^']+)': (.*?)(?: - Expected a <class 'NoneType'>.*)?$")
 
@@ -343,10 +374,17 @@ def condensed(message: str) -> str:
     messages are kept as they are.
     """
     found = _REFUSED_CLASS.match(message)
-    if found is None:
-        return message
-    key, class_path, reason = found.groups()
-    return f"--{key} {class_path}: {condensed(reason.strip())}"
+    if found is not None and not found.group(3).startswith(("Parser key", "Type ")):
+        key, class_path, reason = found.groups()
+        return f"--{key} {class_path}: {condensed(reason.strip())}"
+    keys = _KEY.findall(message)
+    last = message.rfind(f'Parser key "{keys[-1]}"') if keys else -1
+    expected, value = _EXPECTED.search(message, max(last, 0)), _VALUE.search(message, max(last, 0))
+    if not keys or expected is None or value is None:  # not a value of the wrong type: as jsonargparse says it
+        return message if found is None else f"--{found.group(1)} {found.group(2)}: {found.group(3).strip()}"
+    kind = {"int": "a whole number", "float": "a finite number", "bool": "true or false", "str": "a string"}
+    return (f"--{'.init_args.'.join(keys)} {value.group(1)}: expected "
+            f"{kind.get(expected.group(1), 'a ' + expected.group(1))}")
 
 
 def build(args: list[str], **kwargs) -> SeqkitCLI:

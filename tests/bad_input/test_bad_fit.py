@@ -28,6 +28,23 @@ CASES = [  # (recipe, options, what the one line says)
     ("forecasting/lstm", ["--model.init_args.optimizer.init_args.weight_decay", "-0.1"],
      "--model.init_args.optimizer: Invalid weight_decay value: -0.1"),
     ("next_word/lstm", ["--data.max_tokens", "0"], "max_tokens must be an integer above the number of specials"),
+    # Values of the wrong type, named by their flag (not jsonargparse's union of every subtype's error).
+    ("memory/adding", ["--model.init_args.optimizer.init_args.lr", "nan"],
+     "--model.init_args.optimizer.init_args.lr nan: expected a finite number"),
+    ("memory/adding", ["--model.init_args.optimizer.init_args.lr", "inf"],
+     "--model.init_args.optimizer.init_args.lr inf: expected a finite number"),
+    ("memory/adding", ["--data.batch_size", "abc"], "--data.init_args.batch_size abc: expected a whole number"),
+    ("memory/adding", ["--model.init_args.encoder.init_args.hidden_size", "32.5"],
+     "--model.init_args.encoder.init_args.hidden_size 32.5: expected a whole number"),
+    # Trainer options that fail deep inside Lightning or silently train wrong.
+    ("memory/adding", ["--trainer.gradient_clip_val", "-1"], "--trainer.gradient_clip_val -1.0: the largest gradient norm"),
+    ("memory/adding", ["--trainer.gradient_clip_val", "nan"], "--trainer.gradient_clip_val nan: expected a finite number"),
+    ("memory/adding", ["--trainer.accumulate_grad_batches", "0"], "--trainer.accumulate_grad_batches 0: batches per "
+                                                                   "optimizer step, 1 or more"),
+    ("memory/adding", ["--trainer.max_epochs", "-5"], "`max_epochs` must be a non-negative integer or -1. You passed in "
+                                                      "-5. (check the --trainer option that sets it)"),
+    ("memory/adding", ["--seed_everything", "1180591620717411303424"],
+     "--seed_everything 1180591620717411303424: a seed is a whole number from 0 to 4294967295"),
 ]
 
 
