@@ -65,28 +65,56 @@ def resolve_recipe(value: str) -> str:
                       "(`seqkit recipes` describes them)")
 
 
+def read_recipe(path: Path):
+    """A recipe's YAML as plain data, read strictly: no aliases, no key given twice.
+
+    YAML anchors and aliases let a few lines expand to gigabytes (nested aliases, a "billion
+    laughs"), and a key given twice silently keeps its last value; recipes need neither.
+
+    Raises:
+        SeqkitError: an alias, or a key given twice, with its line; unreadable or invalid YAML.
+    """
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise SeqkitError(f"{path}: line {event.start_mark.line + 1}: the alias *{event.anchor}; seqkit reads "
+                                  "recipes without YAML anchors and aliases: write the value out")
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            lines: dict = {}
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is not None and key in lines:
+                    raise SeqkitError(f"{path}: line {key_node.start_mark.line + 1}: the key {key!r} is given twice "
+                                      f"(first on line {lines[key]}); keep one")
+                lines[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)  # noqa: S506 -- a SafeLoader
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SeqkitError(f"{path}: not a readable YAML recipe ({detail})") from None
+
+
 def run_root(value: str) -> str:
     """The run folder of a recipe (its `trainer.default_root_dir`; the current folder when it names none).
 
     Raises:
         SeqkitError: neither a file nor a recipe name, or not a recipe.
     """
-    import yaml
-
     path = Path(resolve_recipe(value)).expanduser()
-    trainer = yaml.safe_load(path.read_text(encoding="utf-8")).get("trainer")
+    trainer = read_recipe(path).get("trainer")
     return (trainer.get("default_root_dir") if isinstance(trainer, dict) else None) or "."
 
 
 def _check_config(path: Path) -> None:
     """Refuse a config file that holds nothing, or no mapping, before LightningCLI reads it."""
-    import yaml
-
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SeqkitError(f"{path}: not a readable YAML recipe ({detail})") from None
+    content = read_recipe(path)
     if content is None:
         raise SeqkitError(f"{path} is empty; a recipe names at least the model and the data "
                           "(`seqkit recipes copy NAME` writes one out to start from)")

@@ -192,3 +192,27 @@ def test_the_forecast_loss_and_baseline_are_chosen_by_class_on_the_command_line(
     mine.write_text(yaml.safe_dump(recipe))
     assert isinstance(build(["-c", str(mine), "--trainer.default_root_dir", str(tmp_path)], run=False).model.loss,
                       torch.nn.L1Loss)
+
+
+def test_a_recipe_with_aliases_or_a_key_given_twice_is_refused_before_anything_expands(tmp_path, capsys):
+    """Nested YAML aliases ("billion laughs") would expand to gigabytes; a key given twice would silently keep the last."""
+    from seqkit import packaged
+
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text('a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+                      + "".join(f"{y}: &{y} [{', '.join([f'*{x}'] * 9)}]\n" for x, y in zip("abcdefg", "bcdefgh"))
+                      + "model: [" + ", ".join(["*h"] * 9) + "]\n")
+    assert main(["fit", "-c", str(laughs), "--trainer.default_root_dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"seqkit fit: error: {laughs}: line 2: the alias *a; seqkit reads recipes without YAML anchors and aliases: "
+        "write the value out")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(packaged.recipe_path("memory/adding").read_text() + "seed_everything: 7\n")
+    first = next(k for k, line in enumerate(twice.read_text().splitlines(), 1) if line.startswith("seed_everything:"))
+    last = len(twice.read_text().splitlines())
+    for command in (["fit", "-c", str(twice)], ["test", "-c", str(twice), "--ckpt_path", "best"]):
+        assert main([*command, "--trainer.default_root_dir", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"seqkit {command[0]}: error: {twice}: line {last}: the key 'seed_everything' is given twice "
+            f"(first on line {first}); keep one")
+    assert not (tmp_path / "lightning_logs").exists()
