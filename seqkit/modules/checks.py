@@ -5,6 +5,9 @@ Functions of the module they check, so that `recurrent.py` keeps to the layers a
 
 from __future__ import annotations
 
+import math
+import os
+
 import torch
 from torch import Tensor
 
@@ -72,3 +75,27 @@ def initial_state(module, hx: Tensor | State | None, batch: int, unbatched: bool
         if part.device != weight.device:
             raise ValueError(f"{name} expects {label} on {weight.device}, got it on {part.device}")
     return tuple(p.unsqueeze(1) for p in parts) if unbatched else parts
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_size(module, shapes: list[dict[str, tuple[int, ...]]], dtype: torch.dtype | None) -> None:
+    """Refuse parameters that would not fit in this machine's memory, before any is allocated (a ValueError).
+
+    `shapes` holds each layer and direction's `parameter_shapes`. A mistyped `hidden_size` (1e9)
+    or `num_layers` would otherwise ask the allocator for terabytes and end in a traceback or
+    the out-of-memory killer.
+    """
+    count = sum(math.prod(shape) for layer in shapes for shape in layer.values())
+    size = count * torch.empty((), dtype=dtype).element_size()
+    memory = machine_memory()
+    if memory is not None and size > memory:
+        raise ValueError(f"{type(module).__name__}(input_size={module.input_size}, hidden_size={module.hidden_size}, "
+                         f"num_layers={module.num_layers}) would hold {count:,} parameters ({size / 2**30:,.1f} GiB), "
+                         f"more than this machine's {memory / 2**30:,.1f} GiB of memory")

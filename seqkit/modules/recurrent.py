@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
-from seqkit.modules.checks import check_input, initial_state
+from seqkit.modules.checks import check_input, check_size, initial_state
 from seqkit.modules.compiled import ATTRIBUTE as _COMPILED, forward as compiled_forward
 from seqkit.modules.scan import _bind, _RecurrentWeightGrad, _scan, previous_states
 
@@ -182,15 +182,17 @@ class Recurrent(nn.Module):
 
         factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1
+        shapes = [self.parameter_shapes(input_size if layer == 0 else hidden_size * directions)
+                  for layer in range(num_layers) for _ in range(directions)]
+        check_size(self, shapes, dtype)
         # The parameters, in torch.nn's order and with its names, so that state dicts
         # move between seqkit and torch.nn in both directions.
         self._weight_names: list[tuple[str, ...]] = []  # one tuple per (layer, direction)
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
                 names = []
-                for stem, shape in self.parameter_shapes(layer_input).items():
+                for stem, shape in shapes[layer * directions + direction].items():
                     self.register_parameter(stem + suffix, nn.Parameter(torch.empty(shape, **factory)))
                     names.append(stem + suffix)
                 self._weight_names.append(tuple(names))

@@ -273,7 +273,10 @@ def restore(task_class: type, path: str | Path, map_location: str | torch.device
     elif checkpoint["seqkit"].get("task") != task_class.task_name:
         raise CheckpointError(f"{path} is a checkpoint of the {checkpoint['seqkit'].get('task')!r} task; this needs a "
                               f"{task_class.task_name!r} checkpoint")
-    task = assemble(task_class, checkpoint)
+    try:
+        task = assemble(task_class, checkpoint)
+    except CheckpointError as error:  # a part that cannot be built: say which file holds it
+        raise CheckpointError(str(error) if str(error).startswith(str(path)) else f"{path}: {error}") from None
     load_weights(task, checkpoint["state_dict"], f"checkpoint {path}")
     return task.to(map_location).eval()
 

@@ -296,6 +296,11 @@ BROKEN = [
            NextWordTask.from_checkpoint, r"{file}: the checkpoint's encoder is evil_cells.Cell, which nothing installed or imported provides \(a "
            r"checkpoint never makes seqkit import code\); to load it, install a package that declares it in the entry-point group 'seqkit.modules', or name its "
            r"module with `seqkit --import MODULE`"),
+    Broken("an encoder whose hidden_size was edited to ten million",
+           change("sentiment", lambda c: c["seqkit"]["encoder"]["init_args"].update(hidden_size=10**7)),
+           SentimentTask.from_checkpoint, r"{file}: the checkpoint's encoder seqkit.modules.lstm.LSTM cannot be built "
+           r"from its init_args: LSTM\(input_size=\d+, hidden_size=10000000, num_layers=1\) would hold [\d,]+ parameters "
+           r"\([\d,.]+ GiB\), more than this machine's"),
     Broken("an encoder with arguments it does not take",
            change("sentiment", lambda c: c["seqkit"]["encoder"]["init_args"].update(gates=5)),
            SentimentTask.from_checkpoint, r"{file}: the checkpoint's encoder seqkit.modules.lstm.LSTM cannot be built "

@@ -229,3 +229,11 @@ def test_double_backward_through_the_loop_is_refused_clearly():
     (grad,) = torch.autograd.grad(output.sum(), module.weight_hh_l0, create_graph=True)
     with pytest.raises(RuntimeError, match="marked with @once_differentiable"):
         grad.sum().backward()
+
+
+def test_parameters_that_would_not_fit_in_memory_are_refused_before_any_is_allocated():
+    with pytest.raises(ValueError, match=r"LSTM\(input_size=2, hidden_size=1000000000, num_layers=1\) would hold "
+                                         r"4,000,000,016,000,000,000 parameters \([\d,.]+ GiB\), more than this machine's"):
+        LSTM(2, 10**9)
+    with pytest.raises(ValueError, match=r"num_layers=100000\) would hold"):
+        GRU(8, 128, num_layers=100_000)
