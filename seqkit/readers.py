@@ -134,10 +134,27 @@ def read_delimited(path: Path, text: str, kind: str) -> tuple[pd.DataFrame, list
         # pandas takes the first field as the index when every row has one field more than the header.
         raise DataError(f"{path}: every row has more fields than the header ({list(frame.columns)}); a header "
                         f"name is missing, or texts with {'commas need double quotes' if kind == 'csv' else 'tabs'}")
+    check_header(path, text, sep, quoted=kind == "csv")
     lines = row_lines(text, sep, quoted=kind == "csv")
     if len(lines) != len(frame):  # an unusual file (e.g. quoted blank lines): count rows, not lines
         lines = list(range(2, len(frame) + 2))
     return frame, lines
+
+
+def check_header(path: Path, text: str, sep: str, quoted: bool) -> None:
+    """Refuse a header that names a column twice (pandas would read the second as `NAME.1`, silently).
+
+    Raises:
+        DataError: naming the column and its two positions.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+    header = next((record for record in reader if any(field.strip() for field in record)), [])
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{path}: the header names the column {name!r} twice (fields {seen[name]} and "
+                            f"{position}); rename one, so that each column is read for what it is")
+        seen[name] = position
 
 
 def row_lines(text: str, sep: str, quoted: bool) -> list[int]:

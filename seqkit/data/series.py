@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from seqkit.errors import DataError
-from seqkit.readers import read_parquet, read_text, row_lines
+from seqkit.readers import check_header, read_parquet, read_text, row_lines
 
 MISSING = ("error", "interpolate", "ffill")
 CALENDAR = {"hour": 24, "weekday": 7, "month": 12}  # feature -> its period
@@ -90,6 +90,7 @@ def read_csv(path: str | Path) -> _Table:
     if not isinstance(frame.index, pd.RangeIndex):
         raise DataError(f"{path}: every row has more fields than the header ({list(frame.columns)}); "
                         "a header name is missing")
+    check_header(path, text, sep, quoted=not tab)
     lines = row_lines(text, sep, quoted=not tab)
     if len(lines) != len(frame):  # an unusual file (quoted blank lines): count rows, not lines
         lines = list(range(2, len(frame) + 2))

@@ -391,3 +391,27 @@ def test_fuzz_vocabulary_files(scratch, content, only_seqkit_errors):
             assert 0 <= default < len(loaded) and loaded(["surely-not-a-token"]) == [default]
 
     only_seqkit_errors(path, content, read)
+
+
+@pytest.mark.parametrize("recipe, header, options", [
+    ("sentiment/lstm_reviews", "review,review,stars", ["--data.text_column", "review", "--data.label_column", "stars"]),
+    ("sentiment/lstm_reviews", "review\treview\tstars", ["--data.text_column", "review", "--data.label_column", "stars"]),
+    ("forecasting/lstm", "date,co2,co2", ["--data.columns.time_column", "date", "--data.columns.target_columns", "[co2]"]),
+])
+def test_a_header_that_names_a_column_twice_is_refused(recipe, header, options, tmp_path, capsys):
+    """pandas would read the second as NAME.1 and the first would be used, silently."""
+    from seqkit.cli import main
+
+    tab = "\t" in header
+    path = tmp_path / ("twice.tsv" if tab else "twice.csv")
+    sep = "\t" if tab else ","
+    rows = ([f"a fine film{sep}x{sep}5", f"a dull film{sep}y{sep}1"] * 20 if recipe.startswith("sentiment")
+            else [f"2020-01-{day:02d},{day},{day}" for day in range(1, 29)])
+    path.write_text("\n".join([header, *rows]) + "\n")
+    assert main(["fit", "-c", recipe, "--data.train_path", str(path), *options, "--trainer.fast_dev_run", "true",
+                 "--trainer.default_root_dir", str(tmp_path)]) == 2
+    name = header.split(sep)[1]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"seqkit fit: error: {path}: the header names the column {name!r} twice (fields 2 and 3)" if name == "co2" else
+        f"seqkit fit: error: {path}: the header names the column {name!r} twice (fields 1 and 2)") + (
+        "; rename one, so that each column is read for what it is")
