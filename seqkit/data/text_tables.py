@@ -81,6 +81,12 @@ def read_table(path: str | Path, text_column: str, label_column: str | None) -> 
         raise DataError(f"{path}: no column {' or '.join(missing)}; the columns are {found}{hint}")
     if len(frame) == 0:
         raise DataError(f"{path}: the file has a header but no rows; point to the file that holds the data")
+    for column in wanted.values():  # JSON Lines may hold an object or a list where a text or a label belongs
+        odd = next((k for k, value in enumerate(frame[column].tolist()) if isinstance(value, (dict, list))), None)
+        if odd is not None:
+            value = frame[column].iloc[odd]
+            raise DataError(f"{path}: line {lines[odd]}: {column!r} is a JSON {'object' if isinstance(value, dict) else 'array'}, "
+                            f"not a {'text' if column == text_column else 'label'}; write it as a string")
     texts = [_as_text(value) for value in frame[text_column].tolist()]
     labels = _tidy_labels(path, [_as_label(value) for value in frame[label_column].tolist()]) if label_column else None
     return Table(path, texts, labels, lines)

@@ -104,6 +104,11 @@ def predict_frame(task, table: pd.DataFrame, text_column: str = "text", source: 
     if text_column not in table.columns:
         raise DataError(f"{source} has no column {text_column!r}; its columns are {list(table.columns)} "
                         f"(set {option})")
+    nested = next((k for k, value in enumerate(table[text_column].tolist()) if isinstance(value, (dict, list))), None)
+    if nested is not None:  # JSON Lines may hold an object or a list where a text belongs: never classify its repr
+        raise DataError(f"{source}: row {nested + 1}: {text_column!r} is a JSON "
+                        f"{'object' if isinstance(table[text_column].iloc[nested], dict) else 'array'}, not a text; "
+                        "write it as a string")
     texts = table[text_column].fillna("").astype(str).tolist()
     tokenize = get_tokenizer(task.tokenizer_name)
     empty = [i for i, text in enumerate(texts) if not tokenize(text)]
