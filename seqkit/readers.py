@@ -27,23 +27,24 @@ _BINARY = (  # files that are often named .csv or .txt by mistake: (first bytes,
 
 
 def read_text(path: Path, what: str) -> str:
-    """The file's bytes decoded as UTF-8 (a BOM dropped), or a DataError saying why not."""
+    """The file's text: UTF-8, or UTF-16/32 by its byte order mark (the mark dropped); or a DataError saying why not."""
     if path.exists() and not path.is_file() and not path.is_dir():
         # A FIFO or a device: reading it could wait forever for a writer.
         raise DataError(f"{path}: is not a regular file (a pipe or a device); give the path of a {what}")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:  # a bounded look first: a huge binary file is refused unread
+            head = handle.read(PREFIX)
+            check_content(path, head, what)
+            data = head + handle.read()
     except FileNotFoundError:
         raise DataError(f"{path}: no such {what}; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a {what}; give the path of a file inside it") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read the {what} ({error.strerror}); check its permissions") from None
-    for magic, kind, fix in _BINARY:
-        if data.startswith(magic):
-            raise DataError(f"{path}: is a {kind}, not a {what}; {fix}")
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
         # Only now, on failure, find the line: counting line breaks up to the bad byte.
         start = error.start
@@ -53,8 +54,31 @@ def read_text(path: Path, what: str) -> str:
             f"{path}: not UTF-8 text: line {line}, byte offset {start} (byte 0x{data[start]:02x}) cannot be decoded; "
             f"re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}` "
             "for a Latin-1 file") from None
-    # Some Windows editors start UTF-8 files with a byte order mark; it is not text.
+    # A byte order mark (Windows editors write one, UTF-16 and UTF-32 files start with one) is not text.
     return text[1:] if text.startswith("\ufeff") else text
+
+
+PREFIX = 1 << 16
+"""How many bytes of a file are looked at before it is read whole."""
+
+# Byte order marks, the longest first (UTF-32's little-endian one begins with UTF-16's).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+         (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8"))
+
+
+def check_content(path: Path, head: bytes, what: str) -> None:
+    """Refuse a file whose first bytes show it is no text: a known binary format, or NUL bytes without a BOM.
+
+    Raises:
+        DataError: naming what the file is, or where its first NUL byte is.
+    """
+    for magic, kind, fix in _BINARY:
+        if head.startswith(magic):
+            raise DataError(f"{path}: is a {kind}, not a {what}; {fix}")
+    nul = head.find(b"\x00")
+    if nul >= 0 and not any(head.startswith(bom) for bom, _ in _BOMS[:4]):
+        raise DataError(f"{path}: holds NUL bytes (the first at byte offset {nul}): binary data, or "
+                        f"UTF-16/32 text without a byte order mark; give a {what} in UTF-8 (or UTF-16/32 with a BOM)")
 
 
 def read_parquet(path: Path):

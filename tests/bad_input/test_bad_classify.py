@@ -20,6 +20,10 @@ MISUSES = [  # (what is wrong, the files in the folder, the command, the error, 
      CLASSIFY, DataError, r"{input}: row 2: 'text' is a JSON object, not a text; write it as a string"),
     ("--input with a column named twice", {"in.csv": "text,text\ngood,bad\n"}, CLASSIFY, DataError,
      r"{input}: the header names the column 'text' twice \(fields 1 and 2\)"),
+    ("--input UTF-16 without a byte order mark", {"in.csv": "text\ngood\n".encode("utf-16-le")}, CLASSIFY, DataError,
+     r"{input}: holds NUL bytes \(the first at byte offset 1\): binary data, or UTF-16/32 text without a byte order mark"),
+    ("--input of binary zeros", {"in.csv": bytes(200_000)}, CLASSIFY, DataError,
+     r"{input}: holds NUL bytes \(the first at byte offset 0\)"),
     ("--input gzip named .csv", {"in.csv": b"\x1f\x8b\x08\x00 compressed"}, CLASSIFY, DataError,
      r"{input}: is a gzip-compressed file, not a CSV file; decompress it first"),
     ("--output is the --input", {"in.csv": "text\ngreat\n"}, CLASSIFY[:-1] + ["{input}"], SeqkitError,
@@ -71,3 +75,18 @@ def test_blank_cells_in_the_input_are_classified_with_a_warning(made, tmp_path):
         assert seqkit(["classify", "--ckpt_path", str(made["sentiment"]), "--input", str(table), "--output",
                        str(tmp_path / "out.csv")]) == 0
     assert table.read_text() == 'text\ngreat\n""\n   \n'
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_table_in_utf16_or_utf32_with_its_byte_order_mark_is_read_as_such(encoding, made, tmp_path):
+    """The byte order mark says the encoding; the texts are classified as the same table in UTF-8 is."""
+    import pandas as pd
+
+    texts = "text\na lovely film\nit broke after a day\n"
+    (tmp_path / "plain.csv").write_text(texts, encoding="utf-8")
+    (tmp_path / "marked.csv").write_bytes(texts.encode(encoding))
+    for name in ("plain", "marked"):
+        assert seqkit(["classify", "--ckpt_path", str(made["sentiment"]), "--input", str(tmp_path / f"{name}.csv"), "--output",
+                       str(tmp_path / f"{name}-out.csv")]) == 0
+    plain, marked = (pd.read_csv(tmp_path / f"{name}-out.csv") for name in ("plain", "marked"))
+    pd.testing.assert_frame_equal(plain, marked)
