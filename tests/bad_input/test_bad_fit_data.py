@@ -424,19 +424,13 @@ def test_a_json_lines_text_or_label_that_is_an_object_is_refused_with_its_line(t
     from seqkit.cli import main
 
     path = tmp_path / "odd.jsonl"
-    rows = [{"review": "a fine film", "stars": 5}, {"review": "a dull film", "stars": 1}] * 10
-    rows[7] = {"review": {"title": "a film"}, "stars": 4}
-    rows[12] = {"review": "fine", "stars": [4, 5]}
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert main(["fit", "-c", "sentiment/lstm_reviews", "--data.train_path", str(path), "--data.text_column", "review",
-                 "--data.label_column", "stars", "--trainer.fast_dev_run", "true",
-                 "--trainer.default_root_dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"seqkit fit: error: {path}: line 8: 'review' is a JSON object, not a text; write it as a string")
-    rows[7] = {"review": "a film", "stars": 4}
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert main(["fit", "-c", "sentiment/lstm_reviews", "--data.train_path", str(path), "--data.text_column", "review",
-                 "--data.label_column", "stars", "--trainer.fast_dev_run", "true",
-                 "--trainer.default_root_dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"seqkit fit: error: {path}: line 13: 'stars' is a JSON array, not a label; write it as a string")
+    for line, odd, said in ((8, {"review": {"title": "a film"}, "stars": 4}, "'review' is a JSON object, not a text"),
+                            (13, {"review": "fine", "stars": [4, 5]}, "'stars' is a JSON array, not a label")):
+        rows = [{"review": "a fine film", "stars": 5}, {"review": "a dull film", "stars": 1}] * 10
+        rows[line - 1] = odd
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        assert main(["fit", "-c", "sentiment/lstm_reviews", "--data.train_path", str(path), "--data.text_column",
+                     "review", "--data.label_column", "stars", "--trainer.fast_dev_run", "true",
+                     "--trainer.default_root_dir", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"seqkit fit: error: {path}: line {line}: {said}; write it as a string")
