@@ -49,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import SeqkitError
+from seqkit.modules import recurrent_modules
 from seqkit.text import PAD
 from seqkit.training.faults import atomic_write, atomic_write_text
 
@@ -224,13 +225,6 @@ def _quiet_quantizer():
             logger.setLevel(level)
 
 
-def recurrent_parts(model: nn.Module) -> list[nn.Module]:
-    """The seqkit recurrent modules inside `model`."""
-    from seqkit.modules import Recurrent
-
-    return [m for m in model.modules() if isinstance(m, Recurrent)]
-
-
 def _fixed_shapes(task, module, inputs, input_names, axes, side):
     """The forms whose recurrence runs over a length fixed in the file: pt2's, and ONNX's for a cell without a kernel.
 
@@ -287,7 +281,7 @@ def export(task, path: str | Path, format: str | None = None, keyboard: bool = F
                 import onnx  # noqa: F401 -- torch needs it to write the file
             except ImportError:
                 raise SeqkitError('ONNX export needs the onnx package: pip install "seqkit[export]"') from None
-            if not keyboard and not all(m.has_kernel for m in recurrent_parts(task.model)):
+            if not keyboard and not all(m.has_kernel for m in recurrent_modules(task.model)):
                 module, inputs, input_names, axes, side = _fixed_shapes(task, module, inputs, input_names, axes, side)
 
             def write(file) -> None:

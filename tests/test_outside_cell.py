@@ -372,3 +372,21 @@ def test_a_cell_owns_the_shapes_of_its_parameters(outside):
     single = own_cells.IndRNN(3, 4)
     single.load_state_dict({k: v for k, v in cell.state_dict().items() if k.endswith("_l0")})
     torch.testing.assert_close(single(x)[0][:, -1], h)
+
+
+def test_from_checkpoint_loads_the_installed_package_a_checkpoint_needs(outside, tmp_path, monkeypatch):
+    """Python's own way in (no command line): an installed package's entry point is read when a checkpoint needs it."""
+    outside("plugged_cells", entry_point=True)
+    assert main(["fit", "-c", "sentiment/lstm_reviews", *SHORT, "--model.init_args.encoder.class_path", "mgu",
+                 "--trainer.default_root_dir", str(tmp_path / "run")]) == 0
+    # As in a new program that has imported nothing of the package.
+    del sys.modules["plugged_cells"]
+    registry.DEFINED.pop("mgu")
+    registry.DEFINED.pop("indrnn")
+    registry._REGISTERED.clear()
+    monkeypatch.setattr(registry, "_installed_loaded", False)
+    from seqkit.tasks import SentimentTask
+
+    task = SentimentTask.from_checkpoint(tmp_path / "run")
+    assert type(task.encoder).__module__ == "plugged_cells" and "plugged_cells" in sys.modules
+    assert task.predict(["a lovely film"])[0]["label"] in task.labels

@@ -72,11 +72,10 @@ def _check_cells(cells: dict[str, str], config: Path, extra: list[str]) -> None:
     instead of after the runs before it have trained.
     """
     import torch
-    import yaml
 
     from seqkit.modules import cell_class
 
-    recipe = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    recipe = packaged.read_recipe(config) or {}
     encoder = ((recipe.get("model") or {}).get("init_args") or {}).get("encoder") or {}
     backend = (encoder.get("init_args") or {}).get("backend", "auto")
     flag = "--model.init_args.encoder.init_args.backend"

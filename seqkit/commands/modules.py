@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from seqkit.errors import SeqkitError
     from seqkit.modules import cell_class, cell_name, cells as known_cells, registry
-    from seqkit.training.bench import SIZES, compare_speed, environment, max_differences
+    from seqkit.training.bench import SIZES, compare_speed, environment, max_differences, reference_class
 
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     bad = [v for v in sizes if v not in SIZES]
@@ -69,15 +69,9 @@ def main(argv: list[str]) -> int:
 
     for name in sizes:
         for cell in cells:
-            reference = cell_class(cell).torch_twin or torch_lstm()
+            reference = reference_class(cell)
             for mode in ("fwd+bwd", "fwd"):
                 ref, fused, loop = (keyed.get((name, cell, mode, impl)) for impl in ("torch.nn", "fused", "loop"))
                 print(f"  {name:4s} {cell:5s} {mode:8s} {ref['tokens_per_s']:10,.0f} {reference.__name__:>5s} "
                       f"{shown(fused)} {shown(loop)}")
     return 0
-
-
-def torch_lstm() -> type:
-    import torch
-
-    return torch.nn.LSTM

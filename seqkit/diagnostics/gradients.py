@@ -115,8 +115,8 @@ def gradients_at_init(
             input_size)` and of h_t.
         radius: if set, the RNN's `weight_hh_l0` is first rescaled to this spectral radius.
             Above 1 the curve can grow backwards in time instead of fading: exploding gradients.
-        forget_bias: added to the forget-gate bias (the block a cell's `gate_names` calls "f": the LSTM's b_if). torch's initialisation puts
-            the forget gate near sigmoid(0) = 0.5, so at first the cell path halves the
+        forget_bias: added to the forget-gate bias (the block a cell's `gate_names` calls "f":
+            the LSTM's b_if). torch's initialisation puts the forget gate near sigmoid(0) = 0.5, so at first the cell path halves the
             gradient at every step too; 1.0 (Gers et al. 2000, Jozefowicz et al. 2015) keeps
             far more of it.
 

@@ -491,3 +491,9 @@ class Recurrent(nn.Module):
         result = super()._apply(fn, recurse)
         self.flatten_parameters()
         return result
+
+
+def recurrent_modules(*models: nn.Module) -> list[Recurrent]:
+    """The seqkit recurrent modules inside `models`, each once, in the order met."""
+    found = {id(m): m for model in models for m in model.modules() if isinstance(m, Recurrent)}
+    return list(found.values())

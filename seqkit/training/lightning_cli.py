@@ -38,7 +38,7 @@ from torch import nn
 
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
-from seqkit.modules import registry
+from seqkit.modules import recurrent_modules, registry
 from seqkit.training import allocator, checkpoints, faults
 from seqkit.errors import SeqkitError
 
@@ -301,7 +301,7 @@ def say_backends(model: LightningModule) -> None:
     length, while the progress bar waits. `backend="auto"` for a cell without a fused kernel:
     the readable loop.
     """
-    modules = recurrent_modules(model)
+    modules = task_recurrent_modules(model)
     compiled = sorted({type(m).__name__ for m in modules if m.backend == "compiled"})
     looping = sorted({type(m).__name__ for m in modules if m.backend == "auto" and not m.has_kernel})
     if compiled:
@@ -313,18 +313,15 @@ def say_backends(model: LightningModule) -> None:
                     "(backend='compiled' compiles that loop, worth it for long fixed-length training)")
 
 
-def recurrent_modules(model: LightningModule) -> list[nn.Module]:
-    """The seqkit recurrent modules in `model`.
+def task_recurrent_modules(model: LightningModule) -> list[nn.Module]:
+    """The seqkit recurrent modules in `model`, a task.
 
     Before `configure_model` builds a task's model, its recurrent parts (`parts`, as its
     checkpoint names them: `task.encoder`, ...) are not yet submodules, so they are looked
     at by name too.
     """
-    from seqkit.modules import Recurrent
-
     parts = [getattr(model, name, None) for name in getattr(model, "parts", ("encoder",))]
-    modules = [*model.modules(), *(m for part in parts if isinstance(part, nn.Module) for m in part.modules())]
-    return list({id(m): m for m in modules if isinstance(m, Recurrent)}.values())
+    return recurrent_modules(model, *(part for part in parts if isinstance(part, nn.Module)))
 
 
 def resolve_configs(args: list[str]) -> list[str]:
