@@ -166,7 +166,7 @@ def test_an_outside_cell_goes_through_every_command(way, outside, tmp_path, caps
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app))
     assert main([*opt_in, "serve", "--ckpt_path", str(runs["next_word"]), "--port", "8799"]) == 0
-    client = TestClient(served["app"])
+    client = TestClient(served["app"], base_url="http://127.0.0.1:8799")
     assert len(client.get("/api/suggest", params={"text": "and god ", "k": 3}).json()["suggestions"]) == 3
     answer = client.get("/api/trace", params={"text": "and god said", "last": 2}).json()
     assert answer["cell"] == "MGU" and len(answer["parts"]["h"]) == 2

@@ -24,7 +24,7 @@ def models(language_model, forecaster, tiny_sentiment, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(models):
-    return TestClient(create_app(*models))
+    return TestClient(create_app(*models), base_url="http://127.0.0.1")
 
 
 def test_suggest_gives_what_predict_next_gives(client, models):
@@ -87,10 +87,13 @@ def test_the_page_and_its_files_are_served_from_the_package(client):
         body = client.get(f"/static/{name}").text
         assert client.get(f"/static/{name}").status_code == 200 and "https://" not in body and "http://" not in body
     assert client.get("/api/openapi.json").json()["paths"].keys() >= {"/api/suggest", "/api/trace"}
+    docs = client.get("/api/docs")  # written from the schema, with no script from anywhere
+    assert docs.status_code == 200 and "GET /api/suggest" in docs.text and "<script" not in docs.text
+    assert "cdn" not in docs.text.lower() and "https://" not in docs.text
 
 
 def test_a_server_without_the_optional_models_says_so(models):
-    plain = TestClient(create_app(models[0]))
+    plain = TestClient(create_app(models[0]), base_url="http://localhost:8000")
     assert plain.get("/api/info").json()["sentiment"] is False
     response = plain.get("/api/sentiment", params={"text": "good"})
     assert response.status_code == 404 and "--sentiment CKPT" in response.json()["error"]
@@ -124,3 +127,134 @@ def test_seqkit_serve_listens_on_this_machine_only_by_default_and_names_its_extr
     with pytest.raises(SeqkitError, match=r'pip install "seqkit\[serve\]"'):
         require_serve_extra(server=True)
     require_serve_extra()  # the app alone needs FastAPI only
+
+
+# ----------------------------------------------------------------------------- one client cannot stall the others
+def test_only_the_hosts_the_server_was_started_for_are_answered(models):
+    app = create_app(models[0])
+    for host, status in [("127.0.0.1:8000", 200), ("localhost", 200), ("[::1]:8000", 200), ("evil.example", 400),
+                         ("127.0.0.1.evil.example", 400)]:
+        assert TestClient(app).get("/api/info", headers={"host": host}).status_code == status, host
+    named = TestClient(create_app(models[0], allowed_hosts=["keyboard.lan"]), base_url="http://keyboard.lan")
+    assert named.get("/api/info").status_code == 200
+
+
+def _asgi_post(app, path: str, headers: list, chunks: list[bytes]) -> tuple[int, int]:
+    """POST `chunks` to `app` as a client streaming them; `(status, chunks the app read)`."""
+    import asyncio
+
+    read, sent = [0], []
+
+    async def receive():
+        if read[0] < len(chunks):
+            read[0] += 1
+            return {"type": "http.request", "body": chunks[read[0] - 1], "more_body": read[0] < len(chunks)}
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"host", b"127.0.0.1"), *headers], "http_version": "1.1", "scheme": "http",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), read[0]
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(models):
+    from seqkit.serve import MAX_UPLOAD
+
+    app = create_app(models[0], forecaster=models[2])
+    declared = [(b"content-length", str(600_000_000).encode())]
+    assert _asgi_post(app, "/api/forecast", declared, [b"x" * 65536] * 100) == (413, 0)
+    # No length declared (chunked): read only up to the limit, not to the end.
+    chunks = [b"x" * 65536] * (MAX_UPLOAD // 65536 + 50)
+    status, read = _asgi_post(app, "/api/forecast", [], chunks)
+    assert status == 413 and read == MAX_UPLOAD // 65536 + 1 < len(chunks)
+
+
+def test_model_work_runs_off_the_event_loop_and_a_full_queue_answers_503(models, monkeypatch):
+    import asyncio
+    import threading
+
+    import httpx
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_forecast(table, horizon=None):  # a forecast that takes as long as the test wants
+        started.set()
+        release.wait(30)
+        raise ValueError("released")
+
+    monkeypatch.setattr(models[2], "forecast", slow_forecast)
+    app = create_app(models[0], forecaster=models[2], workers=1, queue=0)
+    csv = b"date,co2\n2020-01-05,410\n"
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            upload = asyncio.create_task(client.post("/api/forecast", content=csv))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 30)
+            info = await client.get("/api/info")  # answered while the forecast still runs
+            crowded = await client.post("/api/forecast", content=csv)  # the one worker is busy, no queue
+            still_running = not upload.done()
+            release.set()
+            return info, crowded, still_running, await upload
+
+    info, crowded, still_running, upload = asyncio.run(scenario())
+    assert info.status_code == 200 and still_running
+    assert crowded.status_code == 503 and crowded.headers["retry-after"] == "1" and "busy" in crowded.json()["error"]
+    assert upload.status_code == 400 and upload.json()["error"] == "released"
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_a_connection_that_sends_no_request_is_closed(models, parser, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from seqkit.serve import protocol
+
+    if parser == "h11":  # as where httptools is not installed
+        monkeypatch.setitem(__import__("sys").modules, "httptools", None)
+    else:
+        pytest.importorskip("httptools")
+    assert protocol().__mro__[1].__module__.endswith(f"{parser}_impl")
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(models[0]), host="127.0.0.1", port=port, log_level="warning",
+                                           http=protocol(idle_seconds=0.5)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        silent, partial = socket.create_connection(("127.0.0.1", port)), socket.create_connection(("127.0.0.1", port))
+        partial.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a head that never ends
+        for connection in (silent, partial):
+            connection.settimeout(10)
+            assert connection.recv(1024) == b""  # closed by the server, not by the timeout here
+            connection.close()
+        with socket.create_connection(("127.0.0.1", port)) as talking:  # a whole request is answered
+            talking.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            talking.settimeout(10)
+            assert talking.recv(1024).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_the_keyboard_goes_on_from_each_clients_own_text(models):
+    suggester = Suggester(models[0])
+    first, _ = suggester.follow("and god said ")
+    suggester.follow("in the beginning ")  # another client, between two keystrokes of the first
+    steps = []
+    original = suggester._step
+    suggester._step = lambda ids: (steps.append(len(ids)), original(ids))
+    again, _ = suggester.follow("and god said unto ")
+    assert steps == [1] and first  # one new word read, from the first text's state, not the whole text
+    fresh = Suggester(models[0])
+    assert again == fresh.follow("and god said unto ")[0]

@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
                         "machine only)")
     parser.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    parser.add_argument("--allowed_hosts", default="", metavar="NAMES",
+                        help="comma-separated names by which clients reach this server, beside 127.0.0.1, localhost "
+                        "and --host itself; a request naming another host in its Host header gets 400 (this stops "
+                        "a web page on another site from reading the API through a DNS name pointed at this machine)")
     parser.add_argument("--sentiment", help="a sentiment checkpoint: the page shows the text's sentiment word by word")
     parser.add_argument("--forecast", help="a forecasting checkpoint: a second page forecasts an uploaded CSV")
     return parser
@@ -28,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from seqkit.errors import SeqkitError
-    from seqkit.serve import create_app, require_serve_extra
+    from seqkit.serve import LOCAL_HOSTS, create_app, protocol, require_serve_extra
     from seqkit.tasks import ForecastTask, NextWordTask, SentimentTask
     from seqkit.training import checkpoints
 
@@ -47,7 +51,12 @@ def main(argv: list[str]) -> int:
     language_model = NextWordTask.from_checkpoint(checkpoint_file(args))
     sentiment = SentimentTask.from_checkpoint(checkpoints.resolve(args.sentiment)) if args.sentiment else None
     forecaster = ForecastTask.from_checkpoint(checkpoints.resolve(args.forecast)) if args.forecast else None
-    app = create_app(language_model, sentiment, forecaster)
+    named = [name.strip() for name in args.allowed_hosts.split(",") if name.strip()]
+    hosts = [*LOCAL_HOSTS, *([args.host] if args.host not in ("0.0.0.0", "::") else []), *named]
+    app = create_app(language_model, sentiment, forecaster, allowed_hosts=hosts)
     print(f"seqkit serve: the keyboard at http://{args.host}:{args.port}/ (the API at /api/docs); Ctrl-C stops it")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    if args.host in ("0.0.0.0", "::") and not named:
+        print("seqkit serve: listening on every address, answering only requests to 127.0.0.1 or localhost; "
+              "name this machine's other names with --allowed_hosts")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", http=protocol())
     return 0

@@ -1,7 +1,7 @@
 """`seqkit serve`: the phone keyboard on a local web page, and the JSON API the page uses.
 
     app = create_app(NextWordTask.from_checkpoint("runs/next_word/lstm"))   # a FastAPI app
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    uvicorn.run(app, host="127.0.0.1", port=8000, http=protocol())
 
 The page (`static/`: HTML, JavaScript and CSS, nothing from the network) asks the API after
 every keystroke and draws what comes back:
@@ -14,14 +14,27 @@ every keystroke and draws what comes back:
         The last layer's state and gates after each of the last words: one row per word.
     GET /api/sentiment?text=...      (with --sentiment) the label probabilities after each word
     POST /api/forecast               (with --forecast) a CSV in, the forecast and its quantiles out
+    GET /api/docs                    these endpoints, from the API's OpenAPI schema (no script)
 
 A bad request (k <= 0, k above the words the model can suggest, a text over `MAX_TEXT`
 characters, a missing parameter) gets a 4xx with `{"error": "one line"}`, never a 500.
+
+What keeps one client from stalling the others: the event loop only moves bytes. Model and
+file work runs on threads (`Workers`: as many as the machine has cores for the trace,
+sentiment and forecast; one for the keyboard, whose carried state moves in turn), and a
+request that would wait behind more than `QUEUE` others gets 503 with `Retry-After`. An
+upload is refused by its declared length before it is read, and read no further than
+`MAX_UPLOAD` bytes when it declares none. Only the hosts the server was started for are
+answered (a page on another site that points its own name at 127.0.0.1 cannot read the
+API), and a connection that sends no request within `IDLE_SECONDS` is closed (`protocol`).
 """
 
 
+import asyncio
+import html
+import os
 import tempfile
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -33,6 +46,66 @@ from seqkit.text import get_tokenizer
 
 MAX_TEXT = 2000  # characters of text a request may carry
 MAX_UPLOAD = 5_000_000  # bytes of a CSV to forecast
+QUEUE = 64  # requests that may wait for a worker before the server answers 503
+IDLE_SECONDS = 10  # a connection that has sent no request by then is closed
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Busy(Exception):
+    """More requests wait for a worker than the queue holds: answered 503, try again shortly."""
+
+
+class Workers:
+    """Threads that do a server's model and file work, so that its event loop stays free to answer.
+
+    Args:
+        threads: how many run at once.
+        queue: how many more may wait; a request beyond them raises `Busy` at once.
+    """
+
+    def __init__(self, threads: int, queue: int = QUEUE) -> None:
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="seqkit-serve")
+        self.limit, self.taken = threads + queue, 0  # counted on the event loop's thread only
+
+    async def run(self, work, *args):
+        """`work(*args)` on a worker thread; raises `Busy` when too many wait already."""
+        if self.taken >= self.limit:
+            raise Busy()
+        self.taken += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, work, *args)
+        finally:
+            self.taken -= 1
+
+
+def protocol(idle_seconds: float = IDLE_SECONDS):
+    """uvicorn's HTTP protocol, closing a connection that has not sent a whole request's head in `idle_seconds`.
+
+    uvicorn closes a connection left idle after a response (`timeout_keep_alive`), but not one
+    that never finishes its first request: without this, a client could hold sockets open forever.
+    uvicorn's faster parser (httptools) where it is installed, else h11.
+    """
+    try:
+        import httptools  # noqa: F401
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
+
+    class Protocol(Base):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.loop.call_later(idle_seconds, self._close_if_idle)
+
+        def _close_if_idle(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+    return Protocol
 
 
 def require_serve_extra(server: bool = False):
@@ -73,22 +146,30 @@ def trace_words(task, text: str, last: int = 12) -> dict:
             "parts": {name: rows[-last:] for name, rows in parts.items()}}
 
 
-def create_app(language_model, sentiment=None, forecaster=None):
+def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LOCAL_HOSTS, workers: int | None = None,
+               queue: int = QUEUE):
     """The FastAPI app of `seqkit serve`: the page, its files, and the API (see the module's docstring).
 
     Args:
         language_model: a forward `NextWordTask` (the keyboard).
         sentiment: a `SentimentTask` whose running label the page shows, or None.
         forecaster: a `ForecastTask` that the forecast page uses, or None.
+        allowed_hosts: the names of this server that requests may give as their `Host` (a
+            port after them is allowed); others get 400.
+        workers: threads for the trace, sentiment and forecast work (default: the cores).
+        queue: requests that may wait for a thread (of the keyboard's, or of the others') before 503.
     """
     fastapi, responses, staticfiles = require_serve_extra()
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
     suggester = Suggester(language_model)  # one carried state: the one person typing on this page
-    typing = threading.Lock()  # requests run in a thread pool; keystrokes move the one state in turn
-    app = fastapi.FastAPI(title="seqkit keyboard", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    keyboard, work = Workers(1, queue), Workers(workers or cores(), queue)  # the keyboard's state moves in turn, on its thread
+    app = fastapi.FastAPI(title="seqkit keyboard", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=[f"[{h}]" if ":" in h else h for h in allowed_hosts])
     static = resources.files("seqkit.serve") / "static"
 
-    def refuse(status: int, message: str):
-        return responses.JSONResponse({"error": message}, status_code=status)
+    def refuse(status: int, message: str, **headers: str):
+        return responses.JSONResponse({"error": message}, status_code=status, headers=headers)
 
     @app.exception_handler(fastapi.exceptions.RequestValidationError)
     async def bad_request(request, error):  # a missing or malformed parameter: one line, not FastAPI's list
@@ -96,17 +177,25 @@ def create_app(language_model, sentiment=None, forecaster=None):
         where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "the request"
         return refuse(422, f"{where}: {first.get('msg', 'invalid')}")
 
+    @app.exception_handler(Busy)
+    async def busy(request, error):
+        return refuse(503, "the server is busy; try again in a second", **{"Retry-After": "1"})
+
     def check_text(text: str):
         if len(text) > MAX_TEXT:
             return refuse(413, f"text is {len(text)} characters; the limit is {MAX_TEXT}")
         return None
 
     @app.get("/", include_in_schema=False)
-    def page():
+    async def page():
         return responses.HTMLResponse((static / "index.html").read_text(encoding="utf-8"))
 
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs():
+        return responses.HTMLResponse(api_page(app.openapi()))
+
     @app.get("/api/info")
-    def info() -> dict:
+    async def info() -> dict:
         """What this server holds: the model's cell and size, and the optional pages."""
         encoder = language_model.encoder
         return {"cell": type(encoder).__name__, "hidden_size": encoder.hidden_size, "num_layers": encoder.num_layers,
@@ -114,69 +203,103 @@ def create_app(language_model, sentiment=None, forecaster=None):
                 "labels": list(sentiment.labels) if sentiment is not None else [], "forecast": forecaster is not None}
 
     @app.get("/api/suggest")
-    def suggest(text: str, k: int = 3):
+    async def suggest(text: str, k: int = 3):
         """The `k` most likely next words after `text`, or the completions of the word it ends in."""
         if (refused := check_text(text)) is not None:
             return refused
         try:
-            with typing:
-                found, prefix = suggester.follow(text, k)
+            found, prefix = await keyboard.run(suggester.follow, text, k)
         except SeqkitError as error:
             return refuse(400, str(error))
         return {"suggestions": [{"word": w, "prob": p} for w, p in found], "prefix": prefix}
 
     @app.get("/api/trace")
-    def trace(text: str, last: int = 12):
+    async def trace(text: str, last: int = 12):
         """The state after each of the last `last` words of `text` (and an LSTM's gates and cell)."""
         if (refused := check_text(text)) is not None:
             return refused
         if not 1 <= last <= 64:
             return refuse(400, f"last must be from 1 to 64, got {last}")
-        return trace_words(language_model, text, last)
+        return await work.run(trace_words, language_model, text, last)
 
     @app.get("/api/sentiment")
-    def running_sentiment(text: str):
+    async def running_sentiment(text: str):
         """The label probabilities of the text up to each of its words (with --sentiment)."""
         if sentiment is None:
             return refuse(404, "this server has no sentiment model: start it with --sentiment CKPT")
         if (refused := check_text(text)) is not None:
             return refused
-        words = suggester.tokenize(text)[-40:]
-        prefixes = [" ".join(words[: n + 1]) for n in range(len(words))]
-        results = sentiment.predict(prefixes) if prefixes else []
-        return {"words": words, "labels": list(sentiment.labels),
-                "probabilities": [[r["probabilities"][label] for label in sentiment.labels] for r in results]}
+        return await work.run(sentiment_words, sentiment, suggester.tokenize(text)[-40:])
 
     @app.post("/api/forecast")
     async def forecast(request: fastapi.Request):
         """A CSV of series in the request's body; the forecast after each series, quantiles included."""
         if forecaster is None:
             return refuse(404, "this server has no forecaster: start it with --forecast CKPT")
-        body = await request.body()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_UPLOAD:  # refused before a byte of it is read
+            return refuse(413, f"the CSV is {int(declared)} bytes; the limit is {MAX_UPLOAD}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_UPLOAD:
+                return refuse(413, f"the CSV is over {MAX_UPLOAD} bytes, the limit")
         if not body:
             return refuse(400, "send the CSV of the series as the request's body")
-        if len(body) > MAX_UPLOAD:
-            return refuse(413, f"the CSV is {len(body)} bytes; the limit is {MAX_UPLOAD}")
-        from seqkit.data.forecast import read_csv
-
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "upload.csv"
-            path.write_bytes(body)
-            try:
-                table = read_csv(path)
-                frame = forecaster.forecast(table)
-            except (SeqkitError, ValueError) as error:
-                return refuse(400, " ".join(str(error).replace(str(path), "the CSV").split()))
-        state = forecaster.data_state
-        history = table.frame
-        key = state.get("id_column")
-        if key is not None:  # the page draws the first series
-            first = history[key].iloc[0]
-            history, frame = history[history[key] == first], frame[frame[key].astype(str) == str(first)]
-        history = history[[state["time_column"], *state["target_columns"]]].tail(4 * len(frame))
-        return {"time_column": state["time_column"], "targets": list(state["target_columns"]),
-                "history": history.astype(str).to_dict(orient="list"),
-                "forecast": frame.astype(str).to_dict(orient="list")}
+        try:
+            return await work.run(forecast_upload, forecaster, bytes(body))
+        except (SeqkitError, ValueError) as error:
+            return refuse(400, str(error))
 
     app.mount("/static", staticfiles.StaticFiles(directory=str(static)), name="static")
     return app
+
+
+def sentiment_words(sentiment, words: list[str]) -> dict:
+    """The label probabilities of the text up to each of `words`."""
+    prefixes = [" ".join(words[: n + 1]) for n in range(len(words))]
+    results = sentiment.predict(prefixes) if prefixes else []
+    return {"words": words, "labels": list(sentiment.labels),
+            "probabilities": [[r["probabilities"][label] for label in sentiment.labels] for r in results]}
+
+
+def forecast_upload(forecaster, body: bytes) -> dict:
+    """The forecast after each series of an uploaded CSV, and the last stretch of the first series' history."""
+    from seqkit.data.forecast import read_csv
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(body)
+        try:
+            table = read_csv(path)
+            frame = forecaster.forecast(table)
+        except (SeqkitError, ValueError) as error:
+            raise SeqkitError(" ".join(str(error).replace(str(path), "the CSV").split())) from None
+    state = forecaster.data_state
+    history = table.frame
+    key = state.get("id_column")
+    if key is not None:  # the page draws the first series
+        first = history[key].iloc[0]
+        history, frame = history[history[key] == first], frame[frame[key].astype(str) == str(first)]
+    history = history[[state["time_column"], *state["target_columns"]]].tail(4 * len(frame))
+    return {"time_column": state["time_column"], "targets": list(state["target_columns"]),
+            "history": history.astype(str).to_dict(orient="list"),
+            "forecast": frame.astype(str).to_dict(orient="list")}
+
+
+def api_page(schema: dict) -> str:
+    """The API's endpoints as a page of plain HTML, from its OpenAPI schema: nothing loaded from elsewhere."""
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, operation in methods.items():
+            parameters = "".join(
+                f"<li><code>{html.escape(p['name'])}</code> ({html.escape(p.get('schema', {}).get('type', ''))}"
+                f"{', required' if p.get('required') else ', default ' + html.escape(str(p.get('schema', {}).get('default')))})</li>"
+                for p in operation.get("parameters", []))
+            rows.append(f"<h2><code>{method.upper()} {html.escape(path)}</code></h2>"
+                        f"<p>{html.escape(operation.get('description') or operation.get('summary', ''))}</p>"
+                        + (f"<ul>{parameters}</ul>" if parameters else ""))
+    title = html.escape(schema.get("info", {}).get("title", "API"))
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"<link rel='stylesheet' href='/static/style.css'></head><body><main><h1>{title}: the API</h1>"
+            f"<p>The schema: <a href='/api/openapi.json'>/api/openapi.json</a>.</p>{''.join(rows)}</main></body></html>")

@@ -7,6 +7,7 @@ from typing import Callable
 
 import lightning.pytorch as pl
 import torch
+from torch import nn
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric, MetricCollection
@@ -92,23 +93,21 @@ def metrics_at(task: pl.LightningModule, stage: str, batch_idx: int) -> MetricCo
     return metrics
 
 
-class ModelPart:
-    """`task.encoder`, `task.embedding`, `task.head`: that part of the model the task holds (`task.model`).
+class GivenParts(nn.ModuleDict):
+    """A task's `model` until the data has sized it: the recurrent parts the task was given, by the names
+    the model gives them (`model.encoder`), so that their keys in a checkpoint are the same before and
+    after. The task's `configure_model` replaces it with the model (`built` tells which it holds)."""
 
-    The model is built once the data has sized it (`configure_model`); until then the
-    recurrent parts are those the task was given (kept in the dict `task._pending`, so that
-    none is a submodule twice) and the other parts are None.
-    """
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+def built(task: pl.LightningModule) -> bool:
+    """Whether `task.model` is the model, not yet the `GivenParts`."""
+    return not isinstance(task.model, GivenParts)
 
-    def __get__(self, task, owner: type | None = None):
-        if task is None:
-            return self
-        if task.model is not None:
-            return getattr(task.model, self.name)
-        return task._pending.get(self.name)
+
+def part(name: str) -> property:
+    """`task.encoder`, `task.embedding`, ...: the model's part of that name (None until the model is built,
+    for a part the task was not given)."""
+    return property(lambda task: getattr(task.model, name, None), doc=f"`task.model.{name}`")
 
 
 class _Decay:

@@ -25,7 +25,7 @@ from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
-                                 configure, metrics_at, ModelPart, say, stage_metrics, with_input_size)
+                                 configure, metrics_at, GivenParts, built, part, say, stage_metrics, with_input_size)
 
 LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
 LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
@@ -105,8 +105,7 @@ class ForecastTask(pl.LightningModule):
             raise SeqkitError(f"segment must be a whole number of steps, 0 for none; got {segment!r}")
         self.save_hyperparameters(ignore=["encoder", "loss", "baseline", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
-        self.model: RecurrentForecaster | None = None  # sized by the data, built in configure_model
+        self.model: RecurrentForecaster | GivenParts = GivenParts({"encoder": encoder})  # sized by the data, built in configure_model
         self.loss, self.baseline = loss, baseline
         self.quantiles = list(loss.levels) if isinstance(loss, PinballLoss) else [0.5]
         self.shapes: dict[str, int] | None = None
@@ -119,7 +118,7 @@ class ForecastTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.model is not None:
+        if built(self):
             return
         datamodule = attached_datamodule(self)
         if self.shapes is None:
@@ -153,9 +152,9 @@ class ForecastTask(pl.LightningModule):
                                          len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout,
                                          shapes["input_length"] if self.hparams.get("linear_skip") else 0, segment)
 
-    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
-    encoder = ModelPart()
-    head = ModelPart()
+    # The model's parts by name: task.encoder is task.model.encoder.
+    encoder = part("encoder")
+    head = part("head")
 
     def init_from_checkpoint(self, path: str | Path, datamodule: pl.LightningDataModule | None = None) -> None:
         """Fine-tune a trained forecaster on new data: same columns, input length and horizon.

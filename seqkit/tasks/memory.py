@@ -36,7 +36,7 @@ from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.readout import RecurrentReadout
 from seqkit.modules import LSTM, Recurrent
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_parts, configure, metrics_at,
-                                 ModelPart, stage_metrics, with_input_size)
+                                 GivenParts, built, part, stage_metrics, with_input_size)
 
 KINDS = ("regression", "classification")
 
@@ -91,8 +91,7 @@ class MemoryTask(pl.LightningModule):
         check_parts(encoder=encoder)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
-        self.model: RecurrentReadout | None = None  # sized by the data, built in configure_model
+        self.model: RecurrentReadout | GivenParts = GivenParts({"encoder": encoder})  # sized by the data, built in configure_model
         self.shapes: dict | None = None  # {"kind", "input_size", "n_outputs"}, from the data or a checkpoint
         self.target_mean: float | None = None  # regression: the training targets' mean, the trivial answer
         self.data_spec: dict | None = None  # the data it was trained on: class, length, seed (for tables)
@@ -100,7 +99,7 @@ class MemoryTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.model is not None:
+        if built(self):
             return
         if self.shapes is None:
             datamodule = attached_datamodule(self)
@@ -130,9 +129,9 @@ class MemoryTask(pl.LightningModule):
         self.val_metrics, self.test_metrics = (stage_metrics(stage, loss=MeanMetric, **{name: score, f"baseline_{name}": MeanMetric})
                                                for stage in ("val", "test"))
 
-    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
-    encoder = ModelPart()
-    head = ModelPart()
+    # The model's parts by name: task.encoder is task.model.encoder.
+    encoder = part("encoder")
+    head = part("head")
 
     @property
     def metric_name(self) -> str:

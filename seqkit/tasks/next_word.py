@@ -26,7 +26,7 @@ from seqkit.errors import SeqkitError
 from seqkit.tasks import language
 from seqkit.tasks.streams import CarriedState, Perplexity
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
-                                 configure, metrics_at, ModelPart, say, stage_metrics)
+                                 configure, metrics_at, GivenParts, built, part, say, stage_metrics)
 from seqkit.models import RecurrentLM
 from seqkit.modules import Recurrent
 from seqkit.text import UNK, Vocab
@@ -85,8 +85,7 @@ class NextWordTask(pl.LightningModule):
         check_numbers(dropout=dropout)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
-        self.model: RecurrentLM | None = None  # sized by the vocabulary, built in configure_model
+        self.model: RecurrentLM | GivenParts = GivenParts({"encoder": encoder})  # sized by the vocabulary, built in configure_model
         self.vocab: Vocab | None = None
         self.tokenizer_name = "basic_english"
         self.reverse = False  # a backward model: reads text last word first (set by the data)
@@ -101,7 +100,7 @@ class NextWordTask(pl.LightningModule):
 
     def configure_model(self) -> None:
         """Build the vocabulary-sized layers once the data (or a checkpoint) has fixed the vocabulary."""
-        if self.model is not None:
+        if built(self):
             return
         datamodule = attached_datamodule(self)
         if self._init_from is not None:
@@ -131,10 +130,10 @@ class NextWordTask(pl.LightningModule):
     def _build_layers(self) -> None:
         self.model = RecurrentLM(len(self.vocab), self.encoder, self.hparams.dropout, self.hparams.tie_weights)
 
-    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
-    encoder = ModelPart()
-    embedding = ModelPart()
-    head = ModelPart()
+    # The model's parts by name: task.encoder is task.model.encoder.
+    encoder = part("encoder")
+    embedding = part("embedding")
+    head = part("head")
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])

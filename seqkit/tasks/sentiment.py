@@ -24,7 +24,7 @@ from seqkit.training import checkpoints
 from seqkit.errors import SeqkitError
 from seqkit.tasks import labelling, transfer
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
-                                 configure, metrics_at, ModelPart, say, stage_metrics)
+                                 configure, metrics_at, GivenParts, built, part, say, stage_metrics)
 from seqkit.models import RecurrentClassifier
 from seqkit.modules import Recurrent
 from seqkit.modules.heads import POOLINGS
@@ -87,8 +87,7 @@ class SentimentTask(pl.LightningModule):
         check_numbers(dropout=dropout, weight_drop=weight_drop)
         self.save_hyperparameters(ignore=["encoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self._pending = {"encoder": encoder}  # in a dict, so that it is no submodule of the task until the model holds it
-        self.model: RecurrentClassifier | None = None  # sized by the vocabulary and labels, built in configure_model
+        self.model: RecurrentClassifier | GivenParts = GivenParts({"encoder": encoder})  # sized by the vocabulary and labels, built in configure_model
         self.vocab: Vocab | None = None
         self.labels: list[str] | None = None
         self.tokenizer_name = "basic_english"
@@ -99,7 +98,7 @@ class SentimentTask(pl.LightningModule):
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.model is not None:
+        if built(self):
             return
         datamodule = attached_datamodule(self)
         if self.vocab is None:
@@ -135,10 +134,10 @@ class SentimentTask(pl.LightningModule):
         self.val_metrics, self.test_metrics = stage_metrics("val", **metrics), stage_metrics("test", **metrics)
         self.confusion = MulticlassConfusionMatrix(classes)
 
-    # The model's parts by name: task.encoder is task.model.encoder (before the model is built, the given encoder).
-    encoder = ModelPart()
-    embedding = ModelPart()
-    head = ModelPart()
+    # The model's parts by name: task.encoder is task.model.encoder.
+    encoder = part("encoder")
+    embedding = part("embedding")
+    head = part("head")
 
     def _adopt(self, section: dict) -> None:
         self.vocab = Vocab.from_dict(section["vocab"])

@@ -33,7 +33,7 @@ from seqkit.modules import Recurrent, Seq2Seq
 from seqkit.tasks import translation
 from seqkit.tasks.translation import same_outputs
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_parts, configure, metrics_at,
-                                 ModelPart, stage_metrics, with_input_size)
+                                 GivenParts, built, part, stage_metrics, with_input_size)
 from seqkit.text import EOS, PAD, Vocab
 
 
@@ -71,21 +71,18 @@ class Seq2SeqTask(pl.LightningModule):
                 raise SeqkitError(f"{name} must be a positive integer, got {value!r}")
         self.save_hyperparameters(ignore=["encoder", "decoder", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        # The parts wait in a plain dict (not registered as submodules) until configure_model
-        # builds the Seq2Seq around them: registered twice, every weight would be saved twice.
-        self._pending = {"encoder": encoder, "decoder": decoder}
-        self.model: Seq2Seq | None = None  # sized by the vocabularies, built in configure_model
+        self.model: Seq2Seq | GivenParts = GivenParts({"encoder": encoder, "decoder": decoder})  # sized by the vocabularies, built in configure_model
         self.source_vocab: Vocab | None = None
         self.target_vocab: Vocab | None = None
 
     parts = ("encoder", "decoder")  # its recurrent modules, built from the checkpoint (seqkit.training.checkpoints)
-    encoder = ModelPart()
-    decoder = ModelPart()
+    encoder = part("encoder")
+    decoder = part("decoder")
 
     # ------------------------------------------------------------------ building
 
     def configure_model(self) -> None:
-        if self.model is not None:
+        if built(self):
             return
         datamodule = attached_datamodule(self)
         if getattr(datamodule, "source_vocab", None) is None:
@@ -126,11 +123,10 @@ class Seq2SeqTask(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         section = checkpoints.section_of(self, checkpoint)
         saved = [Vocab.from_dict(section[key]).get_itos() for key in ("source_vocab", "target_vocab")]
-        if self.model is None or saved != [self.source_vocab.get_itos(), self.target_vocab.get_itos()]:
+        if not built(self) or saved != [self.source_vocab.get_itos(), self.target_vocab.get_itos()]:
             # Other data built other vocabularies: the checkpoint's win, and the data encodes with them.
             device = self.device
             self._adopt(section)
-            self.model = None
             self._build_layers()
             self.to(device)
             datamodule = attached_datamodule(self)

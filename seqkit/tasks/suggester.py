@@ -8,12 +8,15 @@
 
 A recurrent network reads a text once, left to right, and carries what it has read in its
 state: a new word costs one step from that state, never a re-read of the text. `Suggester`
-keeps the state after the words fed so far and advances it by the new words only.
+keeps the state after the words fed so far and advances it by the new words only; `follow`
+also keeps the states of the last `RECENT` texts, so that many people typing in turn
+(a server's clients) each go on from their own text.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 
 import torch
 from torch import Tensor
@@ -22,6 +25,7 @@ from seqkit.errors import SeqkitError
 from seqkit.text import EOS, PAD, UNK, get_tokenizer
 
 SPECIALS = (UNK, EOS, PAD)
+RECENT = 256  # texts whose states `follow` keeps
 
 
 class Suggester:
@@ -52,6 +56,7 @@ class Suggester:
         hidden = set(self.hidden)
         # Every word that can be offered, sorted, so that the words of a prefix are one slice.
         offered = sorted((word, i) for i, word in enumerate(itos) if i not in hidden)
+        self._recent: OrderedDict[tuple[str, ...], tuple] = OrderedDict()  # words -> (state, probabilities)
         self._words = [word for word, _ in offered]
         self._ids = torch.tensor([i for _, i in offered], dtype=torch.long)
         self.reset()
@@ -149,15 +154,27 @@ class Suggester:
         Whole words are suggested after a space (`prefix` is then ""); in the middle of a
         word, the completions of its first letters. The state moves on by the words added
         since the last call; a text that no longer starts with them (a deleted word) is
-        read again from the start.
+        read again from the longest of the last `RECENT` texts it starts with (else from the start).
         """
         ends_word = not text or text[-1].isspace()
         parts = text.split()
         done, prefix = (parts, "") if ends_word else (parts[:-1], parts[-1])
         words = self.tokenize(" ".join(done))
         if words[: len(self.words)] != self.words:
-            self.reset()
+            self._recall(words)
         if len(words) > len(self.words):
             self._step(self.vocab.lookup_indices(words[len(self.words):]))
             self.words = words
+            self._recent[tuple(words)] = (self._state, self._probabilities)
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
         return (self.complete(prefix, k) if prefix else self.suggest(k)), prefix
+
+    def _recall(self, words: list[str]) -> None:
+        """Go back to the state after the longest recent text that `words` starts with (else the start)."""
+        self.reset()
+        for n in sorted({len(seen) for seen in self._recent if len(seen) <= len(words)}, reverse=True):
+            if (saved := self._recent.get(tuple(words[:n]))) is not None:
+                self.words, (self._state, self._probabilities) = words[:n], saved
+                self._recent.move_to_end(tuple(words[:n]))
+                return
