@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             registry.import_modules(imports)
         function = getattr(importlib.import_module(module_name), function_name)
         return function([name, *rest] if name in LIGHTNING else rest) or 0
+    except KeyboardInterrupt:  # Ctrl-C outside training (which says itself what it saved)
+        print(f"seqkit {name}: interrupted", file=sys.stderr)
+        return 130
     except Exception as error:
         cause = user_error(error)
         if cause is None:

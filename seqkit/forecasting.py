@@ -22,6 +22,7 @@ from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastData
 from seqkit.console import say
 from seqkit.errors import CheckpointError, DataError, SeqkitError
+from seqkit.models.forecaster import SeasonalDrift
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 
@@ -188,6 +189,32 @@ def format_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
 
 MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
            "input_length", "horizon")
+
+
+def check_arguments(init_scaler: str, season: int, segment: int) -> None:
+    """Refuse `ForecastTask` arguments out of range, naming each."""
+    if init_scaler not in ("refit", "keep"):
+        raise SeqkitError(f"init_scaler must be 'refit' or 'keep', got {init_scaler!r}")
+    if season < 1:
+        raise SeqkitError(f"season must be at least 1, got {season}")
+    if isinstance(segment, bool) or not isinstance(segment, int) or segment < 0:
+        raise SeqkitError(f"segment must be a whole number of steps, 0 for none; got {segment!r}")
+
+
+def check_layout(shapes: dict[str, int], segment: int, baseline) -> None:
+    """Refuse a segment or a baseline's season that does not fit the data's sizes (`ForecastTask.shapes`)."""
+    if segment:
+        if shapes["input_length"] % segment:
+            raise SeqkitError(f"segment={segment} must divide the input window of {shapes['input_length']} "
+                              f"steps; set --data.input_length to a multiple of it")
+        if shapes["input_size"] != shapes["n_targets"] or shapes["future_size"]:
+            raise SeqkitError(f"segment={segment} reads each target alone and takes no covariates; this data "
+                              f"has {shapes['input_size'] - shapes['n_targets']} observed and "
+                              f"{shapes['future_size']} known ones: drop them from --data, or set segment 0")
+    season = getattr(baseline, "season", 1)
+    if season > shapes["input_length"] or (isinstance(baseline, SeasonalDrift) and season >= shapes["input_length"]):
+        raise SeqkitError(f"the baseline's season {season} does not fit in the input window of "
+                          f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
 
 
 def check_same_data(state: dict, data: ForecastData, path: object) -> None:

@@ -225,3 +225,29 @@ def test_lightnings_weight_averaging_runs_quietly_and_its_checkpoint_holds_the_a
                      "false", "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr[-2000:]
     assert "WeightAveraging" not in scored.stderr and "Be aware" not in scored.stderr  # the callbacks of fit: not needed
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_status_130(monkeypatch, capsys):
+    import seqkit.commands.generate as generate
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate, "main", interrupted)
+    assert main(["generate", "--ckpt_path", "x", "--prompt", "and"]) == 130
+    assert capsys.readouterr().err.strip() == "seqkit generate: interrupted"
+
+
+@pytest.mark.slow  # a new process
+def test_a_command_exits_after_its_error_even_with_its_standard_input_left_open(tmp_path):
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    process = subprocess.Popen([sys.executable, "-m", "seqkit.cli", "classify", "--ckpt_path", str(empty), "good"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        process.wait(timeout=300)  # stdin stays open: a command waiting on it, or on work left running, would hang here
+    finally:
+        process.kill()
+    err = process.stderr.read()
+    assert process.returncode == 2 and err.strip().endswith("is not a readable checkpoint (truncated or corrupt?): "
+                                                            "the file is empty")

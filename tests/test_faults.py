@@ -46,6 +46,17 @@ class SigkillAt(pl.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class CtrlCAt(pl.Callback):
+    """Press Ctrl-C (SIGINT to this process) when training step `step` is about to start."""
+
+    def __init__(self, step: int = 1) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 class SigkillWhileSaving(pl.Callback):
     """Kill this process halfway through writing its `save`-th checkpoint file."""
 
@@ -372,3 +383,19 @@ def test_a_pass_ended_early_resumes_at_the_next_pass():
     resumed = ResumableDataLoader(list(range(12)), batch_size=2)
     resumed.load_state_dict(loader.state_dict())
     assert [b.tolist() for b in resumed][0] == [0, 1]
+
+
+@pytest.mark.slow  # a new process, which takes seconds to import Lightning
+@pytest.mark.parametrize("every, said", [("2", "holds step 4: go on with --ckpt_path last"),
+                                         ("0", "nothing was saved yet (last.ckpt is written every 0 steps")])
+def test_ctrl_c_says_in_one_line_what_was_saved(tmp_path, every, said):
+    args = ["-c", str(RECIPES / "forecasting" / "lstm.yaml"), "--data.batch_size", "16", "--trainer.max_epochs", "1",
+            "--trainer.logger", "false", "--checkpoint_every_n_steps", every, "--trainer.default_root_dir", str(tmp_path),
+            "--trainer.callbacks+=tests.test_faults.CtrlCAt", "--trainer.callbacks.step", "5", *QUIET]
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", "seqkit.cli", "fit", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if "interrupted at epoch 0, step 5" in line]
+    assert len(lines) == 1 and said in lines[0], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr

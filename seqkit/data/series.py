@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from seqkit.console import say
 from seqkit.errors import DataError
 from seqkit.readers import check_header, read_parquet, read_text, row_lines
 
@@ -205,8 +206,17 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "could not infer format": each value is then parsed on its own
-            parsed = pd.to_datetime(raw, errors="coerce")
-    except (ValueError, TypeError) as error:  # e.g. timestamps in several time zones
+            try:
+                parsed = pd.to_datetime(raw, errors="coerce")
+            except ValueError as error:
+                if "Mixed timezones" not in str(error):
+                    raise
+                # Local times written with their offsets, which change with daylight saving: in UTC every hour
+                # is one step (local time skips an hour in spring and repeats one in autumn).
+                parsed = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)
+                say(f"seqkit: {source}: the timestamps in column {column!r} carry several UTC offsets (daylight "
+                    "saving); they are read as UTC, and forecasts are given in UTC")
+    except (ValueError, TypeError) as error:
         raise DataError(f"{source}: the timestamps in column {column!r} cannot be read together ({error}); "
                         "write them in one format and one time zone") from None
     # A liberal parser reads "-0" or "-5" as the years 0 and -5: not what anyone means, so not parsed.

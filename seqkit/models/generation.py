@@ -15,19 +15,22 @@ from torch import Tensor, nn
 from seqkit.errors import SeqkitError
 
 
+MAX_NEW = 100_000  # words one call may write: a bound, so that a slip of the keyboard cannot run for hours
+
+
 def check_sampling(temperature: float, top_k: int | None, max_new_tokens: int) -> None:
     """Refuse sampling options that cannot work, naming the option.
 
     Raises:
         SeqkitError: a temperature that is not a positive finite number, a top_k below 1,
-            a negative max_new_tokens.
+            a max_new_tokens below 0 or above `MAX_NEW`.
     """
     if not (math.isfinite(temperature) and temperature > 0):
         raise SeqkitError(f"temperature must be a positive number, got {temperature}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise SeqkitError(f"top_k must be a whole number of at least 1 (or none, for every word), got {top_k}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise SeqkitError(f"max_new_tokens must be a whole number of at least 0, got {max_new_tokens}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 0 <= max_new_tokens <= MAX_NEW:
+        raise SeqkitError(f"max_new_tokens must be a whole number from 0 to {MAX_NEW:,}, got {max_new_tokens}")
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from torchmetrics import MeanMetric
 
 from seqkit import forecasting
 from seqkit.training import checkpoints
-from seqkit.data.forecast import ForecastBatch, ForecastData
+from seqkit.data.forecast import ForecastBatch, ForecastData, read_csv
 from seqkit.errors import CheckpointError, SeqkitError
 from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
 from seqkit.modules import Recurrent
@@ -28,7 +28,6 @@ from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints,
                                  configure, metrics_at, GivenParts, built, part, say, stage_metrics, with_input_size)
 
 LOSSES = (nn.MSELoss, nn.L1Loss, PinballLoss)
-LOSS_NAMES = ("torch.nn.MSELoss", "torch.nn.L1Loss", "seqkit.models.PinballLoss")
 BASELINES = (Naive, SeasonalNaive, SeasonalDrift)
 SHAPES = ("input_size", "future_size", "n_targets", "input_length", "horizon")
 
@@ -90,19 +89,15 @@ class ForecastTask(pl.LightningModule):
         check_parts(encoder=encoder)
         loss = nn.MSELoss() if loss is None else loss
         if not isinstance(loss, LOSSES):
-            raise SeqkitError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {type(loss).__name__}")
+            raise SeqkitError(f"loss must be one of torch.nn.MSELoss, torch.nn.L1Loss, seqkit.models.PinballLoss; "
+                              f"got {type(loss).__name__}")
         if isinstance(loss, PinballLoss) and 0.5 not in loss.levels:
             raise SeqkitError(f"the quantiles of PinballLoss must include 0.5 (the point forecast); got {loss.levels}")
         if baseline is not None and not isinstance(baseline, Baseline):
             raise SeqkitError(f"baseline must be None or a seqkit.models.Baseline (Naive, SeasonalNaive, "
                               f"SeasonalDrift); got {type(baseline).__name__}")
-        if init_scaler not in ("refit", "keep"):
-            raise SeqkitError(f"init_scaler must be 'refit' or 'keep', got {init_scaler!r}")
-        if season < 1:
-            raise SeqkitError(f"season must be at least 1, got {season}")
+        forecasting.check_arguments(init_scaler, season, segment)
         check_numbers(dropout=dropout)
-        if isinstance(segment, bool) or not isinstance(segment, int) or segment < 0:
-            raise SeqkitError(f"segment must be a whole number of steps, 0 for none; got {segment!r}")
         self.save_hyperparameters(ignore=["encoder", "loss", "baseline", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self.model: RecurrentForecaster | GivenParts = GivenParts({"encoder": encoder})  # sized by the data, built in configure_model
@@ -134,20 +129,9 @@ class ForecastTask(pl.LightningModule):
             say("seqkit: --init_from: all weights loaded; training continues on the new data")
 
     def _build_layers(self) -> None:
-        shapes, season = self.shapes, getattr(self.baseline, "season", 1)
-        segment = self.hparams.get("segment", 0)
-        if segment:
-            if shapes["input_length"] % segment:
-                raise SeqkitError(f"segment={segment} must divide the input window of {shapes['input_length']} "
-                                  f"steps; set --data.input_length to a multiple of it")
-            if shapes["input_size"] != shapes["n_targets"] or shapes["future_size"]:
-                raise SeqkitError(f"segment={segment} reads each target alone and takes no covariates; this data "
-                                  f"has {shapes['input_size'] - shapes['n_targets']} observed and "
-                                  f"{shapes['future_size']} known ones: drop them from --data, or set segment 0")
+        shapes, segment = self.shapes, self.hparams.get("segment", 0)
+        forecasting.check_layout(shapes, segment, self.baseline)
         encoder = with_input_size(self.encoder, segment or shapes["input_size"])  # a segment, or every input feature
-        if season > shapes["input_length"] or (isinstance(self.baseline, SeasonalDrift) and season >= shapes["input_length"]):
-            raise SeqkitError(f"the baseline's season {season} does not fit in the input window of "
-                              f"{shapes['input_length']} steps; lengthen --data.input_length or shorten the season")
         self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
                                          len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout,
                                          shapes["input_length"] if self.hparams.get("linear_skip") else 0, segment)
@@ -182,9 +166,8 @@ class ForecastTask(pl.LightningModule):
         self.quantiles = list(self.loss.levels) if isinstance(self.loss, PinballLoss) else [0.5]
 
     def on_fit_start(self) -> None:  # the data's fitted state (columns, scaler) goes into the checkpoint
-        datamodule = attached_datamodule(self)
-        if isinstance(datamodule, ForecastData) and datamodule.mean is not None:
-            self.data_state = datamodule.state_dict()
+        if isinstance(data := attached_datamodule(self), ForecastData) and data.mean is not None:
+            self.data_state = data.state_dict()
 
     on_test_start = on_fit_start
 
@@ -240,12 +223,12 @@ class ForecastTask(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             self._outputs = []
-        elif self._outputs and isinstance(attached_datamodule(self), ForecastData):
-            forecasting.log_validation(self, attached_datamodule(self), self._outputs)
+        elif self._outputs and isinstance(data := attached_datamodule(self), ForecastData):
+            forecasting.log_validation(self, data, self._outputs)
 
     def on_test_epoch_end(self) -> None:
-        if self._outputs and isinstance(attached_datamodule(self), ForecastData):
-            forecasting.log_test(self, attached_datamodule(self), self._outputs)
+        if self._outputs and isinstance(data := attached_datamodule(self), ForecastData):
+            forecasting.log_test(self, data, self._outputs)
 
     def configure_optimizers(self):
         return configure(self, self.parameters())
@@ -266,8 +249,6 @@ class ForecastTask(pl.LightningModule):
     @torch.no_grad()
     def predict_from(self, datamodule) -> pd.DataFrame:
         """`seqkit predict`: the forecast after each series of the DataModule's `predict_path` (else its table)."""
-        from seqkit.data.forecast import read_csv
-
         path = getattr(datamodule, "predict_path", None)
         return self.forecast(read_csv(path) if path is not None else datamodule._table())
 

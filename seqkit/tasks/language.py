@@ -19,9 +19,24 @@ from seqkit.models import generation
 from seqkit.text import EOS, UNK, get_tokenizer, read_lines
 
 
+MAX_PROMPT = 20_000
+"""Words a prompt may have. What a recurrent model carries forward is mostly its last few hundred
+words; a longer text is refused (never read for minutes) with what to do instead."""
+
+
 def token_ids(task, text: str) -> Tensor:
-    """`text` as the `(1, T)` ids the model reads (reversed for a backward model); a note when no word is known."""
+    """`text` as the `(1, T)` ids the model reads (reversed for a backward model); a note when no word is known.
+
+    Raises:
+        SeqkitError: no word, or more than `MAX_PROMPT` (checked on its characters before it is split, too).
+    """
+    too_long = (f"; seqkit reads at most {MAX_PROMPT:,} words of a prompt (the model's state carries mostly the last "
+                "few hundred): give the end of the text")
+    if len(text) > 50 * MAX_PROMPT:
+        raise SeqkitError(f"the prompt is {len(text):,} characters{too_long}")
     tokens = get_tokenizer(task.tokenizer_name)(text)
+    if len(tokens) > MAX_PROMPT:
+        raise SeqkitError(f"the prompt is {len(tokens):,} words{too_long}")
     if not tokens:
         raise SeqkitError("the prompt has no words; give some text to continue")
     ids = task.vocab.lookup_indices(tokens)

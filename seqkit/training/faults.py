@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from seqkit.console import say
 from seqkit.errors import SeqkitError
 
 LAST = "last.ckpt"
@@ -251,6 +252,19 @@ class LastCheckpoint(Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_step != self._saved_step:  # not saved yet in this state (max_steps ended mid-epoch)
             self._save(trainer)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """On Ctrl-C, one line: what is saved, and how to go on from it (nothing is written now: a step
+        cut in the middle is no state to resume from)."""
+        if not isinstance(exception, KeyboardInterrupt) or trainer.global_rank != 0:
+            return
+        where = f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}"
+        if self.path is not None and os.path.isfile(self.path):
+            say(f"seqkit: {where}; {self.path} holds step {self._saved_step}: go on with --ckpt_path last "
+                "(the same command and recipe)")
+        else:
+            say(f"seqkit: {where}; nothing was saved yet (last.ckpt is written every {self.every_n_steps} steps "
+                "and after each validation)")
 
     def state_dict(self) -> dict[str, Any]:
         return {"random": random_states()}

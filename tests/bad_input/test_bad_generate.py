@@ -16,7 +16,10 @@ from seqkit.errors import CheckpointError
     (["--top_k", "-5"], "top_k must be a whole number of at least 1"),
     (["--temperature", "nan"], "temperature must be a positive number, got nan"),
     (["--temperature", "0"], "temperature must be a positive number, got 0.0"),
-    (["--max_new_tokens", "-1"], "max_new_tokens must be a whole number of at least 0, got -1"),
+    (["--max_new_tokens", "-1"], "max_new_tokens must be a whole number from 0 to 100,000, got -1"),
+    (["--max_new_tokens", "1000000000"], "max_new_tokens must be a whole number from 0 to 100,000, got 1000000000"),
+    (["--prompt", "and god said " * 6667], "the prompt is 20,001 words; seqkit reads at most 20,000 words of a prompt"),
+    (["--prompt", "x" * 1_000_001], "the prompt is 1,000,001 characters; seqkit reads at most 20,000 words"),
 ])
 def test_generation_options_that_cannot_work_get_one_line(options, said, language_model, capsys):
     assert seqkit(["generate", "--ckpt_path", str(language_model), "--prompt", "and god said", *options]) == 2

@@ -580,3 +580,21 @@ def test_etth1_from_the_corpora_folder_with_the_standard_split(corpora):
     by_date = ForecastData(dataset="etth1", root=str(corpora), columns=Columns(target_columns="OT", observed_columns=["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]), input_length=96, horizon=24, val_start="2017-06-26", test_start="2017-10-24")
     by_date.setup()
     assert by_date.spans[0][:2] == (8640, 11520) and by_date.input_size == 7 and by_date.n_targets == 1
+
+
+def test_local_times_across_a_daylight_saving_change_are_read_as_utc_hours(tmp_path, capsys):
+    local = pd.date_range("2021-03-26", periods=96, freq="h", tz="Europe/Berlin")  # 28 March: 02:00 -> 03:00
+    stamps = local.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
+    assert {s[-6:] for s in stamps} == {"+01:00", "+02:00"}  # one zone, two offsets
+    path = write(tmp_path / "load.csv", "time,y\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps)))
+    data = ForecastData(train_path=str(path), columns=Columns(time_column="time", target_columns=["y"]),
+                        input_length=L, horizon=H)
+    data.setup("fit")
+    assert data.freq == "h" and data.filled == {}  # one step an hour: no gap filled, no hour repeated
+    assert "several UTC offsets (daylight saving); they are read as UTC" in capsys.readouterr().err
+    mixed = write(tmp_path / "mixed.csv", "time,y\n2021-01-01T00:00,1\n" + "".join(
+        f"2021-01-01T{h:02d}:00+01:00,{h}\n" for h in range(1, 20)))
+    with pytest.raises(DataError, match="do not parse"):  # with an offset and without: no guess
+        bad = ForecastData(train_path=str(mixed), columns=Columns(time_column="time", target_columns=["y"]),
+                           input_length=L, horizon=H)
+        bad.setup("fit")
