@@ -58,5 +58,9 @@ def main(argv: list[str]) -> int:
     if args.host in ("0.0.0.0", "::") and not named:
         print("seqkit serve: listening on every address, answering only requests to 127.0.0.1 or localhost; "
               "name this machine's other names with --allowed_hosts")
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the models' many objects stay out of every later collection: no pause of a second mid-request
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", http=protocol())
     return 0

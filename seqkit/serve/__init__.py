@@ -49,6 +49,7 @@ MAX_UPLOAD = 5_000_000  # bytes of a CSV to forecast
 QUEUE = 64  # requests that may wait for a worker before the server answers 503
 IDLE_SECONDS = 10  # a connection that has sent no request by then is closed
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+CANDIDATES = ("g", "n", "h")  # the names the standard cells give the candidate values among their gate blocks
 
 
 def cores() -> int:
@@ -135,9 +136,9 @@ def trace_words(task, text: str, last: int = 12) -> dict:
     def observe(at_layer: int, direction: int, t: int, state, internals) -> None:
         if at_layer != layer or direction != 0:
             return
-        shown = {"h": state[0]}
-        if len(state) > 1:  # the LSTM: its cell and its input, forget and output gates
-            shown.update(c=state[1], i=internals["i"], f=internals["f"], o=internals["o"])
+        shown = dict(zip(("h", "c"), state))  # the hidden state, and an LSTM's cell
+        # The cell's gates (an LSTM's input, forget and output gates), not its candidate values.
+        shown.update((name, internals[name]) for name in encoder.gate_names or () if name in internals and name not in CANDIDATES)
         for name, value in shown.items():
             parts.setdefault(name, []).append([round(v, 4) for v in value[0].tolist()])
 
@@ -211,7 +212,7 @@ def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LO
             found, prefix = await keyboard.run(suggester.follow, text, k)
         except SeqkitError as error:
             return refuse(400, str(error))
-        return {"suggestions": [{"word": w, "prob": p} for w, p in found], "prefix": prefix}
+        return responses.JSONResponse({"suggestions": [{"word": w, "prob": p} for w, p in found], "prefix": prefix})
 
     @app.get("/api/trace")
     async def trace(text: str, last: int = 12):
@@ -220,7 +221,7 @@ def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LO
             return refused
         if not 1 <= last <= 64:
             return refuse(400, f"last must be from 1 to 64, got {last}")
-        return await work.run(trace_words, language_model, text, last)
+        return responses.JSONResponse(await work.run(trace_words, language_model, text, last))  # as it is: no re-encoding
 
     @app.get("/api/sentiment")
     async def running_sentiment(text: str):
@@ -229,7 +230,7 @@ def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LO
             return refuse(404, "this server has no sentiment model: start it with --sentiment CKPT")
         if (refused := check_text(text)) is not None:
             return refused
-        return await work.run(sentiment_words, sentiment, suggester.tokenize(text)[-40:])
+        return responses.JSONResponse(await work.run(sentiment_words, sentiment, suggester.tokenize(text)[-40:]))
 
     @app.post("/api/forecast")
     async def forecast(request: fastapi.Request):
@@ -247,7 +248,7 @@ def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LO
         if not body:
             return refuse(400, "send the CSV of the series as the request's body")
         try:
-            return await work.run(forecast_upload, forecaster, bytes(body))
+            return responses.JSONResponse(await work.run(forecast_upload, forecaster, bytes(body)))
         except (SeqkitError, ValueError) as error:
             return refuse(400, str(error))
 
