@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from seqkit import __version__
@@ -141,11 +142,24 @@ def user_error(error: BaseException) -> SeqkitError | None:
             return error
         if type(error).__name__ == "MisconfigurationException":  # Lightning's word on a Trainer option
             return SeqkitError(f"{error} (check the --trainer option that sets it)")
+        if type(error).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(error):
+            return SeqkitError(f"out of memory: {_allocation(error)}; lower the sizes that multiply into a batch's "
+                               "memory (--data.batch_size, the sequence length: bptt, length, max_length or input_length) or "
+                               "the model's (hidden_size, num_layers)")
         if found is None and isinstance(error, ValueError) and _raised_by_seqkit(error):
             found = SeqkitError(f"{error} (check the option that sets it)")
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return found
+
+
+def _allocation(error: BaseException) -> str:
+    """What the allocator was asked for, from torch's message (`... tried to allocate 33537280000 bytes`)."""
+    found = re.search(r"allocate (\d+) bytes|Tried to allocate ([\d.]+ [KMGT]?i?B)", str(error))
+    if found is None:
+        return "the allocator refused"
+    size = f"{int(found[1]) / 2**30:.1f} GiB" if found[1] else found[2]
+    return f"one allocation of {size} was refused"
 
 
 def _raised_by_seqkit(error: BaseException) -> bool:

@@ -85,6 +85,11 @@ def machine_memory() -> int | None:
         return None
 
 
+def machine_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def check_size(module, shapes: list[dict[str, tuple[int, ...]]], dtype: torch.dtype | None) -> None:
     """Refuse parameters that would not fit in this machine's memory, before any is allocated (a ValueError).
 

@@ -32,7 +32,6 @@ API), and a connection that sends no request within `IDLE_SECONDS` is closed (`p
 
 import asyncio
 import html
-import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -41,6 +40,7 @@ from pathlib import Path
 import torch
 
 from seqkit.errors import SeqkitError
+from seqkit.modules.checks import machine_cores
 from seqkit.tasks.suggester import Suggester
 from seqkit.text import get_tokenizer
 
@@ -50,11 +50,6 @@ QUEUE = 64  # requests that may wait for a worker before the server answers 503
 IDLE_SECONDS = 10  # a connection that has sent no request by then is closed
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 CANDIDATES = ("g", "n", "h")  # the names the standard cells give the candidate values among their gate blocks
-
-
-def cores() -> int:
-    """The CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Busy(Exception):
@@ -164,7 +159,7 @@ def create_app(language_model, sentiment=None, forecaster=None, allowed_hosts=LO
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     suggester = Suggester(language_model)  # one carried state: the one person typing on this page
-    keyboard, work = Workers(1, queue), Workers(workers or cores(), queue)  # the keyboard's state moves in turn, on its thread
+    keyboard, work = Workers(1, queue), Workers(workers or machine_cores(), queue)  # the keyboard's state moves in turn, on its thread
     app = fastapi.FastAPI(title="seqkit keyboard", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=[f"[{h}]" if ":" in h else h for h in allowed_hosts])
     static = resources.files("seqkit.serve") / "static"

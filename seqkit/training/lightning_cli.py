@@ -34,11 +34,13 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+import torch
 from torch import nn
 
 from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
 from seqkit.modules import recurrent_modules, registry
+from seqkit.modules.checks import machine_cores
 from seqkit.training import allocator, checkpoints, faults
 from seqkit.errors import SeqkitError
 
@@ -292,6 +294,12 @@ def check_trainer_options(options) -> None:
     accumulate = options.get("accumulate_grad_batches")
     if accumulate is not None and not (isinstance(accumulate, int) and accumulate >= 1):
         raise SeqkitError(f"--trainer.accumulate_grad_batches {accumulate}: batches per optimizer step, 1 or more")
+    devices, accelerator = options.get("devices"), str(options.get("accelerator") or "auto")
+    count = int(devices) if isinstance(devices, int) or (isinstance(devices, str) and devices.isdigit()) else None
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if count is not None and on_cpu and count > machine_cores():
+        raise SeqkitError(f"--trainer.devices {count}: on the CPU each device is a process of its own, and this machine "
+                          f"has {machine_cores()} cores; give at most {machine_cores()} (or auto)")
 
 
 def say_backends(model: LightningModule) -> None:

@@ -10,6 +10,16 @@ import pytest
 
 from seqkit.cli import main
 
+
+
+def _overcommits() -> bool:
+    try:
+        with open("/proc/sys/vm/overcommit_memory") as setting:
+            return setting.read().strip() == "1"
+    except OSError:
+        return False
+
+
 CASES = [  # (recipe, options, what the one line says)
     ("memory/adding", ["--trainer.max_epoch", "1"], "unrecognized arguments: --trainer.max_epoch 1"),
     ("memory/adding", ["--trainer.max_epo", "1"], "unrecognized arguments: --trainer.max_epo 1"),
@@ -45,10 +55,17 @@ CASES = [  # (recipe, options, what the one line says)
                                                       "-5. (check the --trainer option that sets it)"),
     ("memory/adding", ["--seed_everything", "1180591620717411303424"],
      "--seed_everything 1180591620717411303424: a seed is a whole number from 0 to 4294967295"),
+    # Resources the machine does not have: processes beyond its cores, memory beyond what the allocator gives.
+    ("memory/adding", ["--trainer.accelerator", "cpu", "--trainer.devices", "64"],
+     "--trainer.devices 64: on the CPU each device is a process of its own, and this machine has"),
+    pytest.param("memory/adding", ["--data.length", "1000000000"], "out of memory: one allocation of 37252.9 GiB was "
+                 "refused; lower the sizes that multiply into a batch's memory", marks=pytest.mark.skipif(
+                     _overcommits(), reason="this system grants any allocation (vm.overcommit_memory 1)")),
 ]
 
 
-@pytest.mark.parametrize("recipe, options, said", CASES, ids=[" ".join(c[1]) for c in CASES])
+@pytest.mark.parametrize("recipe, options, said", CASES,
+                         ids=[" ".join(c.values[1] if hasattr(c, "values") else c[1]) for c in CASES])
 def test_a_bad_option_gets_one_line(recipe, options, said, tmp_path, capsys):
     code = main(["fit", "-c", recipe, *options, "--trainer.fast_dev_run", "true", "--trainer.default_root_dir",
                  str(tmp_path)])
