@@ -66,8 +66,12 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\x
          (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8"))
 
 
+CONTROLS = (*range(1, 9), *range(14, 32), 127)  # the C0 controls but tab, the line breaks and form feed; DEL
+
+
 def check_content(path: Path, head: bytes, what: str) -> None:
-    """Refuse a file whose first bytes show it is no text: a known binary format, or NUL bytes without a BOM.
+    """Refuse a file whose first bytes show it is no text: a known binary format, NUL bytes without a BOM, or
+    more than 1% control characters.
 
     Raises:
         DataError: naming what the file is, or where its first NUL byte is.
@@ -79,6 +83,12 @@ def check_content(path: Path, head: bytes, what: str) -> None:
     if nul >= 0 and not any(head.startswith(bom) for bom, _ in _BOMS[:4]):
         raise DataError(f"{path}: holds NUL bytes (the first at byte offset {nul}): binary data, or "
                         f"UTF-16/32 text without a byte order mark; give a {what} in UTF-8 (or UTF-16/32 with a BOM)")
+    # Text has almost no control characters besides tab, line breaks and form feed; binary data has
+    # about one byte in eight of them (a Latin-1 file has none, so it still gets the iconv advice).
+    controls = sum(head.count(bytes([c])) for c in CONTROLS)
+    if not any(head.startswith(bom) for bom, _ in _BOMS[:4]) and controls > max(8, len(head) // 100):
+        raise DataError(f"{path}: is binary data, not a {what} ({controls} control bytes in its first "
+                        f"{len(head):,}); give a {what} in UTF-8")
 
 
 def read_parquet(path: Path):

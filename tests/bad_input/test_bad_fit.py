@@ -119,6 +119,8 @@ def test_labels_are_tidied_with_a_warning(tmp_path):
     (b"\x1f\x8b\x08\x00 compressed", "is a gzip-compressed file, not a CSV file; decompress it first"),
     (b"PK\x03\x04 a workbook", "is a zip archive (an .xlsx workbook is one), not a CSV file"),
     (None, "is not a regular file (a pipe or a device)"),
+    (bytes(range(1, 256)) * 400, "is binary data, not a CSV file (6940 control bytes in its first 65,536)"),
+    ("caf\xe9,pos\n".encode("latin-1") * 50, "not UTF-8 text"),  # text in another encoding is told how to convert
 ])
 def test_a_file_that_is_not_text_gets_one_line_that_says_what_it_is(content, said, tmp_path, capsys):
     import os
