@@ -34,3 +34,26 @@ def test_the_lightning_commands_tune_it_first(monkeypatch):
     monkeypatch.setattr(allocator, "tune", lambda: called.append(True) or True)
     monkeypatch.setattr(lightning_cli, "build", lambda args: None)
     assert lightning_cli.run(["fit", "--help"]) == 0 and called
+
+
+def test_a_step_whose_activations_cannot_fit_is_refused_before_it_runs(language_model, monkeypatch):
+    import pytest
+    import torch
+
+    from seqkit.errors import SeqkitError
+    from seqkit.tasks import NextWordTask
+    from seqkit.training import allocator
+
+    task = NextWordTask.from_checkpoint(language_model)
+    batch = (torch.zeros(8, 1000, dtype=torch.long), torch.zeros(8, 1000, dtype=torch.long))
+    b, t, needed = allocator.step_bytes(task, batch)
+    encoder = task.encoder
+    assert (b, t) == (8, 1000)
+    assert needed == 4 * 8 * 1000 * (encoder.hidden_size * (encoder.gates + 2) * encoder.num_layers + 3 * len(task.vocab))
+    assert allocator.step_bytes(task, batch, training=False)[2] < needed  # evaluating keeps less
+    monkeypatch.setattr(allocator, "free_memory", lambda device: needed)
+    allocator.StepMemory()._check(task, batch, training=True)  # it fits, just
+    monkeypatch.setattr(allocator, "free_memory", lambda device: needed - 1)
+    with pytest.raises(SeqkitError, match=r"one training step would need at least .* GiB for its activations \(a batch "
+                                          r"of 8 x 1000 steps\), and .* GiB is free; lower --data.batch_size"):
+        allocator.StepMemory()._check(task, batch, training=True)

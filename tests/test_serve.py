@@ -64,6 +64,10 @@ def test_sentiment_and_forecast_answer_when_their_models_are_given(client, model
     assert answer["targets"] == ["co2"] and len(answer["forecast"]["co2"]) == models[2].shapes["horizon"]
     assert {"co2_q10", "co2_q90"} <= set(answer["forecast"])
     assert client.post("/api/forecast", content=b"not,a\ncsv").status_code == 400
+    utf16 = client.post("/api/forecast", content=csv.decode("utf-8").encode("utf-16"))  # with its byte order mark
+    assert utf16.status_code == 200 and utf16.json()["forecast"] == answer["forecast"]
+    binary = client.post("/api/forecast", content=bytes(range(1, 256)) * 40)
+    assert binary.status_code == 400 and "is binary data" in binary.json()["error"]
 
 
 @pytest.mark.parametrize("params, status, said", [

@@ -110,7 +110,7 @@ class SeqkitCLI(LightningCLI):
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a chosen one is kept
             trainer.strategy.checkpoint_io = checkpoints.AtomicCheckpointIO()
         if self.subcommand in (None, "fit"):  # None: built for a caller's own trainer.fit (seqkit compare)
-            trainer.callbacks.append(faults.StopOnDivergence())
+            trainer.callbacks += [faults.StopOnDivergence(), allocator.StepMemory()]
             if trainer.checkpoint_callback is not None:  # not with enable_checkpointing=False
                 every = self._get(self.config, "checkpoint_every_n_steps")
                 trainer.callbacks.append(faults.LastCheckpoint(every_n_steps=every))
