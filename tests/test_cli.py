@@ -108,7 +108,7 @@ def test_a_default_run_is_quiet_and_verbose_brings_lightnings_notices_back(tmp_p
     done = _seqkit(*recipe, "--trainer.enable_progress_bar", "false", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
-    assert lines[0].startswith("seqkit: data: reviews, 60 short reviews")  # the first line says which data
+    assert lines[0].startswith("seqkit: data: reviews, 334 short reviews")  # the first line says which data
     assert [line for line in lines if any(word in line for word in NOISE)] == []
     assert all(line.startswith(("seqkit: ", "  ")) or not line.strip() for line in lines), lines
     assert "  best checkpoint: " in done.stderr and " parameters, trained on cpu" in done.stderr

@@ -137,7 +137,7 @@ def test_language_model_text_too_short_for_every_process(tmp_path):
 
 def test_evaluation_loaders_share_out_without_repeats(tmp_path):
     sentiment = SentimentData(train_path=str(ROOT / "datasets" / "reviews.csv"), text_column="review",
-                              label_column="stars", eval_batch_size=4)
+                              label_column="label", eval_batch_size=4)
     sentiment.setup("fit")
     forecast = ForecastData(train_path=str(ROOT / "datasets" / "store_sales.csv"), columns=Columns(time_column="date", target_columns=["sales"], id_column="store"), input_length=28, horizon=7)
     forecast.setup("fit")
@@ -297,12 +297,12 @@ def test_next_word_perplexity_is_over_all_tokens_of_both_processes(next_word_run
 def sentiment_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sentiment")
     reviews = ROOT / "datasets" / "reviews.csv"
-    data = SentimentData(train_path=str(reviews), text_column="review", label_column="stars", val_fraction=0.2)
+    data = SentimentData(train_path=str(reviews), text_column="review", label_column="label", val_fraction=0.25)
     data.setup("fit")
     assert len(data.data["train"]) % 2 == 0  # equal halves: the mean of the two processes' losses is the mean
     common = ["-c", str(RECIPES / "sentiment" / "lstm.yaml"), "--data.dataset", "null",
               "--data.train_path", str(reviews), "--data.test_path", str(reviews),
-              "--data.text_column", "review", "--data.label_column", "stars", "--data.val_fraction", "0.2",
+              "--data.text_column", "review", "--data.label_column", "label", "--data.val_fraction", "0.25",
               "--data.batch_size", "1000", "--data.eval_batch_size", "7",  # the whole set per step; uneven shares
               "--model.init_args.encoder.init_args.input_size", "16", "--model.init_args.encoder.init_args.hidden_size", "16",
               "--model.init_args.dropout", "0", "--model.init_args.optimizer.init_args.lr", "0.01", "--trainer.max_epochs", "3"]
@@ -323,7 +323,7 @@ def test_sentiment_test_metrics_and_confusion_matrix_count_every_text_once(senti
     assert_same_metrics(one, two, ["test/loss", "test/acc", "test/f1"], SCORED)
     [matrix_one], [matrix_two] = runs.one_test.rglob("confusion_matrix.csv"), runs.two_test.rglob("confusion_matrix.csv")
     counts = pd.read_csv(matrix_two, index_col=0)
-    assert counts.values.sum() == 60  # the 60 reviews, none twice, none missing
+    assert counts.values.sum() == 334  # the 334 reviews, none twice, none missing
     assert counts.equals(pd.read_csv(matrix_one, index_col=0))
 
 

@@ -17,7 +17,7 @@ CASES = {  # recipe: (options of the short training, of predict, the columns the
     "next_word/lstm": (["--data.max_tokens", "500"], ["--data.predict_path", "prompts.txt"],
                        ["prompt", "next_1", "prob_1", "next_5", "prob_5", "continuation"], 2),
     "sentiment/lstm_reviews": ([], ["--data.predict_path", "reviews.csv", "--data.text_column", "review"],
-                               ["review", "stars", "predicted_label", "probability_1", "probability_5"], 60),
+                               ["review", "label", "predicted_label", "probability_negative", "probability_positive"], 334),
     "forecasting/lstm": ([], [], ["date", "co2", "co2_q10", "co2_q50", "co2_q90"], 26),
     "memory/adding": (SMALL, SMALL, ["target", "prediction"], 32),
     "seq2seq/dates": (SMALL, SMALL, ["source", "target", "prediction", "correct"], 32),

@@ -24,7 +24,7 @@ dataset is one file holding the whole series (split `series`): its splits are cu
 when it is read.
 
 The data that ships with seqkit (`kjv`, `reviews`, `co2`) has entries here too, with no
-files to fetch: `shipped` reads it (the lines of a corpus, the path of a sample file, or a
+files to fetch: `shipped` reads it (the lines of a corpus, the path of a sample file or one per split, or a
 series as a DataFrame). This is the one table of datasets that every DataModule reads.
 """
 
@@ -153,10 +153,11 @@ CATALOG: dict[str, CatalogEntry] = {
     ),
     "reviews": CatalogEntry(
         name="reviews", folder="", splits={}, tokenizer="basic_english",
-        description="60 short reviews rated 1 to 5 stars, 12 per rating (shipped with seqkit; "
-                    "`seqkit recipes copy reviews.csv` writes it out)",
-        license="written for seqkit, MIT", extra={"text_column": "review", "label_column": "stars"}, task="sentiment",
-        shipped=lambda: packaged.sample("reviews.csv"),
+        description="334 short reviews, positive or negative, of products, food, films, books, stays, apps and "
+                    "services, and 94 more held out as its test split (shipped with seqkit; `seqkit recipes copy "
+                    "reviews.csv` writes it out)",
+        license="written for seqkit, CC0", extra={"text_column": "review", "label_column": "label"}, task="sentiment",
+        shipped=lambda: {"train": packaged.sample("reviews.csv"), "test": packaged.sample("reviews_test.csv")},
     ),
     "co2": CatalogEntry(
         name="co2", folder="", splits={}, tokenizer="",

@@ -59,7 +59,7 @@ class SentimentData(pl.LightningDataModule):
         dataset: `"sst2"` (GLUE's SST-2: train and dev; its test split has no labels) or
             `"imdb"` (25k train and 25k test reviews), downloaded once or read from
             `root` / `$SEQKIT_DATA`; or `"reviews"`, a small sample shipped with seqkit
-            (60 reviews rated 1 to 5 stars; offline).
+            (334 reviews, positive or negative, and 94 held out as its test split; offline).
         root: a folder that already holds the catalog dataset's files.
         train_path, val_path, test_path: your own `.csv`, `.tsv` or `.jsonl` files. A
             `train_path` replaces `dataset` (the file you name wins). Without `val_path`, a stratified `val_fraction` of the training rows is held
@@ -284,7 +284,8 @@ class SentimentData(pl.LightningDataModule):
     def _read_splits(self) -> dict[str, _Rows]:
         """Every split's rows, tokenized, with empty texts handled; validation held out if needed."""
         if self.dataset is not None and catalog.entry(self.dataset).shipped is not None:
-            paths = {"train": catalog.entry(self.dataset).shipped()}
+            shipped = catalog.entry(self.dataset).shipped()  # a file, or a file per split
+            paths = shipped if isinstance(shipped, dict) else {"train": shipped}
         elif self.dataset is not None:
             located = catalog.locate(self.dataset, self.root)
             paths = {split: path for split, path in located.items() if split not in self.unlabelled}

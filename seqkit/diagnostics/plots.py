@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 from typing import Sequence
 
@@ -118,6 +120,7 @@ def plot_hidden_states(
     ax = figure.subplots()
     scale = max(1.0, float(np.abs(states).max()))  # tanh-bounded states share one colour scale, -1 .. 1
     image = ax.imshow(states.T, aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+    title = textwrap.fill(title, int(figure.get_figwidth() * 8))  # a long title on lines of its own, not cut off
     ax.set(xlabel="token" if tokens is not None else "timestep t", title=title,
            ylabel="unit" if boundary is None else "unit (forward, then reverse)")
     if boundary is not None:  # a line between the two directions' units

@@ -19,21 +19,21 @@ pytest.importorskip("pyarrow")
 @pytest.fixture
 def reviews(tmp_path):
     path = tmp_path / "reviews.parquet"
-    pd.read_csv(packaged.sample("reviews.csv")).to_parquet(path)  # stars as integers, as a Parquet file keeps them
+    pd.read_csv(packaged.sample("reviews.csv")).to_parquet(path)
     return path
 
 
 def test_a_parquet_table_reads_as_its_csv_twin(reviews):
-    from_parquet = read_table(reviews, "review", "stars")
-    from_csv = read_table(packaged.sample("reviews.csv"), "review", "stars")
+    from_parquet = read_table(reviews, "review", "label")
+    from_csv = read_table(packaged.sample("reviews.csv"), "review", "label")
     assert from_parquet.texts == from_csv.texts and from_parquet.labels == from_csv.labels
-    assert list(read_table_of_texts(reviews).columns) == ["review", "stars"]
+    assert list(read_table_of_texts(reviews).columns) == ["review", "label"]
 
 
 def test_training_and_forecasting_read_parquet(reviews, tmp_path):
-    data = SentimentData(train_path=str(reviews), text_column="review", label_column="stars")
+    data = SentimentData(train_path=str(reviews), text_column="review", label_column="label")
     data.setup("fit")
-    assert data.labels == ["1", "2", "3", "4", "5"]
+    assert data.labels == ["negative", "positive"]
     series = tmp_path / "co2.parquet"
     frame = pd.read_csv(packaged.sample("co2_weekly.csv"), parse_dates=["date"])
     frame.to_parquet(series)
@@ -44,4 +44,4 @@ def test_training_and_forecasting_read_parquet(reviews, tmp_path):
 def test_without_pyarrow_the_message_gives_the_pip_command(reviews, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import fails as if not installed
     with pytest.raises(DataError, match=r"reading Parquet needs pyarrow: pip install 'seqkit\[parquet\]'"):
-        read_table(reviews, "review", "stars")
+        read_table(reviews, "review", "label")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from seqkit.text import tokenize_basic_english
+
 import io
 import json
 import tarfile
@@ -193,11 +195,11 @@ def test_lines_count_multiline_texts_and_blank_lines(tmp_path):
 
 
 def test_the_sample_reviews_file():
-    data = SentimentData(train_path=str(ROOT / "datasets" / "reviews.csv"), text_column="review", label_column="stars")
+    data = SentimentData(train_path=str(ROOT / "datasets" / "reviews.csv"), text_column="review", label_column="label")
     data.setup("fit")
-    assert data.labels == ["1", "2", "3", "4", "5"]
-    assert len(data.data["val"]) == 5 and len(data.data["train"]) == 55  # one review of each rating held out
-    assert data.class_counts.tolist() == [11] * 5
+    assert data.labels == ["negative", "positive"]
+    assert len(data.data["val"]) == 33 and len(data.data["train"]) == 301  # 10% of each label held out
+    assert data.class_counts.tolist() == [148, 153]
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -268,9 +270,15 @@ def test_the_shipped_review_sample_reads_offline(monkeypatch, capsys):
     monkeypatch.delenv("SEQKIT_DATA", raising=False)
     data = SentimentData(dataset="reviews")
     data.prepare_data()
-    assert "seqkit: data: reviews, 60 short reviews rated 1 to 5 stars" in capsys.readouterr().err
+    assert "seqkit: data: reviews, 334 short reviews, positive or negative" in capsys.readouterr().err
     data.setup("fit")
-    assert data.labels == ["1", "2", "3", "4", "5"] and len(data.data["train"]) + len(data.data["val"]) == 60
+    assert data.labels == ["negative", "positive"] and len(data.data["train"]) + len(data.data["val"]) == 334
+    assert len(data.data["test"]) == 94  # the held-out reviews, none of them a training text
+    from seqkit import packaged
+
+    words = [{" ".join(tokenize_basic_english(text)) for text in read_table(packaged.sample(name), "review", "label").texts}
+             for name in ("reviews.csv", "reviews_test.csv")]
+    assert len(words[0]) == 334 and len(words[1]) == 94 and not words[0] & words[1]
 
 
 def test_argument_errors():
