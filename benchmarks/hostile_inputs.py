@@ -56,8 +56,8 @@ def cases(recipes: dict[str, Path]) -> list[tuple[str, str, list[str], dict[str,
     fit_text = ["fit", "-c", "next_word/lstm", "--data.dataset", "null", "--data.train_path"]
     fit_reviews = ["fit", "-c", "sentiment/lstm_reviews", "--data.train_path"]
     encoder = "--model.init_args.encoder.init_args."
-    fit_series = ["fit", "-c", "forecasting/lstm", "--data.columns.time_column", "date", "--data.input_length", "24",
-                  "--data.horizon", "6", "--data.train_path"]
+    fit_series = ["fit", "-c", "forecasting/lstm", "--data.columns.time_column", "date", "--data.columns.target_columns",
+                  "[co2]", "--data.input_length", "24", "--data.horizon", "6", "--data.train_path"]
     return [
         # --- from the issue: configurations
         ("recipe: nested YAML anchors (billion laughs)", "refuse", ["fit", "-c", "laughs.yaml", *SHORT], {"laughs.yaml": _laughs()}),

@@ -251,3 +251,46 @@ def test_a_command_exits_after_its_error_even_with_its_standard_input_left_open(
     err = process.stderr.read()
     assert process.returncode == 2 and err.strip().endswith("is not a readable checkpoint (truncated or corrupt?): "
                                                             "the file is empty")
+
+
+def test_a_fine_tune_or_a_fit_on_your_own_file_gets_a_folder_of_its_own(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from seqkit import packaged
+
+    monkeypatch.chdir(tmp_path)
+    quick = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+             "--trainer.enable_progress_bar", "false"]
+    recipe = ["fit", "-c", "sentiment/lstm_reviews", *quick]
+    assert main(recipe) == 0
+    runs = tmp_path / "runs" / "sentiment"
+    assert main([*recipe, "--init_from", "runs/sentiment/lstm_reviews"]) == 0  # a fine-tune of the recipe's own run
+    said = capsys.readouterr().err
+    assert ("this run starts from --init_from runs/sentiment/lstm_reviews: it goes to runs/sentiment/lstm_reviews_"
+            "finetuned, and the recipe's runs/sentiment/lstm_reviews stays as it was") in said
+    shutil.copy(packaged.sample("reviews.csv"), tmp_path / "my reviews.csv")
+    assert main([*recipe, "--data.train_path", "my reviews.csv", "--data.text_column", "review"]) == 0
+    assert "it goes to runs/sentiment/lstm_reviews_my_reviews" in capsys.readouterr().err
+    elsewhere = tmp_path / "elsewhere.ckpt"  # a model from another folder: the recipe's own path, as ULMFiT's
+    shutil.copy(next((runs / "lstm_reviews").rglob("last.ckpt")), elsewhere)
+    assert main([*recipe, "--init_from", str(elsewhere)]) == 0
+    assert "it goes to" not in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == ["lstm_reviews", "lstm_reviews_finetuned", "lstm_reviews_my_reviews"]
+    assert sorted(p.name for p in (runs / "lstm_reviews" / "lightning_logs").iterdir()) == ["version_0", "version_1"]
+    for own in ("lstm_reviews_finetuned", "lstm_reviews_my_reviews"):
+        assert [p.name for p in (runs / own / "lightning_logs").iterdir()] == ["version_0"]
+
+
+def test_progress_in_a_log_is_lines_not_a_redrawn_bar(tmp_path, capsys, monkeypatch):
+    from seqkit.training import progress
+
+    monkeypatch.setattr(progress, "EVERY", 0.0)  # a line after every batch, to see them
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3",
+                 "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.out + captured.err
+    lines = captured.err.splitlines()
+    assert [line for line in lines if "batch 3/3, step 3" in line and line.startswith("seqkit: epoch 1/2")]
+    done = [line for line in lines if " done, step " in line]
+    assert [line.split(",")[0] for line in done] == ["seqkit: epoch 1/2 done", "seqkit: epoch 2/2 done"]
+    assert "val/acc" in done[-1] and "train/loss" in done[-1]

@@ -41,7 +41,7 @@ from seqkit.protocols import Finetunable, Predicts, TakesBackwardModel
 from seqkit import console, packaged
 from seqkit.modules import recurrent_modules, registry
 from seqkit.modules.checks import machine_cores
-from seqkit.training import allocator, checkpoints, faults
+from seqkit.training import allocator, checkpoints, faults, progress
 from seqkit.errors import SeqkitError
 
 
@@ -106,7 +106,12 @@ class SeqkitCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         check_trainer_options(self._get(self.config, "trainer") or {})
+        if self.subcommand == "fit":
+            self._own_folder_for_other_data(sys.argv[1:])
         trainer = super().instantiate_trainer(**kwargs)
+        bar = trainer.progress_bar_callback
+        if type(bar).__name__ == "TQDMProgressBar" and not sys.stdout.isatty():  # a log: lines, not redrawn bars
+            trainer.callbacks[trainer.callbacks.index(bar)] = progress.LineProgress()
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a chosen one is kept
             trainer.strategy.checkpoint_io = checkpoints.AtomicCheckpointIO()
         if self.subcommand in (None, "fit"):  # None: built for a caller's own trainer.fit (seqkit compare)
@@ -115,6 +120,42 @@ class SeqkitCLI(LightningCLI):
                 every = self._get(self.config, "checkpoint_every_n_steps")
                 trainer.callbacks.append(faults.LastCheckpoint(every_n_steps=every))
         return trainer
+
+    def _own_folder_for_other_data(self, argv: list[str]) -> None:
+        """A fine-tune of a run in the recipe's folder (`--init_from`) or a fit on a file named on the command line
+        (`--data.train_path`) goes to a folder of its own beside the recipe's, unless `--trainer.default_root_dir`
+        names one: a later `--ckpt_path RECIPE_FOLDER` must never silently take it for the recipe's own run."""
+        def given(*flags: str) -> str | None:
+            for k, arg in enumerate(argv):
+                for flag in flags:
+                    if arg == flag and k + 1 < len(argv):
+                        return argv[k + 1]
+                    if arg.startswith(flag + "="):
+                        return arg.partition("=")[2]
+            return None
+
+        trainer = self.config_init[self.subcommand].get("trainer") or {}
+        root = trainer.get("default_root_dir")
+        if not root or given("--trainer.default_root_dir") is not None:
+            return
+        data_file, init_from = given("--data.train_path", "--data.init_args.train_path"), given("--init_from")
+        if init_from is not None:  # a model of another run (a transfer, as ULMFiT's) leaves the recipe's folder its own
+            try:
+                source = checkpoints.resolve(init_from, say=False).resolve()
+            except SeqkitError:  # said when it is read, in before_fit
+                source = None
+            if source is None or not source.is_relative_to(Path(root).resolve()):
+                init_from = None
+        if data_file is None and init_from is None:
+            return
+        suffix = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(data_file).stem) if data_file else "finetuned"
+        own = f"{str(root).rstrip('/')}_{suffix}"
+        for config in (self.config_init[self.subcommand], self.config[self.subcommand]):  # config.yaml says it too
+            config["trainer"]["default_root_dir"] = own
+        what = " and ".join([*([f"starts from --init_from {init_from}"] if init_from else []),
+                             *([f"trains on {data_file}"] if data_file else [])])
+        console.say(f"seqkit: this run {what}: it goes to {own}, and the recipe's {root} stays as it was "
+                    "(--trainer.default_root_dir chooses another folder)")
 
     def before_fit(self) -> None:
         _check_run_root(Path(self.trainer.default_root_dir))
