@@ -5,7 +5,8 @@ comes from. Then, for each cell and size: the largest relative difference from i
 twin (output and every parameter gradient, both backends; cells without a twin are skipped
 here), and tokens per second for forward+backward and for forward alone, with seqkit's speed as
 a fraction of torch.nn's (of torch.nn.LSTM's for a cell without a twin). A quick check that an
-install works and what the readable loop costs; `benchmarks/modules.py` is the full run.
+install works and what the readable loop costs, in seconds; `--full` times every size, and
+`benchmarks/modules.py` is the full run with its repeats.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit modules", description=__doc__.split("\n\n")[1].replace("\n", " "))
     parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells, by short name or class path "
                         "(default rnn,lstm,gru)")
-    parser.add_argument("--sizes", default="S", help="comma-separated sizes among S, M, L (default S)")
-    parser.add_argument("--budget", type=float, default=2.0, help="seconds of timing per size, cell and mode (default 2)")
+    parser.add_argument("--sizes", help="comma-separated sizes among S, M, L (default S; with --full, all three)")
+    parser.add_argument("--budget", type=float, help="seconds of timing per size, cell and mode (default 0.3, a check "
+                        "in seconds; with --full, 2)")
+    parser.add_argument("--full", action="store_true", help="the whole table: sizes S, M and L, 2 s of timing each "
+                        "(minutes)")
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    args.sizes = args.sizes or ("S,M,L" if args.full else "S")
+    args.budget = args.budget if args.budget is not None else (2.0 if args.full else 0.3)
     from seqkit.errors import SeqkitError
     from seqkit.modules import cell_class, cell_name, cells as known_cells, registry
     from seqkit.training.bench import SIZES, compare_speed, environment, max_differences, reference_class

@@ -222,6 +222,11 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     # A liberal parser reads "-0" or "-5" as the years 0 and -5: not what anyone means, so not parsed.
     years = parsed.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(parsed.isna().to_numpy() | (years < 1) | (years > 9999))
+    offset = raw.astype(str).str.strip().str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).to_numpy()
+    if len(bad) and offset.any() and not offset.all():
+        plain = np.flatnonzero(~offset)
+        raise DataError(f"{source}: {int(offset.sum())} timestamps in column {column!r} carry a UTC offset and "
+                        f"{len(plain)} do not ({table.rows(plain)}); write every one with its offset, or none")
     if len(bad):
         shown = ", ".join(repr(str(raw.iloc[p])) for p in bad[:SHOWN])
         raise DataError(f"{source}: {len(bad)} timestamps in column {column!r} do not parse ({table.rows(bad)}: "

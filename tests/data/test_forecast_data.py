@@ -594,7 +594,7 @@ def test_local_times_across_a_daylight_saving_change_are_read_as_utc_hours(tmp_p
     assert "several UTC offsets (daylight saving); they are read as UTC" in capsys.readouterr().err
     mixed = write(tmp_path / "mixed.csv", "time,y\n2021-01-01T00:00,1\n" + "".join(
         f"2021-01-01T{h:02d}:00+01:00,{h}\n" for h in range(1, 20)))
-    with pytest.raises(DataError, match="do not parse"):  # with an offset and without: no guess
+    with pytest.raises(DataError, match=r"19 timestamps in column .time. carry a UTC offset and 1 do not \(line 2\)"):
         bad = ForecastData(train_path=str(mixed), columns=Columns(time_column="time", target_columns=["y"]),
                            input_length=L, horizon=H)
         bad.setup("fit")
