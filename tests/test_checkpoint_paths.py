@@ -179,3 +179,19 @@ def test_a_checkpoint_of_a_development_layout_is_refused_in_one_line(trained, tm
     with pytest.raises(CheckpointError, match=r"old.ckpt was written by a development version of seqkit \(its weights "
                        r"are not under model.\*\); train it again with `seqkit fit` and the same recipe"):
         SentimentTask.from_checkpoint(old)
+
+
+def test_a_folder_of_runs_of_different_data_is_not_guessed_between(tmp_path, capsys):
+    quick = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]
+    assert main(["fit", *REVIEWS, *quick]) == 0
+    assert main(["fit", *REVIEWS, *quick]) == 0  # the same recipe again: the newest run is the one meant
+    assert main(["classify", "--ckpt_path", str(tmp_path), "good"]) == 0
+    assert "newest run under" in capsys.readouterr().err
+    assert main(["fit", *REVIEWS, *quick, "--data.val_fraction", "0.2"]) == 0  # other data, the same folder
+    capsys.readouterr()
+    assert main(["classify", "--ckpt_path", str(tmp_path), "good"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{tmp_path} holds runs of different models or data" in err
+    assert f"--ckpt_path {tmp_path}/lightning_logs/version_2" in err
+    assert main(["classify", "--ckpt_path", f"{tmp_path}/lightning_logs/version_0", "good"]) == 0  # one run, named

@@ -80,6 +80,7 @@ def resolve(value: str | Path, root: str | Path | None = None, prefer: str = "be
     if not runs:
         raise CheckpointError(f"no checkpoint under {folder}; train with `seqkit fit` first, or give a .ckpt file")
     run = max(runs, key=lambda p: max(f.stat().st_mtime for f in p.glob("*.ckpt")))  # the newest run
+    _check_one_recipe(folder, runs, run)
     best = sorted(run.glob("best-*.ckpt"), key=lambda f: f.stat().st_mtime)
     chosen = best[-1] if prefer == "best" and best else run / "last.ckpt"
     if not chosen.is_file():
@@ -88,6 +89,27 @@ def resolve(value: str | Path, root: str | Path | None = None, prefer: str = "be
         kind = "its best validation score" if chosen.name.startswith("best-") else "its last state"
         tell(f"seqkit: checkpoint {chosen} ({kind}, newest run under {folder})")
     return chosen
+
+
+def _check_one_recipe(folder: Path, runs: list[Path], newest: Path) -> None:
+    """Refuse to take the newest of runs that trained different models or data (their `config.yaml` differ)."""
+    import yaml
+
+    def recipe(run: Path) -> tuple | None:
+        try:
+            config = yaml.safe_load((run.parent / "config.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return None  # a run without its config (written by hand, or by Lightning alone): nothing to compare
+        return (config.get("model"), config.get("data")) if isinstance(config, dict) else None
+
+    mine = recipe(newest)
+    others = [run for run in runs if run != newest and (theirs := recipe(run)) is not None and mine is not None
+              and theirs != mine]
+    if others:
+        names = ", ".join(str(run.parent) for run in [newest, *others][:3])
+        raise CheckpointError(f"{folder} holds runs of different models or data ({names}); name the run you mean "
+                              f"(e.g. --ckpt_path {newest.parent}), or keep each in a folder of its own "
+                              "(--trainer.default_root_dir)")
 
 
 def load(path: str | Path, task: str | None = None, map_location: str | torch.device = "cpu") -> dict:
