@@ -49,6 +49,44 @@ def _laughs() -> str:
     return "\n".join(lines) + "\nseed_everything: *a8\n"
 
 
+# Words the right error names, where an error could name another cause (a binary file told it is not UTF-8).
+CAUSES = {
+    'recipe: nested YAML anchors (billion laughs)': 'alias',
+    'hidden_size 1000000000': 'parameters',
+    'num_layers 100000': 'parameters',
+    'checkpoint whose hidden_size says 10**7': 'cannot be built',
+    'gradient_clip_val -1': 'gradient_clip_val',
+    'lr nan': 'lr',
+    'lr inf': 'lr',
+    'batch_size abc': 'batch_size',
+    'hidden_size 32.5': 'hidden_size',
+    'batch_size: true in a recipe': 'batch_size',
+    'a recipe key given twice': 'twice',
+    'a CSV header naming a column twice': 'twice',
+    'a JSON Lines text that is an object': 'object',
+    'random binary as training text': 'binary',
+    '200 MB of NUL bytes as training text': 'NUL',
+    'generate: a 30,000-word prompt': 'prompt',
+    'max_new_tokens 1000000000': 'max_new_tokens',
+    'generate: a 20,001-word prompt': 'prompt',
+    'devices 64 on the CPU': 'devices',
+    'sequences of 10**9 steps (adding problem)': 'GiB',
+    'bptt 100000000': 'GiB',
+    'batch 200 x bptt 4000 (activations over memory)': 'GiB',
+    'binary data without NUL bytes': 'binary',
+    'classify --input whose header names a column twice': 'twice',
+    'a JSON Lines label that is an array': 'array',
+    'a TSV header naming a column twice': 'twice',
+    'a recipe with one plain alias': 'alias',
+    'gradient_clip_val nan': 'gradient_clip_val',
+    'timestamps with and without an offset': 'offset',
+    'checkpoint whose num_layers says 10**6': 'cannot be built',
+    'a recipe of binary bytes': 'binary',
+    'forecast input: a gzip file': 'gzip',
+    'forecast input: 2 GB declared by a sparse file of NUL bytes': 'NUL',
+}
+
+
 def cases(recipes: dict[str, Path]) -> list[tuple[str, str, list[str], dict[str, object]]]:
     """(name, expected: "refuse" or "read", argv after `seqkit`, files to write in the scratch folder)."""
     lm, sentiment, forecast = (str(recipes[k]) for k in ("lm", "sentiment", "forecast"))
@@ -184,13 +222,44 @@ def run(argv: list[str], folder: Path, env: dict, timeout: float, memory_gib: fl
     return ("clear" if last.startswith("seqkit") and "error" in last else "other"), last, seconds
 
 
+def sort(outcome: str, expected: str, last: str, cause: str | None) -> str:
+    """The outcome's kind (see the module's docstring) from `run`'s outcome and the last line."""
+    if outcome == "ok":
+        return "read" if expected == "read" else "silent"
+    if outcome in ("clear", "other") and expected == "read":
+        return "wrong cause"
+    if outcome == "other":
+        return "traceback" if "Error" in last else "wrong cause"
+    if outcome == "clear" and cause is not None and cause.lower() not in last.lower():
+        return "wrong cause"
+    return outcome
+
+
+def resort(table: Path) -> None:
+    """Sort again the outcomes of a table this script printed (`--resort FILE`), with today's CAUSES."""
+    counts: dict[str, int] = {}
+    for line in table.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        if len(cells) != 5 or cells[0] in ("case", "---"):
+            continue
+        name, expected, outcome, _, last = cells
+        raw = {"read": "ok", "silent": "ok", "wrong cause": "clear" if last.startswith("seqkit") else "other"}.get(outcome, outcome)
+        kind = sort(raw, expected, last, CAUSES.get(name))
+        counts[kind] = counts.get(kind, 0) + 1
+        print(f"| {name} | {expected} | {kind} | {last[:120]} |")
+    print(f"\n{sum(counts.values())} cases: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="a seqkit checkout to run instead of the installed one")
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--memory_gib", type=float, default=8)
     parser.add_argument("--only", help="run the cases whose name holds this text")
+    parser.add_argument("--resort", type=Path, help="sort again the outcomes of a table printed before, and stop")
     args = parser.parse_args()
+    if args.resort:
+        return resort(args.resort)
     source = (args.source or Path(__file__).resolve().parents[1]).resolve()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     env.pop("SEQKIT_DATA", None)
@@ -215,12 +284,7 @@ def main() -> None:
             for file, spec in files.items():
                 _write(folder, file, spec, source)
             outcome, last, seconds = run(argv, folder, env, args.timeout, args.memory_gib)
-            if outcome == "ok":
-                outcome = "read" if expected == "read" else "silent"
-            elif outcome in ("clear", "other") and expected == "read":
-                outcome = "wrong cause"
-            elif outcome == "other":
-                outcome = "traceback" if "Error" in last else "wrong cause"
+            outcome = sort(outcome, expected, last, CAUSES.get(name))
             counts[outcome] = counts.get(outcome, 0) + 1
             shown = last.replace("|", "\\|")[:160]
             print(f"| {name} | {expected} | {outcome} | {seconds:.1f} | {shown} |", flush=True)

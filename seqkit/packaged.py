@@ -94,7 +94,11 @@ def read_recipe(path: Path):
                 lines[key] = key_node.start_mark.line + 1
             return super().construct_mapping(node, deep)
 
+    from seqkit.readers import PREFIX, check_content
+
     try:
+        with open(path, "rb") as file:
+            check_content(path, file.read(PREFIX), "YAML recipe")  # a binary file is named as one
         return yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)  # noqa: S506 -- a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
