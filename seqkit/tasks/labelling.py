@@ -18,14 +18,28 @@ from seqkit.errors import DataError
 from seqkit.text import PAD, get_tokenizer
 
 
+MAX_WORDS = 20_000
+"""Words of a text a classifier reads when it was trained without a length limit (`--data.max_length`)."""
+
+
 def encode(task, texts: list[str]) -> list[Tensor]:
-    """Token ids of each text with the trained vocabulary (an empty text becomes one `<unk>`)."""
+    """Token ids of each text with the trained vocabulary (an empty text becomes one `<unk>`).
+
+    A text is read up to the model's `max_length` tokens, or `MAX_WORDS` when it has none
+    (said once, with how many texts were cut): never minutes over one pasted book.
+    """
     tokenize = get_tokenizer(task.tokenizer_name)
     unknown = task.vocab.get_default_index()
-    ids = []
+    limit = task.max_length or MAX_WORDS
+    ids, cut = [], 0
     for text in texts:
-        tokens = task.vocab.lookup_indices(tokenize(text if isinstance(text, str) else ""))[: task.max_length]
-        ids.append(torch.tensor(tokens or [unknown], dtype=torch.long))
+        text = text if isinstance(text, str) else ""
+        words = tokenize(text[: 50 * limit])  # no need to split more of it than can be read
+        cut += len(words) > limit
+        ids.append(torch.tensor(task.vocab.lookup_indices(words[:limit]) or [unknown], dtype=torch.long))
+    if cut and not task.max_length:
+        rank_zero_warn(f"{cut} of the texts are longer than {MAX_WORDS:,} words: each is read up to its "
+                       f"{MAX_WORDS:,}th (the model was trained without --data.max_length)")
     return ids
 
 
@@ -111,7 +125,7 @@ def predict_frame(task, table: pd.DataFrame, text_column: str = "text", source: 
                         "write it as a string")
     texts = table[text_column].fillna("").astype(str).tolist()
     tokenize = get_tokenizer(task.tokenizer_name)
-    empty = [i for i, text in enumerate(texts) if not tokenize(text)]
+    empty = [i for i, text in enumerate(texts) if not tokenize(text[: 50 * MAX_WORDS])]
     if empty:
         rank_zero_warn(f"{source}: {len(empty)} of {len(texts)} texts are empty or have no token (rows "
                        f"{', '.join(str(i + 1) for i in empty[:5])}{', ...' if len(empty) > 5 else ''}); "

@@ -90,3 +90,20 @@ def test_a_table_in_utf16_or_utf32_with_its_byte_order_mark_is_read_as_such(enco
                        str(tmp_path / f"{name}-out.csv")]) == 0
     plain, marked = (pd.read_csv(tmp_path / f"{name}-out.csv") for name in ("plain", "marked"))
     pd.testing.assert_frame_equal(plain, marked)
+
+
+def test_a_text_of_a_million_words_is_read_up_to_a_bound_and_said(tmp_path):
+    import torch
+
+    from seqkit.tasks.labelling import MAX_WORDS, encode
+
+    class Model:  # what encode reads of a classifier trained without --data.max_length
+        tokenizer_name, max_length = "basic_english", None
+        vocab = __import__("seqkit.text", fromlist=["Vocab"]).Vocab(["<unk>", "good"], default_index=0)
+
+    with pytest.warns(UserWarning, match=r"1 of the texts are longer than 20,000 words: each is read up to its 20,000th"):
+        ids = encode(Model(), ["good " * 1_000_000, "good"])
+    assert [len(i) for i in ids] == [MAX_WORDS, 1] and bool((ids[0] == 1).all())
+    Model.max_length = 50  # trained with a length: cut to it, as in training, without a word
+    assert [len(i) for i in encode(Model(), ["good " * 1_000_000])] == [50]
+    assert isinstance(ids[0], torch.Tensor)
