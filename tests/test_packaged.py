@@ -70,7 +70,7 @@ def test_seqkit_recipes_lists_shows_and_copies(tmp_path, capsys):
     assert main(["recipes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == NAMES
-    assert lines[NAMES.index("sentiment/lstm_reviews")].split(None, 1)[1].startswith("bidirectional LSTM on the 60")
+    assert lines[NAMES.index("sentiment/lstm_reviews")].split(None, 1)[1].startswith("bidirectional LSTM on the 334")
 
     assert main(["--verbose", "recipes"]) == 0  # --verbose goes before or after the command
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == NAMES

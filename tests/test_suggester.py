@@ -48,8 +48,10 @@ def test_each_new_word_costs_one_step_of_the_model():
     for typed in ("the ", "the c", "the ca", "the cat ", "the cat s", "the cat sat "):
         suggester.follow(typed)
     assert steps == [1, 1, 1]  # three words typed, three steps; letters of a word cost none
-    suggester.follow("the dog ")  # a word deleted and another typed: the text is read again
-    assert steps[-1] == 2 and suggester.words == ["the", "dog"]
+    suggester.follow("the dog ")  # a word deleted and another typed: on from "the", read before
+    assert steps[-1] == 1 and suggester.words == ["the", "dog"]
+    suggester.follow("a dog ")  # a text it never read: from the start
+    assert steps[-1] == 2 and suggester.words == ["a", "dog"]
 
 
 def test_specials_are_never_suggested_unless_asked():

@@ -119,7 +119,8 @@ def test_the_data_that_ships_with_seqkit_is_in_the_one_catalog():
     assert not any(catalog.fetched(name) for name in ("kjv", "reviews", "co2"))
     assert catalog.fetched("ptb") and not catalog.fetched(None) and not catalog.fetched("nope")
     assert len(catalog.CATALOG["kjv"].shipped()) > 30_000  # verses
-    assert catalog.CATALOG["reviews"].shipped().name == "reviews.csv"
+    assert {split: path.name for split, path in catalog.CATALOG["reviews"].shipped().items()} == {
+        "train": "reviews.csv", "test": "reviews_test.csv"}
     assert list(catalog.CATALOG["co2"].shipped().columns) == ["date", "co2"]
     with pytest.raises(DataError, match="co2 ships with seqkit: it has no files to locate"):
         catalog.locate("co2")
