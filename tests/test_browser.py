@@ -73,7 +73,12 @@ def test_typing_shows_the_suggesters_words_and_tab_takes_the_first(server, tmp_p
             assert _shown(page, "and god s") == completions
             page.keyboard.press("Tab")
             assert box.input_value() == f"and god {completions[0]} "
-            assert page.locator("#trace canvas").count() == 5  # an LSTM: h, c and the gates i, f, o
+            assert page.locator("#trace canvas[data-part]").count() == 5  # an LSTM: h, c and the gates i, f, o
+            assert page.locator("#trace .scale").count() == 5  # each heatmap with its colour scale
+            box.press_sequentially("th", delay=40)  # half a word: no column of its own yet
+            _shown(page, f"and god {completions[0]} th")
+            page.wait_for_timeout(1000)  # the trace comes after the suggestions: give it time to (wrongly) grow
+            assert page.locator("#trace .words").first.inner_text().split() == ["and", "god", completions[0]]
             page.screenshot(path=str(tmp_path / "keyboard.png"), full_page=True)
             assert (tmp_path / "keyboard.png").stat().st_size > 10_000
         finally:

@@ -165,7 +165,10 @@ def run_one(config: Path, class_path: str, seed: int, folder: Path, extra: list[
     row["grad_curves"] = {}
     if gradients.curves:
         curve = gradients.curves[-1][1]
-        row["grad_ratio"] = float(curve[0] / curve[-1]) if curve[-1] > 0 else math.nan
+        # 0 where the gradient reaching the first step vanished (underflowed); not applicable (n/a) where it
+        # reaches the last step only.
+        reaching = sum(1 for v in curve if v > 0)
+        row["grad_ratio"] = float(curve[0] / curve[-1]) if curve[-1] > 0 and reaching > 1 else math.nan
         # The first measured step is the network at initialisation; the last, after training.
         row["grad_curves"] = {"at initialisation": gradients.curves[0][1], "after training": curve}
     try:
@@ -210,6 +213,13 @@ def summarise(rows: list[dict], key: str | None) -> str:
         cells += [_mean_spread([r.get(m, math.nan) for r in group]) for m in shown]
         cells.append(_mean_spread([r["grad_ratio"] for r in group]))
         lines.append("| " + " | ".join(cells) + " |")
+    notes = []
+    if any(r["grad_ratio"] == 0 for r in rows):
+        notes.append("grad ratio 0: the gradient vanished before it reached the first step (below float32's "
+                     "smallest number); gradients.png shows where")
+    if any(math.isnan(r["grad_ratio"]) for r in rows):
+        notes.append("grad ratio n/a: no gradient was measured beyond the last step")
+    lines += ["", *notes] if notes else []
     return "\n".join(lines)
 
 
@@ -219,6 +229,7 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     written = []
     monitor = rows[0]["monitor"]
@@ -236,6 +247,8 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
                   marker="o" if dots else None, linewidth=1.2, alpha=0.8, label=label)
     axes.set_xlabel("epoch")
     axes.set_ylabel(monitor)
+    axes.set_title(f"{monitor} after each epoch, " + ", ".join(dict.fromkeys(r["cell"] for r in rows)))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(out / "learning_curves.png", dpi=100)
@@ -264,6 +277,7 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
             axes.plot(xs, [sum(points[x]) / len(points[x]) for x in xs], marker="o", label=cell)
         axes.set_xlabel(key)
         axes.set_ylabel(test_metric)
+        axes.set_title(f"{test_metric} against {key}")
         axes.legend()
         figure.tight_layout()
         figure.savefig(out / "sweep.png", dpi=100)
@@ -278,13 +292,15 @@ def main(argv: list[str]) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
-    args.config = Path(packaged.resolve_recipe(str(args.config)))  # a file, or a recipe name (next_word/lstm)
+    given = str(args.config)
+    args.config = Path(packaged.resolve_recipe(given))  # a file, or a recipe name (next_word/lstm)
     cells = _cells(args.cells)
     _check_cells(cells, args.config, extra)
     key, values = _sweep(args.sweep)
     if args.seeds < 1:
         raise SeqkitError(f"--seeds must be at least 1, got {args.seeds}")
-    out = args.output_dir or Path("runs") / "compare" / args.config.stem
+    # A shipped recipe's whole name (forecasting/lstm, not lstm: two jobs have an lstm), else the file's name.
+    out = args.output_dir or Path("runs") / "compare" / (given if given in packaged.recipe_names() else args.config.stem)
     if out.exists() and any(out.iterdir()):
         if not args.force:
             raise SeqkitError(f"{out} already holds results; pass --force to replace them or choose --output_dir")

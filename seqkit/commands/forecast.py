@@ -111,7 +111,10 @@ def plot_forecast(model, history, result, path: Path, steps: int | None = None) 
             low, high = f"{target}_q{round(levels[0] * 100)}", f"{target}_q{round(levels[-1] * 100)}"
             ax.fill_between(when, part[low], part[high], color="tab:blue", alpha=0.2,
                             label=f"{round(levels[0] * 100)}th to {round(levels[-1] * 100)}th percentile")
-        ax.set_title(f"{target}" + (f", {ident} {key}" if ident else ""))
+        series = f" ({ident} {key})" if ident else ""
+        ax.set_title(f"{target}{series}: the last {len(past)} steps and the {len(part)}-step forecast after "
+                     f"{past[time].iloc[-1]:%Y-%m-%d %H:%M}".replace(" 00:00", ""))
+        ax.set(xlabel=time, ylabel=target)
         ax.legend(loc="upper left", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -300,7 +300,9 @@ def main(argv: list[str]) -> int:
         # One feature per step: its value labels the column.
         tokens = [f"{v:.3g}" for v in x[:, 0].tolist()] if module.input_size == 1 and x.dim() == 2 else None
         try:
-            plot_hidden_states(table, args.plot, tokens=tokens, title=f"h_t, {cell}, layer {module.num_layers - 1}")
+            plot_hidden_states(table, args.plot, tokens=tokens, title=f"h_t of an untrained {cell}, layer "
+                               f"{module.num_layers - 1}, at each step of the input",
+                               xlabel="input x_t at each step" if tokens is not None else "timestep t")
         except SeqkitError as error:
             _fail(str(error))
         print(f"\nwrote {args.plot}")

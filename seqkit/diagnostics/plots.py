@@ -20,6 +20,9 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height))
 
 
+STYLES = ("-", "--")  # alternate curves (at initialisation, after training) solid and dashed
+
+
 def plot_gradient_norms(
     curves: dict[str, np.ndarray],
     path: str | Path,
@@ -45,13 +48,18 @@ def plot_gradient_norms(
         SeqkitError: matplotlib is not installed.
     """
     figure = _figure(11.5 if losses else 6.5, 4.2)
+    from matplotlib.ticker import MaxNLocator
+
     axes = figure.subplots(1, 2 if losses else 1, squeeze=False)[0]
     ax = axes[0]
-    for label, norms in curves.items():
+    for k, (label, norms) in enumerate(curves.items()):
         norms = np.asarray(norms, dtype=float)
-        ax.plot(np.arange(len(norms)), np.where(norms > 0, norms, np.nan), label=label)
+        # A style of its own for each curve: one that lies on another (a gradient training did not change) shows.
+        ax.plot(np.arange(len(norms)), np.where(norms > 0, norms, np.nan), label=label, linestyle=STYLES[k % len(STYLES)],
+                linewidth=2.2 - 0.4 * (k % len(STYLES)), color=f"C{k // 2 % 10}" if len(curves) > 2 else f"C{k}")
     ax.set_yscale("log")
     ax.set(xlabel="timestep t", ylabel="|dL/dh_t|", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     ax.legend()
     if losses:
@@ -79,6 +87,7 @@ def plot_hidden_states(
     title: str = "hidden state h_t",
     sample: int = 0,
     layer: int | None = None,
+    xlabel: str | None = None,
 ) -> Path:
     """Draw h_t as a heatmap, time across and units down, into a PNG.
 
@@ -87,6 +96,7 @@ def plot_hidden_states(
             directions their units are stacked, forward first) or an array `(T, H)`.
         path: the image file.
         tokens: labels for the T timesteps (the words of a sentence), shown under the columns.
+        xlabel: what the columns are (default "token" with `tokens`, else "timestep t").
         title: the picture's title.
         sample, layer: which rows of a `trace()` table to draw (layer: the last by default).
 
@@ -118,11 +128,15 @@ def plot_hidden_states(
         raise ValueError(f"{len(tokens)} tokens for {steps} timesteps")
     figure = _figure(min(max(4 + 0.3 * steps, 6), 16), min(max(1.5 + 0.2 * units, 3), 10))
     ax = figure.subplots()
+    from matplotlib.ticker import MaxNLocator
+
     scale = max(1.0, float(np.abs(states).max()))  # tanh-bounded states share one colour scale, -1 .. 1
     image = ax.imshow(states.T, aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
     title = textwrap.fill(title, int(figure.get_figwidth() * 8))  # a long title on lines of its own, not cut off
-    ax.set(xlabel="token" if tokens is not None else "timestep t", title=title,
+    ax.set(xlabel=xlabel or ("token" if tokens is not None else "timestep t"), title=title,
            ylabel="unit" if boundary is None else "unit (forward, then reverse)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if boundary is not None:  # a line between the two directions' units
         ax.axhline(boundary - 0.5, color="black", linewidth=1.5)
     if tokens is not None:

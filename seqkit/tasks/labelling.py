@@ -164,12 +164,14 @@ def write_confusion(matrix: Tensor, labels: list[str], folder: Path) -> list[Pat
     from matplotlib import pyplot as plt
 
     size = len(labels)
-    figure, axes = plt.subplots(figsize=(1.2 * size + 2, 1.2 * size + 1.5))
-    axes.imshow(matrix.numpy(), cmap="Blues")
+    figure, axes = plt.subplots(figsize=(1.2 * size + 3, 1.2 * size + 1.8))
+    image = axes.imshow(matrix.numpy(), cmap="Blues")
     axes.set_xticks(range(size), labels)
     axes.set_yticks(range(size), labels)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
+    axes.set_xlabel("predicted label")
+    axes.set_ylabel("true label")
+    axes.set_title(f"confusion matrix: {int(matrix.sum())} texts")
+    figure.colorbar(image, ax=axes, label="texts")
     for i in range(size):
         for j in range(size):
             axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center")

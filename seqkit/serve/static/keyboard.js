@@ -46,7 +46,9 @@ async function update() {
   prefix = answer.prefix;
   render(answer.suggestions);
   bar.dataset.text = value;  // which text these suggestions are for (the browser test reads it)
-  drawTrace(await getJSON(`/api/trace?last=12&text=${encodeURIComponent(value)}`), request);
+  // The state after each whole word: a word still being typed has no column of its own yet.
+  const typed = prefix ? value.slice(0, value.length - prefix.length) : value;
+  drawTrace(await getJSON(`/api/trace?last=12&text=${encodeURIComponent(typed)}`), request);
   if (info && info.sentiment) drawSentiment(await getJSON(`/api/sentiment?text=${encodeURIComponent(value)}`), request);
 }
 
@@ -61,6 +63,25 @@ function colour(value, signed) {
   const v = Math.max(0, Math.min(1, value));  // gates: white at 0, dark at 1
   const a = Math.round(255 * (1 - v));
   return `rgb(${a},${a},${Math.round(a * 0.9 + 25)})`;
+}
+
+function scale(signed) {  // the colour scale of a heatmap: what its colours mean
+  const legend = document.createElement("div");
+  legend.className = "scale";
+  const strip = document.createElement("canvas");
+  strip.width = 120;
+  strip.height = 8;
+  const pen = strip.getContext("2d");
+  for (let x = 0; x < strip.width; x++) {
+    const t = x / (strip.width - 1);
+    pen.fillStyle = colour(signed ? 2 * t - 1 : t, signed);
+    pen.fillRect(x, 0, 1, strip.height);
+  }
+  const low = document.createElement("span"), high = document.createElement("span");
+  low.textContent = signed ? "-1" : "0";
+  high.textContent = "1";
+  legend.append(low, strip, high);
+  return legend;
 }
 
 function drawTrace(trace, request) {
@@ -91,7 +112,7 @@ function drawTrace(trace, request) {
       label.textContent = word;
       words.appendChild(label);
     }
-    part.append(canvas, words);
+    part.append(scale(name === "h" || name === "c"), canvas, words);
     box.appendChild(part);
   }
 }
