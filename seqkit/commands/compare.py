@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=1, help="runs per cell, seeds 0..N-1 (default 1)")
     parser.add_argument("--sweep", help="KEY=V1,V2,...: repeat every cell over these values of one option, "
                         "e.g. data.length=10,25,50,100")
-    parser.add_argument("--output_dir", type=Path, help="the results folder (default runs/compare/<recipe name>)")
+    parser.add_argument("--output_dir", type=Path, help="the results folder (default runs/compare/<recipe name>, e.g. runs/compare/forecasting/lstm)")
     parser.add_argument("--force", action="store_true", help="replace an existing results folder")
     return parser
 

@@ -77,6 +77,15 @@ def test_fine_tune_on_the_sample_reviews(sst2_checkpoint, tmp_path, capsys):
                  "--data.train_path", str(REVIEWS), "--data.text_column", "review", "--data.label_column", "label",
                  "--data.batch_size", "8", "--trainer.default_root_dir", str(tmp_path), *QUICK]) == 0
     captured = capsys.readouterr()
+    # SST-2's labels are named negative and positive, as the sample's: the whole model goes on, head included.
+    assert "--init_from: all weights loaded (same labels)" in captured.out + captured.err
+    stars = tmp_path / "stars.csv"  # other labels: the body is kept, the head starts afresh
+    stars.write_text("review,stars\n" + "".join(f"review {i} was {'good' if i % 2 else 'bad'},{1 + 4 * (i % 2)}\n"
+                                                 for i in range(40)))
+    assert main(["fit", "-c", str(RECIPES / "lstm.yaml"), "--init_from", str(sst2_checkpoint), "--data.dataset", "null",
+                 "--data.train_path", str(stars), "--data.text_column", "review", "--data.label_column", "stars",
+                 "--data.batch_size", "8", "--trainer.default_root_dir", str(tmp_path / "stars"), *QUICK]) == 0
+    captured = capsys.readouterr()
     assert "the classification head starts afresh" in captured.out + captured.err
 
 
