@@ -72,7 +72,8 @@ def read_recipe(path: Path):
     laughs"), and a key given twice silently keeps its last value; recipes need neither.
 
     Raises:
-        SeqkitError: an alias, or a key given twice, with its line; unreadable or invalid YAML.
+        SeqkitError: an alias, or a key given twice, with its line; invalid YAML.
+        DataError: a file that is not text (`seqkit.readers.read_text`).
     """
     import yaml
 
@@ -94,13 +95,12 @@ def read_recipe(path: Path):
                 lines[key] = key_node.start_mark.line + 1
             return super().construct_mapping(node, deep)
 
-    from seqkit.readers import PREFIX, check_content
+    from seqkit.readers import read_text
 
+    text = read_text(path, "YAML recipe")  # a binary file, a pipe or another encoding said as for any file
     try:
-        with open(path, "rb") as file:
-            check_content(path, file.read(PREFIX), "YAML recipe")  # a binary file is named as one
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=Strict)  # noqa: S506 -- a SafeLoader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        return yaml.load(text, Loader=Strict)  # noqa: S506 -- a SafeLoader
+    except yaml.YAMLError as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SeqkitError(f"{path}: not a readable YAML recipe ({detail})") from None
 

@@ -79,14 +79,15 @@ def check_content(path: Path, head: bytes, what: str) -> None:
     for magic, kind, fix in _BINARY:
         if head.startswith(magic):
             raise DataError(f"{path}: is a {kind}, not a {what}; {fix}")
+    wide = any(head.startswith(bom) for bom, _ in _BOMS[:4])  # UTF-16 or UTF-32, by its byte order mark
     nul = head.find(b"\x00")
-    if nul >= 0 and not any(head.startswith(bom) for bom, _ in _BOMS[:4]):
+    if nul >= 0 and not wide:
         raise DataError(f"{path}: holds NUL bytes (the first at byte offset {nul}): binary data, or "
                         f"UTF-16/32 text without a byte order mark; give a {what} in UTF-8 (or UTF-16/32 with a BOM)")
     # Text has almost no control characters besides tab, line breaks and form feed; binary data has
     # about one byte in eight of them (a Latin-1 file has none, so it still gets the iconv advice).
     controls = sum(head.count(bytes([c])) for c in CONTROLS)
-    if not any(head.startswith(bom) for bom, _ in _BOMS[:4]) and controls > max(8, len(head) // 100):
+    if not wide and controls > max(8, len(head) // 100):
         raise DataError(f"{path}: is binary data, not a {what} ({controls} control bytes in its first "
                         f"{len(head):,}); give a {what} in UTF-8")
 

@@ -57,3 +57,13 @@ def test_a_step_whose_activations_cannot_fit_is_refused_before_it_runs(language_
     with pytest.raises(SeqkitError, match=r"one training step would need at least .* GiB for its activations \(a batch "
                                           r"of 8 x 1000 steps\), and .* GiB is free; lower --data.batch_size"):
         allocator.StepMemory()._check(task, batch, training=True)
+
+
+def test_seqkit_fit_checks_the_first_step_before_it_runs(monkeypatch, tmp_path, capsys):
+    from seqkit.cli import main
+
+    monkeypatch.setattr(allocator, "free_memory", lambda device: 1024)  # a machine with 1 KiB free
+    assert main(["fit", "-c", "memory/adding", "--trainer.fast_dev_run", "true", "--trainer.default_root_dir",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("seqkit fit: error: one ") and "step would need at least" in err and "lower --data.batch_size" in err

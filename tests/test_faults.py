@@ -38,23 +38,20 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 class SigkillAt(pl.Callback):
     """Kill this process (SIGKILL, no clean-up) when training step `step` is about to start."""
 
+    sent = signal.SIGKILL
+
     def __init__(self, step: int = 1) -> None:
         self.step = step
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.sent)
 
 
-class CtrlCAt(pl.Callback):
+class CtrlCAt(SigkillAt):
     """Press Ctrl-C (SIGINT to this process) when training step `step` is about to start."""
 
-    def __init__(self, step: int = 1) -> None:
-        self.step = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
+    sent = signal.SIGINT
 
 
 class SigkillWhileSaving(pl.Callback):

@@ -262,3 +262,19 @@ def test_the_keyboard_goes_on_from_each_clients_own_text(models):
     assert steps == [1] and first  # one new word read, from the first text's state, not the whole text
     fresh = Suggester(models[0])
     assert again == fresh.follow("and god said unto ")[0]
+
+
+def test_seqkit_serve_answers_the_hosts_it_is_given_and_closes_silent_connections(language_model, monkeypatch, capsys):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app, **kwargs))
+    assert main(["serve", "--ckpt_path", str(language_model), "--port", "8798", "--host", "0.0.0.0",
+                 "--allowed_hosts", "keyboard.lan, 192.168.1.20"]) == 0
+    assert "answering only requests to 127.0.0.1 or localhost" not in capsys.readouterr().out  # names were given
+    assert served["http"].__name__ == "Protocol" and served["host"] == "0.0.0.0"  # the idle-closing protocol
+    for host, status in [("keyboard.lan", 200), ("192.168.1.20:8798", 200), ("localhost:8798", 200),
+                         ("0.0.0.0", 400), ("evil.example", 400)]:
+        assert TestClient(served["app"]).get("/api/info", headers={"host": host}).status_code == status, host
+    assert main(["serve", "--ckpt_path", str(language_model), "--port", "8798", "--host", "0.0.0.0"]) == 0
+    assert "name this machine's other names with --allowed_hosts" in capsys.readouterr().out

@@ -49,8 +49,9 @@ def probabilities(task, texts: list[str], batch_size: int = 256) -> Tensor:
     task.eval()
     rows = []
     pad = task.vocab[PAD] if PAD in task.vocab else 0  # any id: padded steps are never read
+    encoded = encode(task, texts)  # all at once: a note on texts cut comes once, counting them all
     for start in range(0, len(texts), batch_size):
-        ids = encode(task, texts[start : start + batch_size])
+        ids = encoded[start : start + batch_size]
         lengths = torch.tensor([len(i) for i in ids])
         tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=pad)      # (B, T)
         rows.append(torch.softmax(task(tokens.to(task.device), lengths), dim=-1).cpu())  # (B, C)

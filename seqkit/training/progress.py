@@ -57,7 +57,7 @@ class LineProgress(ProgressBar):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
         if time.monotonic() - self._last >= self.every:
             total = self.total_train_batches
-            of = f"/{int(total)}" if isinstance(total, int) or (isinstance(total, float) and total < float("inf")) else ""
+            of = f"/{int(total)}" if total != float("inf") else ""
             self._say(trainer, pl_module, f"{self._epoch(trainer)}, batch {batch_idx + 1}{of}, step {trainer.global_step}")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

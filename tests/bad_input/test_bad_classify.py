@@ -107,3 +107,29 @@ def test_a_text_of_a_million_words_is_read_up_to_a_bound_and_said(tmp_path):
     Model.max_length = 50  # trained with a length: cut to it, as in training, without a word
     assert [len(i) for i in encode(Model(), ["good " * 1_000_000])] == [50]
     assert isinstance(ids[0], torch.Tensor)
+
+
+def test_texts_cut_to_the_bound_are_counted_once_over_every_batch():
+    import warnings
+
+    import torch
+
+    from seqkit.tasks.labelling import probabilities
+    from seqkit.text import Vocab
+
+    class Model:  # a classifier trained without --data.max_length, its answer beside the point
+        tokenizer_name, max_length, labels, device = "basic_english", None, ["a", "b"], "cpu"
+        vocab = Vocab(["<unk>", "good"], default_index=0)
+
+        def eval(self):
+            return self
+
+        def __call__(self, tokens, lengths):
+            return torch.zeros(len(lengths), 2)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        probabilities(Model(), ["good " * 20_001] * 3 + ["good"], batch_size=1)
+    notes = [str(w.message) for w in caught if "longer than" in str(w.message)]
+    assert notes == ["3 of the texts are longer than 20,000 words: each is read up to its 20,000th (the model was "
+                     "trained without --data.max_length)"]
