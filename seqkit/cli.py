@@ -17,6 +17,7 @@ the `module:function` that receives the rest of the command line.
     seqkit backtest ...                    a rolling-origin backtest of a forecaster beside the baselines
     seqkit export ...                      a trained model as an ONNX or pt2 file that runs without seqkit
     seqkit serve ...                       the phone keyboard: next-word suggestions as you type, on a local page
+    seqkit tune ...                        a search over a recipe's hyperparameters (Optuna), one fit a trial
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backtest": ("seqkit.commands.forecast:backtest", "score a trained forecaster from every origin of a CSV's last steps"),
     "export": ("seqkit.commands.export:main", "write a trained model as an ONNX or pt2 file that runs without seqkit"),
     "serve": ("seqkit.commands.serve:main", "type on a local web page with next-word suggestions and the hidden state drawn"),
+    "tune": ("seqkit.commands.tune:main", "search a recipe's hyperparameters with Optuna: one seqkit fit a trial, pruned early"),
 }
 
 

@@ -39,7 +39,17 @@ def sample(filename: str) -> Path:
 def recipe_names() -> list[str]:
     """Every packaged recipe, by name (`forecasting/lstm`, ..., `seq2seq/dates`), sorted."""
     root = folder("recipes")
-    return sorted(path.relative_to(root).with_suffix("").as_posix() for path in root.glob("*/*.yaml"))
+    return sorted(path.relative_to(root).with_suffix("").as_posix() for path in root.glob("*/*.yaml")
+                  if not path.name.endswith(SPACE))
+
+
+SPACE = ".space.yaml"  # a recipe's search space for `seqkit tune`, beside it: next_word/lstm.space.yaml
+
+
+def space_path(recipe: Path) -> Path | None:
+    """The search space shipped (or written) beside a recipe file, or None."""
+    path = Path(recipe).with_name(Path(recipe).stem + SPACE)
+    return path if path.is_file() else None
 
 
 def recipe_path(name: str) -> Path | None:

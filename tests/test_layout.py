@@ -60,7 +60,7 @@ FLOORS = [
     {"forecasting"},
     {"tasks"},
     {"export", "serve"},
-    {"commands", "cli"},
+    {"commands", "cli", "tuning"},
 ]
 
 

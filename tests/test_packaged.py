@@ -13,7 +13,8 @@ from seqkit.cli import main
 from seqkit.data import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = sorted(p.relative_to(ROOT / "recipes").with_suffix("").as_posix() for p in (ROOT / "recipes").glob("*/*.yaml"))
+NAMES = sorted(p.relative_to(ROOT / "recipes").with_suffix("").as_posix() for p in (ROOT / "recipes").glob("*/*.yaml")
+               if not p.name.endswith(".space.yaml"))
 
 
 def dataset_of(name: str) -> str | None:
@@ -70,7 +71,7 @@ def test_seqkit_recipes_lists_shows_and_copies(tmp_path, capsys):
     assert main(["recipes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == NAMES
-    assert lines[NAMES.index("sentiment/lstm_reviews")].split(None, 1)[1].startswith("bidirectional LSTM on the 334")
+    assert lines[NAMES.index("sentiment/lstm_reviews")].split(None, 1)[1].startswith("tune  bidirectional LSTM on the 334")
 
     assert main(["--verbose", "recipes"]) == 0  # --verbose goes before or after the command
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == NAMES

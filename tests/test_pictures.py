@@ -73,8 +73,11 @@ def test_forecast_trace_and_gradient_pictures(saved, forecaster, tiny_sentiment,
 
 def test_compare_and_confusion_pictures(saved, tmp_path):
     out = tmp_path / "compare"
-    assert main(["compare", "-c", "memory/adding", "--cells", "rnn,lstm", "--output_dir", str(out), "--", *TINY]) == 0
+    assert main(["compare", "-c", "memory/adding", "--cells", "rnn,lstm", "--sweep", "data.length=6,10", "--output_dir",
+                 str(out), "--", *TINY]) == 0
     _check("learning_curves.png", saved["learning_curves.png"], whole_x=True)
+    _check("sweep.png", saved["sweep.png"], whole_x=True)
+    assert saved["sweep.png"].axes[0].get_xlabel() == "data.length"
     if "gradients.png" in saved:
         figure = saved["gradients.png"]
         _check("gradients.png", figure, whole_x=True)
@@ -89,3 +92,17 @@ def test_compare_and_confusion_pictures(saved, tmp_path):
     _check("confusion_matrix.png", matrix)
     assert [t.get_text() for t in matrix.axes[0].get_xticklabels()] == ["negative", "positive"]
     assert np.isclose(sum(float(t.get_text()) for t in matrix.axes[0].texts), 94)  # every held-out review once
+
+
+def test_tune_pictures(saved, tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("optuna_integration")
+    out = tmp_path / "study"
+    assert main(["tune", "-c", "forecasting/lstm", "--trials", "3", "--output_dir", str(out), "--pruner", "none",
+                 "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                 "--trainer.enable_progress_bar", "false"]) == 0
+    _check("history.png", saved["history.png"], whole_x=True)
+    assert saved["history.png"].axes[0].get_ylabel() == "val/loss"
+    _check("importances.png", saved["importances.png"])
+    labels = [t.get_text() for t in saved["importances.png"].axes[0].get_yticklabels()]
+    assert "model.optimizer.lr" in labels and not any("init_args" in label for label in labels)

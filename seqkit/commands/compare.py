@@ -275,6 +275,8 @@ def plot(rows: list[dict], key: str | None, out: Path) -> list[Path]:
                     points.setdefault(float(r["value"]), []).append(r[test_metric])
             xs = sorted(points)
             axes.plot(xs, [sum(points[x]) / len(points[x]) for x in xs], marker="o", label=cell)
+        if all(float(r["value"]).is_integer() for r in rows):
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # a whole-number option (a length, a size)
         axes.set_xlabel(key)
         axes.set_ylabel(test_metric)
         axes.set_title(f"{test_metric} against {key}")

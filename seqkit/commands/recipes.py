@@ -1,6 +1,7 @@
 """`seqkit recipes`: the recipes that ship with seqkit, one a line; show one, or copy it out to edit.
 
-    seqkit recipes                         name and one-line description of every recipe
+    seqkit recipes                         name and one-line description of every recipe (tune: it
+                                           ships a search space for `seqkit tune`)
     seqkit recipes show next_word/lstm     its YAML
     seqkit recipes copy next_word/lstm     write it to ./next_word_lstm.yaml, to edit and run with -c
     seqkit recipes copy reviews.csv        write out a sample file that ships with seqkit (datasets/)
@@ -64,11 +65,13 @@ def main(argv: list[str]) -> int:
         names, root = packaged.recipe_names(), packaged.folder("recipes")
         width = max(map(len, names))
         for name in names:
-            print(f"{name:<{width}}  {describe(root / f'{name}.yaml')}")
+            tunable = "tune" if packaged.space_path(root / f"{name}.yaml") else ""
+            print(f"{name:<{width}}  {tunable:<4}  {describe(root / f'{name}.yaml')}")
         print(f"\nsample files: {', '.join(samples())} (seqkit recipes copy NAME writes one out)", file=sys.stderr)
         print("seqkit fit -c NAME trains one; `seqkit recipes show NAME` prints it, `seqkit recipes copy NAME` "
               "writes it out to edit. Recipes marked 'downloaded once' fetch their data into ~/.cache/seqkit "
-              "(sha256-checked), or read it from SEQKIT_DATA or --data.root.", file=sys.stderr)
+              "(sha256-checked), or read it from SEQKIT_DATA or --data.root. Recipes marked tune ship a search space "
+              "(NAME.space.yaml) for `seqkit tune -c NAME --trials N`.", file=sys.stderr)
         return 0
     if args.action == "copy" and args.name in samples():
         return _copy(packaged.sample(args.name), args.name, args.dest, args.force, "")

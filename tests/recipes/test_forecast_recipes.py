@@ -15,7 +15,7 @@ QUICK = ["--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", 
 
 
 def test_every_recipe_opens_with_its_command():
-    names = sorted(p.name for p in RECIPES.glob("*.yaml"))
+    names = sorted(p.name for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml"))
     assert names == ["lstm.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()

@@ -17,7 +17,7 @@ SHORT = ["--data.length", "10", "--data.train_size", "64", "--data.val_size", "3
 
 
 def test_every_recipe_opens_with_its_command():
-    names = sorted(p.name for p in RECIPES.glob("*.yaml"))
+    names = sorted(p.name for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml"))
     assert names == ["adding.yaml", "recall.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()

@@ -16,10 +16,10 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 
 
 def test_every_recipe_opens_with_its_command():
-    for recipe in RECIPES.glob("*.yaml"):
+    for recipe in (p for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml")):
         text = recipe.read_text()
         assert text.startswith("# ") and f"seqkit fit -c next_word/{recipe.stem}" in text, recipe.name
-    assert sorted(p.name for p in RECIPES.glob("*.yaml")) == sorted(EMBEDDED + CATALOG)
+    assert sorted(p.name for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml")) == sorted(EMBEDDED + CATALOG)
 
 
 @pytest.mark.parametrize("recipe", EMBEDDED + CATALOG)

@@ -18,7 +18,7 @@ QUICK = ["--trainer.max_epochs", "1", "--trainer.max_steps", "3", "--trainer.lim
 
 
 def test_every_recipe_opens_with_its_command():
-    names = sorted(p.name for p in RECIPES.glob("*.yaml"))
+    names = sorted(p.name for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml"))
     assert names == ["lstm.yaml", "lstm_imdb.yaml", "lstm_reviews.yaml", "lstm_transfer.yaml", "lstm_ulmfit.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()

@@ -20,7 +20,7 @@ TINY = ["--data.train_size", "64", "--data.val_size", "16", "--data.test_size", 
 
 
 def test_the_recipe_opens_with_its_commands():
-    assert sorted(p.name for p in RECIPES.glob("*.yaml")) == ["dates.yaml"]
+    assert sorted(p.name for p in RECIPES.glob("*.yaml")) == ["dates.space.yaml", "dates.yaml"]
     text = (RECIPES / "dates.yaml").read_text()
     assert text.startswith("# ") and "seqkit fit -c seq2seq/dates" in text
     assert "seqkit test -c seq2seq/dates --ckpt_path" in text
