@@ -354,7 +354,7 @@ def table(study):
     return pd.DataFrame(rows)
 
 
-def write_results(study, out: Path, monitor: str, config: Path, runner: TrialRunner) -> list[Path]:
+def write_results(study, out: Path, monitor: str) -> list[Path]:
     """Print the best trial and the table of trials; write trials.csv, best.yaml and the pictures. What was written."""
     from optuna.trial import TrialState
 

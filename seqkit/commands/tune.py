@@ -176,6 +176,6 @@ def main(argv: list[str]) -> int:
             print("tune: interrupted; the finished trials are kept (run the same command to go on)", file=sys.stderr)
         if report.error is not None:
             raise SeqkitError(report.error)
-    wrote = tuning.write_results(study, out, monitor, config, trial_runner)
+    wrote = tuning.write_results(study, out, monitor)
     print(f"\ntune: in {out}: " + ", ".join(p.name for p in wrote), file=sys.stderr)
     return 130 if interrupted else 0
