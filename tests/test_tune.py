@@ -196,3 +196,19 @@ def test_two_workers_share_one_study_and_no_trial_runs_twice(tmp_path):
     assert len({tuple(sorted(t.params.items())) for t in finished}) == len(finished)  # never the same values twice
     for trial in finished:  # each trial trained once, in its own folder
         assert len(list((out / f"trial_{trial.number}" / "lightning_logs").iterdir())) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_study_and_prints_what_finished(tmp_path):
+    out = tmp_path / "study"
+    process = _spawn(out, "--trials", "3", "--pruner", "none", "--trainer.max_epochs", "100000", *TINY[2:])
+    deadline = time.time() + 120
+    while not list((out / "trial_0").rglob("metrics.csv")) and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    said = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, said
+    assert "tune: interrupted; the finished trials are kept" in said
+    assert "interrupted (Ctrl-C)" in said  # the table, with the trial that was stopped
+    assert _study(out).trials[0].state == optuna.trial.TrialState.FAIL

@@ -203,6 +203,7 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
         rows = np.flatnonzero(empty)
         raise DataError(f"{source}: {len(rows)} rows have no timestamp in column {column!r} ({table.rows(rows)}); "
                         "every row needs one")
+    offset = raw.astype(str).str.strip().str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).to_numpy()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "could not infer format": each value is then parsed on its own
@@ -211,6 +212,9 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
             except ValueError as error:
                 if "Mixed timezones" not in str(error):
                     raise
+                parsed = None
+            # Several UTC offsets: pandas 3 refuses them, pandas 2 gives Python objects.
+            if (parsed is None or parsed.dtype == object) and offset.all():
                 # Local times written with their offsets, which change with daylight saving: in UTC every hour
                 # is one step (local time skips an hour in spring and repeats one in autumn).
                 parsed = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)
@@ -219,11 +223,15 @@ def _parse_times(table: _Table, column: str) -> pd.DatetimeIndex:
     except (ValueError, TypeError) as error:
         raise DataError(f"{source}: the timestamps in column {column!r} cannot be read together ({error}); "
                         "write them in one format and one time zone") from None
-    # A liberal parser reads "-0" or "-5" as the years 0 and -5: not what anyone means, so not parsed.
-    years = parsed.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.flatnonzero(parsed.isna().to_numpy() | (years < 1) | (years > 9999))
-    offset = raw.astype(str).str.strip().str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).to_numpy()
-    if len(bad) and offset.any() and not offset.all():
+    mixed = parsed is None or parsed.dtype == object  # some with an offset, some without
+    if mixed and not offset.any():
+        raise DataError(f"{source}: the timestamps in column {column!r} cannot be read together; write them in one "
+                        "format and one time zone")
+    if not mixed:
+        # A liberal parser reads "-0" or "-5" as the years 0 and -5: not what anyone means, so not parsed.
+        years = parsed.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(parsed.isna().to_numpy() | (years < 1) | (years > 9999))
+    if mixed or (len(bad) and offset.any() and not offset.all()):
         plain = np.flatnonzero(~offset)
         raise DataError(f"{source}: {int(offset.sum())} timestamps in column {column!r} carry a UTC offset and "
                         f"{len(plain)} do not ({table.rows(plain)}); write every one with its offset, or none")

@@ -108,7 +108,8 @@ def test_a_local_root_is_used_as_is_and_checked(toy, tmp_path):
 
 def test_unknown_name():
     with pytest.raises(DataError, match=r"unknown dataset 'ptb3'; the catalog has \['airline', 'co2', 'etth1', 'imdb', "
-                                        r"'kjv', 'ptb', 'reviews', 'sst2', 'wikitext2'\]"):
+                                        r"'kjv', 'm3_monthly', 'm3_other', 'm3_quarterly', 'm3_yearly', 'ptb', 'reviews', "
+                                        r"'sst2', 'wikitext2'\]"):
         catalog.locate("ptb3")
 
 

@@ -423,7 +423,7 @@ def test_arguments_that_cannot_work_are_refused_before_any_file_is_read(tmp_path
     cases = [
         ({"dataset": "airline", "train_path": missing}, "needs --data.columns.time_column and --data.columns.target_columns"),
         ({"dataset": "nope"}, "unknown dataset 'nope'"),
-        ({"dataset": "sst2"}, r"'sst2' is for sentiment, not forecast; the forecast datasets are \['airline', 'co2', 'etth1'\]"),
+        ({"dataset": "sst2"}, r"'sst2' is for sentiment, not forecast; the forecast datasets are \['airline', 'co2', 'etth1', 'm3_monthly'"),
         ({"train_path": missing, "time_column": "t"}, "needs --data.columns.time_column and --data.columns.target_columns"),
         ({"dataset": "airline", "calendar": ["hour", "year"]}, r"--data.columns.calendar takes each of \['hour', 'weekday'"),
         ({"dataset": "airline", "observed_columns": ["Passengers"]}, r"column 'Passengers' is named twice"),
