@@ -173,9 +173,11 @@ def write_confusion(matrix: Tensor, labels: list[str], folder: Path) -> list[Pat
     axes.set_ylabel("true label")
     axes.set_title(f"confusion matrix: {int(matrix.sum())} texts")
     figure.colorbar(image, ax=axes, label="texts")
+    half = float(matrix.max()) / 2
     for i in range(size):
-        for j in range(size):
-            axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center")
+        for j in range(size):  # white on the dark cells, black on the light ones: every count readable
+            axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
+                      color="white" if float(matrix[i, j]) > half else "black")
     figure.tight_layout()
     figure.savefig(folder / "confusion_matrix.png", dpi=100)
     plt.close(figure)
