@@ -163,6 +163,17 @@ def parse_table(table: _Table, time_column: str, id_column: str | None, columns:
     for key, positions in groups:
         stamps = times[positions]
         name = _series_name(key, id_column)
+        ordered = stamps.sort_values()  # a repeated timestamp is named wherever its rows stand
+        repeats = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if len(repeats):
+            first = ordered[repeats[0]]
+            rows = positions[np.flatnonzero(stamps == first)]
+            others = len(set(ordered[repeats + 1])) - 1
+            more = f" (and {others} more timestamps repeat)" if others else ""
+            hint = "" if id_column is not None else (" (a long table of several series needs its series column "
+                                                     "named with --data.columns.id_column)")
+            raise DataError(f"{source}: {name} has the timestamp {_stamp(first)} more than once ({table.rows(rows)})"
+                            f"{more}; keep one row per timestamp{hint}")
         back = np.flatnonzero(stamps[1:] < stamps[:-1])
         if len(back):
             k = back[0]
@@ -170,16 +181,6 @@ def parse_table(table: _Table, time_column: str, id_column: str | None, columns:
             raise DataError(f"{source}: timestamps go backwards in {name}: {_stamp(stamps[k + 1])} at "
                             f"{table.rows([positions[k + 1]])} comes after {_stamp(stamps[k])} at "
                             f"{table.rows([positions[k]])}{more}; sort the rows by time")
-        repeats = np.flatnonzero(stamps[1:] == stamps[:-1])
-        if len(repeats):
-            first = stamps[repeats[0]]
-            rows = positions[np.flatnonzero(stamps == first)]
-            others = len(set(stamps[repeats + 1])) - 1
-            more = f" (and {others} more timestamps repeat)" if others else ""
-            hint = "" if id_column is not None else (" (a long table of several series needs its series column "
-                                                     "named with --data.columns.id_column)")
-            raise DataError(f"{source}: {name} has the timestamp {_stamp(first)} more than once ({table.rows(rows)})"
-                            f"{more}; keep one row per timestamp{hint}")
         series.append(_Raw(key, pd.DatetimeIndex(stamps), values[positions], positions))
     return series
 

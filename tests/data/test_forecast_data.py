@@ -353,8 +353,11 @@ GOOD = "".join(f"2021-01-{day:02d},{day},a\n" for day in range(1, 31))
 BAD_TABLES = [
     ("time,y,id\n" + GOOD.replace("2021-01-05,5", "2021-01-5x,5"),
      r"1 timestamps in column 'time' do not parse \(line 6: '2021-01-5x'\)"),
-    ("time,y,id\n" + GOOD.replace("2021-01-05,5", "2021-01-03,5"),
-     r"timestamps go backwards in the series: 2021-01-03 at line 6 comes after 2021-01-04 at line 5; sort the rows"),
+    ("time,y,id\n" + GOOD.replace("2021-01-05,5", "2021-01-03,5"),  # named wherever the repeated rows stand
+     r"the series has the timestamp 2021-01-03 more than once \(lines 4, 6\); keep one row per timestamp"),
+    ("time,y,id\n" + GOOD.replace("2021-01-04,4", "2021-01-0X,4").replace("2021-01-05,5", "2021-01-04,5")
+     .replace("2021-01-0X,4", "2021-01-05,4"),
+     r"timestamps go backwards in the series: 2021-01-04 at line 6 comes after 2021-01-05 at line 5; sort the rows"),
     ("time,y,id\n" + GOOD.replace("2021-01-06,6", "2021-01-05,6"),
      r"the series has the timestamp 2021-01-05 more than once \(lines 6, 7\); keep one row per timestamp \(a long "
      r"table of several series needs its series column named with --data.columns.id_column\)"),
@@ -598,3 +601,24 @@ def test_local_times_across_a_daylight_saving_change_are_read_as_utc_hours(tmp_p
         bad = ForecastData(train_path=str(mixed), columns=Columns(time_column="time", target_columns=["y"]),
                            input_length=L, horizon=H)
         bad.setup("fit")
+
+
+def test_a_long_table_of_many_series_gets_one_line_naming_the_series(tmp_path):
+    """The cases of a competition-style table: a series with no value, a row without id, a horizon longer than
+    every series, a (series, time) given twice with other rows between."""
+    months = pd.date_range("2000-01-01", periods=40, freq="MS").strftime("%Y-%m-%d")
+    rows = [f"{key},{m},{k}\n" for key in ("A", "B") for k, m in enumerate(months)]
+    cases = [
+        (rows + [f"C,{m},\n" for m in months[:5]], {}, r"series 'C' has no value at all in column \['value'\]"),
+        (rows[:3] + [f",{months[3]},3\n"] + rows[4:], {}, r"1 rows have no series id in column 'id' \(line 5\)"),
+        (rows, {"horizon": 50}, r"series 'A' has 40 steps, series 'B' has 40 steps, fewer than input_length \+ horizon"),
+        (rows + [rows[7]], {}, r"series 'A' has the timestamp 2000-08-01 more than once \(lines 9, 82\)"),
+    ]
+    for k, (lines, sizes, message) in enumerate(cases):
+        path = write(tmp_path / f"long{k}.csv", "id,date,value\n" + "".join(lines))
+        data = ForecastData(train_path=str(path), columns=Columns(time_column="date", target_columns=["value"],
+                                                                  id_column="id"), **{"input_length": 6, "horizon": 3,
+                                                                                      **sizes})
+        with pytest.raises(DataError, match=message) as error:
+            data.setup("fit")
+        assert "\n" not in str(error.value)
