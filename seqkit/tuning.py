@@ -192,15 +192,15 @@ def check_trial(config: Path, space: dict[str, Dimension], overrides: list[str],
     from seqkit.training import lightning_cli
 
     point = {key: dimension.first() for key, dimension in space.items()}
-    try:  # the command line alone first: a misspelt option is the command line's, not the space's
-        with into(None):
-            lightning_cli.build(["-c", str(config), *overrides], run=False)
-    except SeqkitError as error:
-        raise SeqkitError(f"{error}; seqkit tune's own options: `seqkit tune --help`") from None
     try:
         with into(None):
             cli = lightning_cli.build(["-c", str(config), *overrides, *as_args(point)], run=False)
     except SeqkitError as error:
+        try:  # refused: by the command line alone (a misspelt option is the command line's), or by the space
+            with into(None):
+                lightning_cli.build(["-c", str(config), *overrides], run=False)
+        except SeqkitError as alone:
+            raise SeqkitError(f"{alone}; seqkit tune's own options: `seqkit tune --help`") from None
         known = flat_keys(packaged.read_recipe(config) or {})
         for key in space:
             leaf = key.rsplit(".", 1)[-1]  # jsonargparse names the key, or its last part ('hiden_size')
@@ -246,6 +246,14 @@ def _fit_clock():
     return FitClock()
 
 
+def sampler_for(seed: int, number: int):
+    """Trial `number`'s sampler: Optuna's TPE seeded with seed + number, so that a study draws the same values
+    again on one machine, and two workers, whose trials have different numbers, never draw alike."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed + number)
+
+
 class TrialRunner:
     """Optuna's objective: one `seqkit fit` of the recipe with the trial's values, in `out/trial_<n>/`."""
 
@@ -260,8 +268,7 @@ class TrialRunner:
         from seqkit.cli import user_error
         from seqkit.training import lightning_cli
 
-        # Trial n draws with seed + n: the same study again on one machine, and never two workers alike.
-        trial.study.sampler = optuna.samplers.TPESampler(seed=self.seed + trial.number)
+        trial.study.sampler = sampler_for(self.seed, trial.number)
         values = {key: dimension.suggest(trial) for key, dimension in self.space.items()}
         folder = self.out / f"trial_{trial.number}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -303,14 +310,13 @@ class Progress:
 
     def __init__(self, trials: int, monitor: str, start: float) -> None:
         self.trials, self.monitor, self.start = trials, monitor, start
-        self.failed_here, self.completed_here, self.error = 0, 0, None
+        self.failed_here, self.error = 0, None
 
     def __call__(self, study, trial) -> None:
         from optuna.trial import TrialState
 
         finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         if trial.state == TrialState.COMPLETE:
-            self.completed_here += 1
             epochs = trial.user_attrs.get("epochs", "?")
             what = f"{self.monitor} {trial.value:.4g} after {epochs} epoch{'' if epochs == 1 else 's'}"
         elif trial.state == TrialState.PRUNED:
@@ -320,8 +326,7 @@ class Progress:
             self.failed_here += 1
             error = trial.user_attrs.get("error", "stopped")
             what = f"failed: {error} (log: {trial.user_attrs.get('folder', '?')}/fit.log)"
-            if self.failed_here >= 3 and self.completed_here == 0 and not any(
-                    t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            if self.failed_here >= 3 and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 self.error = f"3 trials failed and none finished; the last: {error}"
                 study.stop()
         best = ""

@@ -66,6 +66,24 @@ def test_the_space_file_reads_ranges_choices_and_steps(tmp_path):
                     "--model.init_args.attention", "false"]
 
 
+def test_trial_n_draws_the_same_values_in_every_study_with_the_seed_and_other_trials_draw_others():
+    config = packaged.recipe_path("forecasting/lstm_airline")
+    space = tuning.read_space(packaged.space_path(config), {})
+
+    def drawn(seed: int, trials: int) -> list[dict]:
+        study, values = optuna.create_study(), []
+        for _ in range(trials):
+            trial = study.ask()
+            trial.study.sampler = tuning.sampler_for(seed, trial.number)
+            values.append({key: dimension.suggest(trial) for key, dimension in space.items()})
+            study.tell(trial, 1.0)
+        return values
+
+    first = drawn(0, 3)
+    assert drawn(0, 3) == first  # the same study again
+    assert first[0] != first[1] != first[2] and drawn(1, 1)[0] != first[0]
+
+
 def test_every_shipped_space_builds_its_recipe_and_the_list_marks_them(capsys):
     spaced = [name for name in packaged.recipe_names() if packaged.space_path(packaged.recipe_path(name))]
     offline = ["forecasting/lstm", "forecasting/rnn", "memory/adding", "memory/recall", "next_word/lstm",
@@ -86,6 +104,7 @@ def test_every_shipped_space_builds_its_recipe_and_the_list_marks_them(capsys):
     (["--trials", "0"], "--trials 0: a study needs at least 1 trial"),
     (["--trials", "2", "--timeout", "0"], "--timeout 0"),
     (["--trials", "2", "-x"], "-x: not an option of seqkit tune"),
+    (["--trials", "2", "--timout", "3"], "unrecognized arguments: --timout 3"),  # a misspelt option: the command line's
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, argv, says):
     assert main(_tune(tmp_path / "s", *argv)) == 2
@@ -138,9 +157,10 @@ def test_a_study_runs_resumes_and_its_best_recipe_trains_to_the_same_score(tmp_p
 
 def test_a_command_line_option_fixes_a_searched_key(tmp_path, capsys):
     out = tmp_path / "study"
-    assert main(_tune(out, "--trials", "1", "--model.init_args.encoder.class_path", "seqkit.modules.GRU", *TINY)) == 0
+    assert main(_tune(out, "--trials", "1", "--study", "co2", "--pruner", "hyperband",
+                      "--model.init_args.encoder.class_path", "seqkit.modules.GRU", *TINY)) == 0
     assert "fixed there, not searched" in capsys.readouterr().err
-    trial = _study(out).trials[0]
+    trial = _study(out, "co2").trials[0]  # the study under the name given
     assert "model.encoder.class_path" not in trial.params
     assert "seqkit.modules.GRU" in (out / "best.yaml").read_text()
 

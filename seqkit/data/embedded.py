@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from seqkit import packaged
@@ -72,7 +73,5 @@ def m3_frame(kind: str) -> pd.DataFrame:
         ids += [series.sn] * len(y)
         dates.append(pd.date_range("2000-01-01", periods=len(y), freq=freq))
         values.append(y)
-    import numpy as np
-
     return pd.DataFrame({"id": ids, "date": np.concatenate([d.to_numpy() for d in dates]),
                          "value": np.concatenate(values)})

@@ -171,7 +171,7 @@ class ForecastData(pl.LightningDataModule):
         self.train_path = train_path
         self.time_column = roles.time_column or defaults.get("time_column")
         self.target_columns = list(target_columns) if target_columns is not None else None
-        self.id_column = roles.id_column or (defaults.get("id_column") if roles.time_column is None else None)
+        self.id_column = roles.id_column or defaults.get("id_column")
         self.observed_columns = list(roles.observed_columns or [])
         self.known_columns = list(roles.known_columns or [])
         check_roles(self.time_column, self.id_column, self.target_columns, self.observed_columns, self.known_columns)
