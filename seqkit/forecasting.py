@@ -75,10 +75,11 @@ def comparison(data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
     over all windows of `split`, in the order of `data.windows[split]`.
     """
     windows = data.windows[split].batch()
-    history = windows.past[..., : data.n_targets]
+    history = fm.fill_padding(windows.past[..., : data.n_targets])  # padding (pad_input) as a flat start
     horizon = data.horizon
     training = data.windows["train"].batch()
-    linear = fm.LinearBaseline(data.input_length, horizon).fit(training.past[..., : data.n_targets], training.target)
+    linear = fm.LinearBaseline(data.input_length, horizon).fit(fm.fill_padding(training.past[..., : data.n_targets]),
+                                                              training.target)
     forecasts = {"seqkit": pred, "naive": fm.naive_forecast(history, horizon)}
     if season > 1:
         forecasts[f"seasonal naive (m={season})"] = fm.seasonal_naive_forecast(history, horizon, season)

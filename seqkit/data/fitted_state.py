@@ -40,6 +40,7 @@ def state_dict(data) -> dict[str, Any]:
         "missing": data.missing,
         "input_length": data.input_length,
         "horizon": data.horizon,
+        "pad_input": data.pad_input,
         "target_transform": data.target_transform,
         "scale": data.scale,
         "series": list(data.series_ids),
@@ -111,7 +112,7 @@ def from_state_dict(cls, state_dict: dict[str, Any]):
 
     roles = Columns(**{key: state_dict[key] for key in COLUMN_FLAGS})
     data = cls(columns=roles, freq=state_dict["freq"], missing=state_dict["missing"], input_length=state_dict["input_length"],
-               horizon=state_dict["horizon"], target_transform=state_dict.get("target_transform", "none"),
+               horizon=state_dict["horizon"], pad_input=state_dict.get("pad_input", 0), target_transform=state_dict.get("target_transform", "none"),
                scale=state_dict["scale"])
     load_state_dict(data, state_dict)
     return data

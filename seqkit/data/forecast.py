@@ -28,6 +28,12 @@ in the validation span (n_train <= t, t + H <= n_val); its inputs are the L step
 t, which may reach back into the training span, as is standard. Test windows likewise.
 Training windows start every `stride` steps; evaluation windows every step.
 
+With `pad_input` = P > 0, a window may reach up to P steps before its series' first step
+(t >= L - P): those steps of `past` are NaN (padding; calendar features are filled in), and
+the forecaster reads only the observed steps. So a series shorter than L + H still gives
+the windows it can and is forecast; this is how thousands of short series (M3) share a
+model with a long input window.
+
 With `short_validation`, the validation span may be shorter than the horizon (a year of
 monthly data, H = 36): validation windows then start at every step of the span,
 n_train <= t < n_val, and the target steps at or after n_val are NaN, so that nothing
@@ -58,7 +64,7 @@ from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features, infer_frequency: this module's API)
     SHOWN, _check_positive, _fill, _on_grid, _Raw, _series_name, _Table, calendar_features, infer_frequency,
-    parse_table, read_csv)
+    padded_times, parse_table, read_csv)
 from seqkit.data import fitted_state, new_tables
 from seqkit.data.fitted_state import STATE_FORMAT  # noqa: F401 (this module's API)
 from seqkit.data.spans import check_sizes, series_spans
@@ -115,6 +121,11 @@ class ForecastData(pl.LightningDataModule):
         scale: `standard` (subtract the mean and divide by the standard deviation, per
             series and column, fitted on the training span) or `none`. Calendar features
             are never scaled.
+        pad_input: how many steps of an input window may lie before its series' first
+            step (0, the default: none). Those steps are NaN in `past` (padding), which the
+            forecaster leaves out, so a series needs only `input_length - pad_input + horizon`
+            steps of training span, and a new table's series `input_length - pad_input` of
+            history. At most `input_length - 1`.
         stride: steps between the origins of consecutive training windows.
         batch_size: windows per training batch; `eval_batch_size` in evaluation.
         seed: the seed of the training order.
@@ -146,6 +157,7 @@ class ForecastData(pl.LightningDataModule):
         val_start: str | None = None,
         test_start: str | None = None,
         short_validation: bool = False,
+        pad_input: int = 0,
         target_transform: str = "none",
         scale: str = "standard",
         stride: int = 1,
@@ -165,6 +177,10 @@ class ForecastData(pl.LightningDataModule):
             {"input_length": input_length, "horizon": horizon, "stride": stride, "batch_size": batch_size,
              "eval_batch_size": eval_batch_size})
         check_sizes(train_size, val_size, test_size, val_start, test_start)
+        if not isinstance(pad_input, int) or not 0 <= pad_input < input_length:
+            raise DataError(f"--data.pad_input must be a whole number from 0 to input_length - 1 = "
+                            f"{input_length - 1} (steps of an input window that may lie before a series' start); "
+                            f"got {pad_input}")
         self.dataset = dataset
         self._implicit = implicit
         self.root = root
@@ -187,6 +203,7 @@ class ForecastData(pl.LightningDataModule):
         self.val_start = val_start
         self.test_start = test_start
         self.short_validation = short_validation
+        self.pad_input = pad_input
         self.target_transform = target_transform
         self.scale = scale
         self.stride = stride
@@ -323,14 +340,16 @@ class ForecastData(pl.LightningDataModule):
             if count:
                 filled[raw.id] = count
         self._say_filled(table, filled)
-        short = [(raw.id, len(t)) for raw, t in zip(raws, times) if len(t) < self.input_length + self.horizon]
+        needed = self.input_length - self.pad_input + self.horizon
+        short = [(raw.id, len(t)) for raw, t in zip(raws, times) if len(t) < needed]
         if short:
             shown = ", ".join(f"{_series_name(key, self.id_column)} has {length} steps"
                               for key, length in short[:SHOWN])
             more = f" (and {len(short) - SHOWN} more series)" if len(short) > SHOWN else ""
-            raise DataError(f"{table.source}: {shown}{more}, fewer than input_length + horizon = "
-                            f"{self.input_length} + {self.horizon}; give longer series, leave those out, or lower "
-                            "--data.input_length or --data.horizon")
+            sum_ = (f"input_length - pad_input + horizon = {self.input_length} - {self.pad_input} + {self.horizon}"
+                    if self.pad_input else f"input_length + horizon = {self.input_length} + {self.horizon}")
+            raise DataError(f"{table.source}: {shown}{more}, fewer than {sum_}; give longer series, leave those "
+                            "out, lower --data.input_length or --data.horizon, or raise --data.pad_input")
         self.series_ids = [raw.id for raw in raws]
         self.freq = freq
         self._times, self._values, self.filled = times, values, filled
@@ -396,19 +415,24 @@ class ForecastData(pl.LightningDataModule):
     def _build_windows(self) -> None:
         """Scaled features of every series, one flat tensor, and the windows of each split."""
         blocks, offsets, start = [], [], 0
+        P = self.pad_input
         for s, (times, values) in enumerate(zip(self._times, self._values)):
             scaled = (self._transformed(values) - self.mean[s]) / self.std[s]
+            if P:  # P steps of padding before the series: NaN values, calendar features of the steps before it
+                scaled = np.concatenate([np.full((P, scaled.shape[1]), np.nan), scaled])
+                times = padded_times(times, P, self.freq)
             blocks.append(np.concatenate([scaled, calendar_features(times, self.calendar)], axis=1))
-            offsets.append(start)
+            offsets.append(start + P)  # where the series' first step lies in `features`
             start += len(times)
-        features = torch.from_numpy(np.concatenate(blocks).astype(np.float32))  # (sum T_s, F_in)
+        features = torch.from_numpy(np.concatenate(blocks).astype(np.float32))  # (sum T_s + P, F_in)
         L, H = self.input_length, self.horizon
+        first = L - P  # the first origin whose window fits
         origins: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
         for n_train, n_val, n_end in self.spans:
-            origins["train"].append(np.arange(L, n_train - H + 1, self.stride))
+            origins["train"].append(np.arange(first, n_train - H + 1, self.stride))
             # short_validation: a window at every validation step; its steps from n_val on are masked.
-            origins["val"].append(np.arange(max(n_train, L), n_val if self.short_validation else n_val - H + 1))
-            origins["test"].append(np.arange(max(n_val, L), n_end - H + 1))
+            origins["val"].append(np.arange(max(n_train, first), n_val if self.short_validation else n_val - H + 1))
+            origins["test"].append(np.arange(max(n_val, first), n_end - H + 1))
         self.windows = {}
         for split, parts in origins.items():
             series = torch.from_numpy(np.concatenate([np.full(len(o), s, dtype=np.int64) for s, o in enumerate(parts)]))

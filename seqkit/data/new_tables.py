@@ -9,7 +9,7 @@ from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 
 from seqkit.data.series import (SHOWN, _check_positive, _fill, _on_grid, _series_name, _stamp, _stamps, _Table,
-                                calendar_features, parse_table)
+                                calendar_features, padded_times, parse_table)
 from seqkit.data.windows import ForecastBatch, ForecastInputs
 from seqkit.errors import DataError
 
@@ -19,7 +19,8 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
 
     Each series' history ends at its last row with a target value; missing steps in it
     are treated by the fitted missing policy, its targets transformed by the fitted
-    `target_transform`, and it needs at least `input_length` steps. With known
+    `target_transform`, and it needs at least `input_length - pad_input` steps (a
+    shorter history than `input_length` is padded in front, as in training). With known
     covariates, `frame` must also hold the `horizon` rows after the history (targets
     empty) with the known columns filled. Calendar features come from the timestamps.
     `frame` is not changed.
@@ -45,7 +46,7 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
     raws = parse_table(table, data.time_column, data.id_column, columns)
     offset = to_offset(data.freq)
     index = {key: s for s, key in enumerate(data.series_ids)}
-    L, H, n_t = data.input_length, data.horizon, data.n_targets
+    L, H, n_t, P = data.input_length, data.horizon, data.n_targets, data.pad_input
     n_known = len(data.known_columns)
     pasts, futures, series, origins, stamps, ids, filled = [], [], [], [], [], [], {}
     for raw in raws:
@@ -63,15 +64,20 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
             raise DataError(f"{table.source}: {name} has no target values in {data.target_columns}; "
                             "give its history")
         end = int(has_target[-1]) + 1  # the history: every step up to the last with a target value
-        if end < L:
+        if end < L - P:
+            least = f"input_length - pad_input = {L - P}" if P else f"input_length {L}"
             raise DataError(f"{table.source}: the history of {name} has {end} steps (to {_stamp(grid[end - 1])}), "
-                            f"fewer than input_length {L}; give at least {L} steps")
+                            f"fewer than {least}; give at least {L - P} steps")
         # The whole history is filled (and transformed), as the training data was, then its last L steps
         # are the input.
         history, count = _fill(grid[:end], values[:end], rows[:end], data.missing, data.scaled_columns, table, name)
         if data.target_transform == "log":
             _check_positive(grid[:end], history[:, :n_t], rows[:end], data.target_columns, table, name)
-        history = data._transformed(history[end - L :])
+        history = data._transformed(history[max(0, end - L) :])
+        times = grid[max(0, end - L) : end]
+        if end < L:  # a short history: padding in front (NaN values; the calendar goes on), as in training
+            history = np.concatenate([np.full((L - end, history.shape[1]), np.nan), history])
+            times = padded_times(times, L - end, data.freq)
         if count:
             filled[raw.id] = count
         ahead = pd.date_range(grid[end - 1], periods=H + 1, freq=offset)[1:]  # (H,)
@@ -90,7 +96,7 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
                                 f"{data.known_columns} filled (and the targets empty)")
             known = given
         mean, std = data.mean[s], data.std[s]
-        past = np.concatenate([(history - mean) / std, calendar_features(grid[end - L : end], data.calendar)], 1)
+        past = np.concatenate([(history - mean) / std, calendar_features(times, data.calendar)], 1)
         future = np.concatenate([(known - mean[-n_known:]) / std[-n_known:] if n_known else known,
                                  calendar_features(ahead, data.calendar)], 1)
         pasts.append(past)

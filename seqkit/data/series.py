@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from seqkit.console import say
 from seqkit.errors import DataError
@@ -399,6 +400,12 @@ def _check_positive(times: pd.DatetimeIndex, targets: np.ndarray, rows: np.ndarr
     raise DataError(f"{table.source}: {name} has {count} with a target value at or below 0 in {named}: "
                     f"{_stamps(times[steps])}{where}; the log transform (--data.target_transform log) needs positive "
                     "values: fix those rows, or choose --data.target_transform none")
+
+
+def padded_times(times: pd.DatetimeIndex, steps: int, freq: str) -> pd.DatetimeIndex:
+    """`times` with the `steps` timestamps before its first put in front (for the calendar features of padding)."""
+    before = pd.date_range(end=times[0], periods=steps + 1, freq=to_offset(freq))[:-1]
+    return before.append(times)
 
 
 def calendar_features(times: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:

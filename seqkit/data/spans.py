@@ -66,10 +66,13 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
         if n_end > length:
             raise DataError(f"{source}: {name} has {length} steps, fewer than the {n_train} + {n_v} + {n_t} "
                             f"of its training, validation and test spans; {fix}")
-    if n_train < data.input_length + data.horizon:
+    pad = data.pad_input
+    if n_train < data.input_length - pad + data.horizon:
+        padded = f" - pad_input {pad}" if pad else ""
         raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
-                        f"input_length + horizon = {data.input_length + data.horizon}, so no training window "
-                        f"fits; {fix}, or lower --data.input_length or --data.horizon")
+                        f"input_length{padded} + horizon = {data.input_length - pad + data.horizon}, so no "
+                        f"training window fits; {fix}, lower --data.input_length or --data.horizon, or raise "
+                        "--data.pad_input")
     for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
         if split == "test" and stop == start:
             continue  # no test span

@@ -145,14 +145,25 @@ class RecurrentForecaster(nn.Module):
             nn.init.zeros_(self.head.bias)
 
     def forward(self, past: Tensor, future: Tensor) -> Tensor:
-        """`past (B, L, F_in)`, `future (B, H, F_known)` (F_known may be 0) -> forecasts `(B, H, n_targets, Q)`."""
+        """`past (B, L, F_in)`, `future (B, H, F_known)` (F_known may be 0) -> forecasts `(B, H, n_targets, Q)`.
+
+        NaN steps of `past` are padding before a series' start: the statistics of `revin`
+        leave them out, and the encoder reads them as 0 (the window's level under `revin`).
+        """
         n_targets, horizon = self.n_targets, self.horizon
+        # Padding (ForecastData's pad_input) is NaN: left out of the window's statistics, then read as 0.
         history = past[..., :n_targets]  # (B, L, n_targets)
-        if self.revin:
-            level = history.mean(dim=1, keepdim=True)  # (B, 1, n_targets)
-            spread = history.std(dim=1, keepdim=True, unbiased=False) + 1e-5
-            history = (history - level) / spread
-            past = torch.cat([history, past[..., n_targets:]], dim=-1)
+        if self.revin:  # mean and spread over the observed steps of each window and target
+            observed = ~torch.isnan(history)
+            count = observed.sum(dim=1, keepdim=True).clamp(min=1)
+            level = history.nan_to_num().sum(dim=1, keepdim=True) / count  # (B, 1, n_targets)
+            deviation = torch.where(observed, history - level, 0.0)
+            spread = (deviation.square().sum(dim=1, keepdim=True) / count).sqrt() + 1e-5
+            history = deviation / spread
+            past = torch.cat([history, past[..., n_targets:].nan_to_num()], dim=-1)
+        else:
+            past = past.nan_to_num()
+            history = past[..., :n_targets]
         if self.segment:  # each channel alone, a segment a step: (B, L, n) -> (B * n, L / segment, segment)
             batch, length = history.shape[:2]
             if length % self.segment:
