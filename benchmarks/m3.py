@@ -133,13 +133,22 @@ def seqkit_forecasts(series: list, kind: str, extra: list[str]) -> tuple[np.ndar
         train = table[steps < table.groupby("id")["id"].transform("size") - h]  # each series without its test steps
         train.to_csv(here / "train.csv", index=False)
         subprocess.run([*run, "forecast", "--ckpt_path", f"runs/forecasting/lstm_m3_{kind}", "--input", "train.csv",
-                        "--output", "forecast.csv"], cwd=here, check=True)
+                        "--output", "forecast.csv", "--level", "80", "95"], cwd=here, check=True)
         seconds = time.perf_counter() - start
         print(f"seqkit: fit {(fitted - start) / 60:.1f} min, forecast {time.perf_counter() - fitted:.0f} s", flush=True)
         forecast = pd.read_csv(here / "forecast.csv")
-    value = "value" if "value" in forecast.columns else [c for c in forecast.columns if c.startswith("value")][0]
-    by_id = {str(key): group[value].to_numpy()[:h] for key, group in forecast.groupby("id", sort=False)}
-    return np.stack([by_id[s.sn] for s in series]), seconds
+    groups = {str(key): group for key, group in forecast.groupby("id", sort=False)}
+
+    def column(name: str) -> np.ndarray:
+        return np.stack([groups[s.sn][name].to_numpy()[:h] for s in series])
+
+    # (interval, nominal coverage, low, high)
+    bands = [(f"conformal {level}%", level, column(f"value_lo{level}"), column(f"value_hi{level}")) for level in (80, 95)]
+    quantiles = sorted(int(c[len("value_q"):]) for c in forecast.columns if c.startswith("value_q"))
+    if quantiles:  # the quantile head's q10-q90 (80%) and q2-q98 (2.5% to 97.5%: 95%)
+        bands = [(f"quantile head q{low}-q{high}", nominal, column(f"value_q{low}"), column(f"value_q{high}"))
+                 for low, high, nominal in ((quantiles[1], quantiles[-2], 80), (quantiles[0], quantiles[-1], 95))]
+    return column("value"), seconds, bands
 
 
 def main() -> None:
@@ -147,6 +156,9 @@ def main() -> None:
     parser.add_argument("--kind", default="monthly", choices=list(SEASON))
     parser.add_argument("--skip", default="", help="methods to leave out, comma-separated (e.g. AutoETS,seqkit)")
     parser.add_argument("--seqkit_args", default="", help="options for seqkit fit, e.g. '--trainer.max_epochs 2'")
+    parser.add_argument("--quantile_head", action="store_true",
+                        help="also train the recipe with a quantile head (pinball loss at 2.5, 10, 50, 90, 97.5%%) "
+                        "and compare its intervals' coverage with the conformal intervals'")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     series = competition(args.kind)
@@ -163,9 +175,17 @@ def main() -> None:
             forecasts.update(statistical(series, args.kind, wanted))
         except ImportError:
             print("statsforecast is not installed (pip install 'seqkit[benchmarks]'): Theta, DOTheta, AutoETS left out")
+    bands = {}
     if "seqkit" not in skip:
-        forecasts["seqkit LSTM (forecasting/lstm_m3_" + args.kind + ")"] = seqkit_forecasts(
-            series, args.kind, args.seqkit_args.split())
+        name = f"seqkit LSTM (forecasting/lstm_m3_{args.kind})"
+        point, seconds, bands[name] = seqkit_forecasts(series, args.kind, args.seqkit_args.split())
+        forecasts[name] = (point, seconds)
+    if args.quantile_head:
+        name = "seqkit LSTM, quantile head"
+        head = ["--model.init_args.loss", "seqkit.models.PinballLoss",
+                "--model.init_args.loss.init_args.quantiles", "[0.025, 0.1, 0.5, 0.9, 0.975]"]
+        point, seconds, bands[name] = seqkit_forecasts(series, args.kind, [*args.seqkit_args.split(), *head])
+        forecasts[name] = (point, seconds)
     rows = []
     for name, (values, seconds) in forecasts.items():
         s = np.mean([smape(y, f) for y, f in zip(truth, values)])
@@ -179,6 +199,14 @@ def main() -> None:
     for row in table.itertuples():
         wall = f"{row.seconds:.1f} s" if row.seconds < 120 else f"{row.seconds / 60:.1f} min"
         print(f"| {row.method} | {row.sMAPE:.2f} | {row.MASE:.3f} | {row.OWA:.3f} | {wall} |")
+    if any(bands.values()):
+        print(f"\nprediction intervals on the test steps ({len(series)} series x {h}): share of the actual values inside\n")
+        print("| model | interval | nominal | coverage | mean width / mean actual |\n|---|---|---|---|---|")
+        for model, found in bands.items():
+            for interval, nominal, low, high in found:
+                inside = np.mean((truth >= low) & (truth <= high))
+                width = np.mean(high - low) / np.mean(np.abs(truth))
+                print(f"| {model} | {interval} | {nominal}% | {inside:.1%} | {width:.3f} |")
 
 
 if __name__ == "__main__":

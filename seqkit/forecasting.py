@@ -111,7 +111,7 @@ def per_origin(data: ForecastData, pred: Tensor, target: Tensor, series: Tensor,
 
 
 @torch.no_grad()
-def forecast(task, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+def forecast(task, frame: pd.DataFrame, horizon: int | None = None, level: Sequence[int] = ()) -> pd.DataFrame:
     """Forecast what follows each series of `frame` with a trained `ForecastTask` (its `forecast` method).
 
     Args:
@@ -120,12 +120,22 @@ def forecast(task, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFr
             covariates, also the `horizon` rows after the history with those filled.
         horizon: how many steps to return, at most the trained horizon (the model
             forecasts them all at once); None: all of them.
+        level: conformal prediction intervals to add, in percent (any of 50, 80, 90,
+            95, 99): the point forecast plus and minus the radius that the validation
+            windows' errors give for that step (`conformal_radii`), on the model's scale.
 
     Returns:
         One row per series and step: the id column (if any), the time column, and per
         target its point forecast, plus `<target>_q<percent>` columns for each quantile
-        of a quantile model (e.g. `passengers_q10`, `passengers_q90`).
+        of a quantile model (e.g. `passengers_q10`, `passengers_q90`), and
+        `<target>_lo<level>`, `<target>_hi<level>` for each conformal level.
     """
+    level = [int(value) for value in level]
+    kept = task.conformal["levels"] if task.conformal else []
+    unknown = [value for value in level if value not in kept]
+    if unknown:
+        raise SeqkitError(f"no conformal interval at level {unknown[0]}: this checkpoint keeps {kept or 'none'}"
+                          + ("" if kept else " (it was saved before any validation epoch ended)"))
     if task.data_state is None:
         raise SeqkitError("this model has no fitted data state; load it with ForecastTask.from_checkpoint")
     trained = task.shapes["horizon"]
@@ -140,10 +150,16 @@ def forecast(task, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFr
     output = task(batch.past.to(task.device), batch.future.to(task.device)).cpu()
     output = output.sort(dim=-1).values  # quantiles never cross
     result = data.forecast_frame(inputs, task.point(output))
-    for j, level in enumerate(task.quantiles if len(task.quantiles) > 1 else []):
+    for j, quantile in enumerate(task.quantiles if len(task.quantiles) > 1 else []):
         band = data.forecast_frame(inputs, output[..., j])
         for column in data.target_columns:
-            result[f"{column}_q{round(level * 100):d}"] = band[column]
+            result[f"{column}_q{round(quantile * 100):d}"] = band[column]
+    point = task.point(output)  # (S, H, n) scaled
+    for value in level:
+        radius = torch.tensor(task.conformal["radius"][kept.index(value)], dtype=point.dtype)  # (H, n)
+        low, high = data.forecast_frame(inputs, point - radius), data.forecast_frame(inputs, point + radius)
+        for column in data.target_columns:
+            result[f"{column}_lo{value}"], result[f"{column}_hi{value}"] = low[column], high[column]
     steps = np.tile(np.arange(trained), len(inputs.series_ids))
     return result[steps < horizon].reset_index(drop=True)
 
@@ -255,9 +271,49 @@ def collected(task, outputs: list[tuple[Tensor, ...]]) -> tuple[Tensor, Tensor, 
     return tuple(t[order][first] for t in (pred, target, series, origin))
 
 
+# The interval levels (percent) whose split-conformal radii a checkpoint keeps.
+CONFORMAL_LEVELS = (50, 80, 90, 95, 99)
+
+
+def conformal_radii(pred: Tensor, target: Tensor, levels=CONFORMAL_LEVELS) -> dict:
+    """Split-conformal radii from held-out windows: per level, horizon step and target, a bound on |error|.
+
+    For n scored windows the radius at level a is the ceil((n + 1) a)-th smallest absolute
+    error of the step (infinite when that exceeds n), on the model's scale: then
+    `point +- radius` covers a new window's step with probability at least a, when the
+    new window is exchangeable with the held-out ones. Per-series scaling makes the errors
+    of series of different sizes comparable; NaN targets (not scored) are left out.
+
+    Returns:
+        `{"levels": [...], "radius": (levels, H, n_targets) nested lists, "windows": n}`.
+    """
+    error = (target.double() - pred.double()).abs()  # (N, H, n)
+    scored = (~torch.isnan(error)).sum(dim=0)  # (H, n)
+    ordered = error.sort(dim=0).values  # NaN sorts last
+    radii = []
+    for level in levels:
+        rank = torch.ceil((scored + 1) * level / 100).long()  # (H, n), 1-based
+        value = ordered.gather(0, (rank.clamp(1, len(error)) - 1).unsqueeze(0)).squeeze(0)
+        radii.append(torch.where(rank <= scored, value, torch.full_like(value, math.inf)))
+    return {"levels": list(levels), "radius": torch.stack(radii).tolist(), "windows": int(scored.min())}
+
+
+def coverage(conformal: dict, pred: Tensor, target: Tensor) -> dict[int, float]:
+    """The share of scored steps inside `point +- radius`, per level of `conformal` (`conformal_radii`)."""
+    error = (target.double() - pred.double()).abs()
+    scored = ~torch.isnan(error)
+    radius = torch.tensor(conformal["radius"], dtype=torch.float64)  # (levels, H, n)
+    return {level: float((error <= radius[i])[scored].double().mean()) for i, level in enumerate(conformal["levels"])}
+
+
 def log_validation(task, data: ForecastData, outputs: list) -> None:
-    """Log `val/mae`, `val/mape`, ... on the original scale, over every window of the validation span."""
+    """Log `val/mae`, `val/mape`, ... on the original scale, over every window of the validation span.
+
+    The validation errors also give the task its conformal intervals (`task.conformal`,
+    kept in each checkpoint, so that the best one holds its own epoch's).
+    """
     pred, target, series, _ = collected(task, outputs)
+    task.conformal = conformal_radii(pred, target)
     metrics, _ = score(data, pred, target, series, task.hparams.season)
     for name, value in metrics.items():
         if not math.isnan(value):
@@ -272,6 +328,9 @@ def log_test(task, data: ForecastData, outputs: list) -> None:
     for name, value in table.loc["seqkit"].items():
         if not math.isnan(value):
             task.log(f"test/{name}", float(value), sync_dist=True)
+    covered = coverage(task.conformal, pred, target) if task.conformal else {}
+    for level, share in covered.items():
+        task.log(f"test/coverage{level}", share, sync_dist=True)
     # trainer.log_dir is a broadcast from process 0: every process must ask, or process 0 waits forever.
     folder = Path(task.trainer.log_dir or task.trainer.default_root_dir)
     if task.trainer.global_rank != 0:
@@ -281,5 +340,9 @@ def log_test(task, data: ForecastData, outputs: list) -> None:
     backtest = per_origin(data, pred, target, series, origin, task.hparams.season)
     backtest.to_csv(folder / "backtest.csv", index=False)
     say("\n" + format_table(table, notes))
+    if covered:
+        say("seqkit: conformal intervals (from " + f"{task.conformal['windows']} validation windows) cover "
+            + ", ".join(f"{share:.1%} of the test steps at {level}%" for level, share in covered.items()
+                        if level in (80, 95)))
     say(f"seqkit: {len(backtest)} forecast origins over the test span scored one by one in "
         f"{folder / 'backtest.csv'}; the table in {folder / 'test_metrics.csv'}")

@@ -34,6 +34,9 @@ def forecast_parser() -> argparse.ArgumentParser:
     _common(parser)
     parser.add_argument("--output", type=Path, help="where to write the forecasts (CSV); printed when left out")
     parser.add_argument("--horizon", type=int, help="steps to forecast, at most the trained horizon (default: all)")
+    parser.add_argument("--level", type=int, nargs="+", default=[], metavar="PERCENT",
+                        help="conformal prediction intervals to add, from the validation errors: any of 50 80 90 95 "
+                        "99 (columns <target>_lo80, <target>_hi80, ...)")
     parser.add_argument("--plot", type=Path, help="draw history, forecast and intervals into this PNG")
     parser.add_argument("--history", type=int, default=None,
                         help="steps of history drawn by --plot (default: 3 x the horizon)")
@@ -72,20 +75,20 @@ def main(argv: list[str]) -> int:
     model = _load(args)
     table = read_csv(args.input)  # messages about it name the file and its lines
     history = table.frame
-    result = model.forecast(table, horizon=args.horizon)
+    result = model.forecast(table, horizon=args.horizon, level=args.level)
     if args.output is None:
         print(result.to_string(index=False))
     else:
         atomic_write_text(result.to_csv(index=False), args.output)
         print(f"wrote {len(result)} forecast rows to {args.output}")
     if args.plot is not None:
-        plot_forecast(model, history, result, args.plot, args.history)
+        plot_forecast(model, history, result, args.plot, args.history, args.level)
         print(f"drew {args.plot}")
     return 0
 
 
-def plot_forecast(model, history, result, path: Path, steps: int | None = None) -> None:
-    """History, point forecast and (for a quantile model) the outermost interval, one panel per series and target."""
+def plot_forecast(model, history, result, path: Path, steps: int | None = None, level=()) -> None:
+    """History, point forecast and the widest interval (conformal `level`, else a quantile model's), a panel per series and target."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,7 +110,10 @@ def plot_forecast(model, history, result, path: Path, steps: int | None = None) 
         ax.plot(past[time], pd.to_numeric(past[target]), color="black", linewidth=1, label="history")
         when = pd.to_datetime(part[time])
         ax.plot(when, part[target], color="tab:blue", linewidth=1.5, label="forecast")
-        if levels:
+        if level:
+            ax.fill_between(when, part[f"{target}_lo{max(level)}"], part[f"{target}_hi{max(level)}"],
+                            color="tab:blue", alpha=0.2, label=f"{max(level)}% conformal interval")
+        elif levels:
             low, high = f"{target}_q{round(levels[0] * 100)}", f"{target}_q{round(levels[-1] * 100)}"
             ax.fill_between(when, part[low], part[high], color="tab:blue", alpha=0.2,
                             label=f"{round(levels[0] * 100)}th to {round(levels[-1] * 100)}th percentile")

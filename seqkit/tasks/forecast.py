@@ -105,6 +105,7 @@ class ForecastTask(pl.LightningModule):
         self.quantiles = list(loss.levels) if isinstance(loss, PinballLoss) else [0.5]
         self.shapes: dict[str, int] | None = None
         self.data_state: dict | None = None  # the fitted ForecastData state: columns, frequency, scaler
+        self.conformal: dict | None = None  # the validation errors' interval radii (forecasting.conformal_radii)
         self._init_from: dict | None = None
         self._outputs: list[tuple[Tensor, ...]] = []
         # The mean loss over the windows of a split; the original-scale metrics come at the epoch's end.
@@ -164,6 +165,7 @@ class ForecastTask(pl.LightningModule):
         self.shapes, self.data_state = dict(section["shapes"]), section["data"]
         self.loss, self.baseline = checkpoints.build_part(section["loss"], LOSSES), checkpoints.build_part(section["baseline"], BASELINES)
         self.quantiles = list(self.loss.levels) if isinstance(self.loss, PinballLoss) else [0.5]
+        self.conformal = section.get("conformal")
 
     def on_fit_start(self) -> None:  # the data's fitted state (columns, scaler) goes into the checkpoint
         if isinstance(data := attached_datamodule(self), ForecastData) and data.mean is not None:
@@ -174,7 +176,8 @@ class ForecastTask(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["seqkit"] = checkpoints.section(self, shapes=dict(self.shapes), data=self.data_state,
                                                    loss=checkpoints.part_spec(self.loss),
-                                                   baseline=checkpoints.part_spec(self.baseline))
+                                                   baseline=checkpoints.part_spec(self.baseline),
+                                                   conformal=self.conformal)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         section = checkpoints.section_of(self, checkpoint)
@@ -182,6 +185,7 @@ class ForecastTask(pl.LightningModule):
             raise CheckpointError(f"the checkpoint's sizes {section['shapes']} differ from this data's {self.shapes}; "
                                   "use the data settings that trained it")
         self.data_state = section["data"]
+        self.conformal = section.get("conformal")
 
     # ------------------------------------------------------------------ the model
 
@@ -238,9 +242,9 @@ class ForecastTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ using the model
 
-    def forecast(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
-        """Forecast what follows each series of `frame` (`seqkit.forecasting.forecast`: columns, quantiles)."""
-        return forecasting.forecast(self, frame, horizon)
+    def forecast(self, frame: pd.DataFrame, horizon: int | None = None, level=()) -> pd.DataFrame:
+        """Forecast what follows each series of `frame` (`seqkit.forecasting.forecast`: columns, quantiles, intervals)."""
+        return forecasting.forecast(self, frame, horizon, level)
 
     def backtest(self, data: ForecastData) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         """`(per_origin, table, notes)` from every origin of `data`'s test span (`seqkit.forecasting.backtest`)."""

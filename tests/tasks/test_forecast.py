@@ -16,7 +16,7 @@ import torch
 from seqkit import forecast_metrics as fm
 from seqkit.data import Columns, ForecastData
 from seqkit.data.forecast_arguments import COLUMN_FLAGS
-from seqkit.errors import CheckpointError, SeqkitError
+from seqkit.errors import CheckpointError, DataError, SeqkitError
 from seqkit.modules import LSTM, RNN
 from seqkit.forecasting import score_windows
 from seqkit.models import Naive, PinballLoss, SeasonalDrift, SeasonalNaive
@@ -288,3 +288,52 @@ def test_a_checkpoint_without_its_loss_and_baseline_is_refused_naming_them(train
     torch.save(checkpoint, old)
     with pytest.raises(CheckpointError, match="its seqkit section lacks 'loss', 'baseline', which a 'forecast' checkpoint"):
         ForecastTask.from_checkpoint(old)
+
+
+def test_padded_windows_train_short_series_and_forecast_them(tmp_path):
+    """pad_input: a series shorter than input_length + horizon trains and is forecast; the padding never moves it."""
+    short = seasonal(steps=L - 8 + H + 2 * H, level=80.0, seed=2).assign(id="short")  # too short for a whole window
+    frame = pd.concat([two_series(), short], ignore_index=True)
+    with pytest.raises(DataError, match="training span of series 'short' has 22 of its 34 steps, fewer than input_length \\+ horizon"):
+        data_of(frame, id_column="id", val_size=H, test_size=H).setup()
+    data = data_of(frame, id_column="id", val_size=H, test_size=H, pad_input=8)
+    data.setup()
+    train = data.windows["train"].batch()
+    mine = train.series == data.series_ids.index("short")
+    assert int(mine.sum()) == 1 and int(torch.isnan(train.past[mine][0, :, 0]).sum()) == 8
+    task = ForecastTask(LSTM(1, 8), revin=True, season=12)
+    trainer(tmp_path, max_epochs=1).fit(task, data)
+    # The padded steps are left out: what they hold cannot change the forecast.
+    batch = data.windows["train"].batch(torch.nonzero(mine)[0])
+    task.eval()
+    with torch.no_grad():
+        once = task(batch.past, batch.future)
+        other = batch.past.clone()
+        other[:, :8, 0] = float("nan")
+        assert torch.equal(task(other, batch.future), once) and not torch.isnan(once).any()
+    history = frame[frame.id == "short"].head(L - 8)  # the shortest history a forecast may have
+    forecast = task.forecast(history)
+    assert len(forecast) == H and forecast["y"].notna().all()
+    with pytest.raises(DataError, match=r"has 15 steps .*fewer than input_length - pad_input = 16"):
+        task.forecast(history.head(15))
+
+
+def test_conformal_intervals_come_from_the_validation_errors_and_cover_about_their_level(trained):
+    from seqkit.forecasting import conformal_radii, coverage
+
+    task, data, results, checkpoint, _ = trained
+    # The radius is the ceil((n + 1) a)-th smallest error: here n = 9 errors 1..9, a = 0.8 -> the 8th.
+    errors = torch.arange(1.0, 10.0).view(9, 1, 1)
+    radii = conformal_radii(torch.zeros(9, 1, 1), errors, levels=(80, 95))
+    assert radii["radius"] == [[[8.0]], [[math.inf]]] and radii["windows"] == 9
+    assert coverage(radii, torch.zeros(2, 1, 1), torch.tensor([[[8.0]], [[8.5]]])) == {80: 0.5, 95: 1.0}
+    # The trained model keeps its validation epoch's radii, and the test run reports their coverage.
+    loaded = ForecastTask.from_checkpoint(checkpoint)
+    assert loaded.conformal["levels"] == [50, 80, 90, 95, 99] and len(loaded.conformal["radius"][0]) == H
+    assert 0.5 <= results["test/coverage80"] <= 1 and results["test/coverage95"] >= results["test/coverage80"]
+    frame = two_series()
+    forecast = loaded.forecast(frame, level=[80, 95])
+    assert (forecast["y_lo95"] <= forecast["y_lo80"]).all() and (forecast["y_lo80"] <= forecast["y"]).all()
+    assert (forecast["y"] <= forecast["y_hi80"]).all() and (forecast["y_hi80"] <= forecast["y_hi95"]).all()
+    with pytest.raises(SeqkitError, match="no conformal interval at level 85: this checkpoint keeps"):
+        loaded.forecast(frame, level=[85])
