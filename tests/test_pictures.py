@@ -4,6 +4,7 @@ for every heatmap. The figures are caught as they are saved (`Figure.savefig`) a
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -53,11 +54,14 @@ def test_forecast_trace_and_gradient_pictures(saved, forecaster, tiny_sentiment,
     from seqkit import packaged
 
     assert main(["forecast", "--ckpt_path", str(forecaster), "--input", str(packaged.sample("co2_weekly.csv")),
-                 "--output", str(tmp_path / "f.csv"), "--plot", str(tmp_path / "forecast.png")]) == 0
+                 "--output", str(tmp_path / "f.csv"), "--plot", str(tmp_path / "forecast.png"), "--level", "80", "95"]) == 0
     forecast = saved["forecast.png"]
     _check("forecast.png", forecast)
     ax = forecast.axes[0]
     assert ax.get_xlabel() == "date" and ax.get_ylabel() == "co2" and "-step forecast after" in ax.get_title()
+    assert "95% conformal interval" in [text.get_text() for text in ax.get_legend().get_texts()]
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert (table["co2_lo95"] < table["co2_lo80"]).all() and (table["co2_hi80"] < table["co2_hi95"]).all()
     assert main(["trace", "--cells", "lstm", "--hidden_size", "4", "--x", "1,0.5,-1", "--plot", str(tmp_path / "cell.png")]) == 0
     _check("cell.png", saved["cell.png"])
     assert saved["cell.png"].axes[0].get_xlabel() == "input x_t at each step"
