@@ -622,3 +622,15 @@ def test_a_long_table_of_many_series_gets_one_line_naming_the_series(tmp_path):
         with pytest.raises(DataError, match=message) as error:
             data.setup("fit")
         assert "\n" not in str(error.value)
+
+
+def test_padding_lets_a_window_reach_before_the_series_start_and_is_refused_beyond_the_input():
+    data = data_of(ramp(20), val_size=H, test_size=H, pad_input=L - 1, calendar=["weekday"])
+    train = data.windows["train"].batch()
+    assert train.origin[0].item() == 1 and int(torch.isnan(train.past[0, :, 0]).sum()) == L - 1
+    # The padding's calendar features are those of the days before the series (no NaN there).
+    assert not torch.isnan(train.past[0, :, 1:]).any()
+    stamps = pd.date_range(end="2021-01-01", periods=L, freq="D")
+    assert torch.allclose(train.past[0, :, 1], torch.tensor(np.sin(2 * np.pi * stamps.day_of_week / 7), dtype=torch.float32))
+    with pytest.raises(DataError, match="--data.pad_input must be a whole number from 0 to input_length - 1 = 5"):
+        data_of(ramp(20), pad_input=L)
