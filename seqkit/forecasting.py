@@ -208,8 +208,12 @@ MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "kn
            "input_length", "horizon")
 
 
-def check_arguments(init_scaler: str, season: int, segment: int) -> None:
+def check_arguments(init_scaler: str, season: int, segment: int, ensemble=None) -> None:
     """Refuse `ForecastTask` arguments out of range, naming each."""
+    if ensemble is not None and (not isinstance(ensemble, (list, tuple)) or len(ensemble) < 2
+                                 or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ensemble)):
+        raise SeqkitError(f"ensemble must be a list of two or more input lengths (whole numbers of steps, e.g. "
+                          f"[12, 24, 36]), or null for one forecaster; got {ensemble!r}")
     if init_scaler not in ("refit", "keep"):
         raise SeqkitError(f"init_scaler must be 'refit' or 'keep', got {init_scaler!r}")
     if season < 1:
@@ -218,8 +222,14 @@ def check_arguments(init_scaler: str, season: int, segment: int) -> None:
         raise SeqkitError(f"segment must be a whole number of steps, 0 for none; got {segment!r}")
 
 
-def check_layout(shapes: dict[str, int], segment: int, baseline) -> None:
-    """Refuse a segment or a baseline's season that does not fit the data's sizes (`ForecastTask.shapes`)."""
+def check_layout(shapes: dict[str, int], segment: int, baseline, window: int | None = None) -> None:
+    """Refuse a segment or a baseline's season that does not fit the data's sizes (`ForecastTask.shapes`).
+
+    `window`: the data's input length, when `shapes["input_length"]` is an ensemble member's.
+    """
+    if window is not None and shapes["input_length"] > window:
+        raise SeqkitError(f"the ensemble's input length {shapes['input_length']} is longer than the data's window "
+                          f"of {window} steps; lengthen --data.input_length or shorten the member")
     if segment:
         if shapes["input_length"] % segment:
             raise SeqkitError(f"segment={segment} must divide the input window of {shapes['input_length']} "

@@ -190,3 +190,33 @@ class RecurrentForecaster(nn.Module):
         if self.revin:
             forecast = forecast * spread.unsqueeze(-1) + level.unsqueeze(-1)
         return forecast
+
+
+class ForecastEnsemble(nn.Module):
+    """Forecasters side by side, each reading the last `length` steps of the window; the forecast is their median.
+
+    The members are trained together on the same batches, each by its own loss (`each`
+    gives every member's forecast); they differ in input length and in their first
+    weights. An ensemble over input lengths is how N-BEATS led the M4 competition. For
+    an even count of members the median is the lower of the two middle forecasts.
+    `encoder` and `head` are the first member's.
+    """
+
+    def __init__(self, members: list[RecurrentForecaster], lengths: list[int]) -> None:
+        super().__init__()
+        self.members, self.lengths = nn.ModuleList(members), list(lengths)
+
+    @property
+    def encoder(self) -> Recurrent:
+        return self.members[0].encoder
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.members[0].head
+
+    def each(self, past: Tensor, future: Tensor) -> Tensor:
+        """Every member's forecast, `(M, B, H, n_targets, Q)`."""
+        return torch.stack([member(past[:, -length:], future) for member, length in zip(self.members, self.lengths)])
+
+    def forward(self, past: Tensor, future: Tensor) -> Tensor:
+        return self.each(past, future).median(dim=0).values

@@ -22,7 +22,8 @@ from seqkit import forecasting
 from seqkit.training import checkpoints
 from seqkit.data.forecast import ForecastBatch, ForecastData, read_csv
 from seqkit.errors import CheckpointError, SeqkitError
-from seqkit.models.forecaster import Baseline, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift, SeasonalNaive
+from seqkit.models.forecaster import (Baseline, ForecastEnsemble, Naive, PinballLoss, RecurrentForecaster, SeasonalDrift,
+                                      SeasonalNaive)
 from seqkit.modules import Recurrent
 from seqkit.tasks.common import (attached_datamodule, best_and_last_checkpoints, check_numbers, check_parts,
                                  configure, metrics_at, GivenParts, built, part, say, stage_metrics, with_input_size)
@@ -58,6 +59,10 @@ class ForecastTask(pl.LightningModule):
             many steps, one segment per recurrent step, with one head shared by the channels
             (SegRNN, Lin et al. 2023); `--data.input_length` must be a multiple of it, and
             there are no covariates. 0 (the default): all features of a step together.
+        ensemble: input lengths of an ensemble's members, e.g. `[12, 24, 36]` (each at most
+            `--data.input_length`): one forecaster per length, each reading that many of the
+            window's last steps, trained side by side on the same batches (each by its own
+            loss); the forecast is their median. None (the default): one forecaster.
         optimizer, lr_scheduler: classes and arguments as LightningCLI takes them (a recipe:
             `optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.003}}`; in Python,
             `functools.partial(torch.optim.AdamW, lr=0.003)`); default AdamW and no schedule.
@@ -80,6 +85,7 @@ class ForecastTask(pl.LightningModule):
         dropout: float = 0.0,
         linear_skip: bool = False,
         segment: int = 0,
+        ensemble: list[int] | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         monitor: str = "val/loss",
@@ -96,11 +102,11 @@ class ForecastTask(pl.LightningModule):
         if baseline is not None and not isinstance(baseline, Baseline):
             raise SeqkitError(f"baseline must be None or a seqkit.models.Baseline (Naive, SeasonalNaive, "
                               f"SeasonalDrift); got {type(baseline).__name__}")
-        forecasting.check_arguments(init_scaler, season, segment)
+        forecasting.check_arguments(init_scaler, season, segment, ensemble)
         check_numbers(dropout=dropout)
         self.save_hyperparameters(ignore=["encoder", "loss", "baseline", "optimizer", "lr_scheduler"])
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
-        self.model: RecurrentForecaster | GivenParts = GivenParts({"encoder": encoder})  # sized by the data, built in configure_model
+        self.model: RecurrentForecaster | ForecastEnsemble | GivenParts = GivenParts({"encoder": encoder})  # sized by the data, built in configure_model
         self.loss, self.baseline = loss, baseline
         self.quantiles = list(loss.levels) if isinstance(loss, PinballLoss) else [0.5]
         self.shapes: dict[str, int] | None = None
@@ -130,12 +136,17 @@ class ForecastTask(pl.LightningModule):
             say("seqkit: --init_from: all weights loaded; training continues on the new data")
 
     def _build_layers(self) -> None:
-        shapes, segment = self.shapes, self.hparams.get("segment", 0)
-        forecasting.check_layout(shapes, segment, self.baseline)
+        shapes, segment, lengths = self.shapes, self.hparams.get("segment", 0), self.hparams.get("ensemble")
         encoder = with_input_size(self.encoder, segment or shapes["input_size"])  # a segment, or every input feature
-        self.model = RecurrentForecaster(encoder, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
-                                         len(self.quantiles), self.hparams.revin, self.baseline, self.hparams.dropout,
-                                         shapes["input_length"] if self.hparams.get("linear_skip") else 0, segment)
+        members = []
+        for k, length in enumerate(lengths or [shapes["input_length"]]):
+            forecasting.check_layout({**shapes, "input_length": length}, segment, self.baseline, shapes["input_length"])
+            own = encoder if k == 0 else type(encoder)(**encoder.init_args())  # each member its own first weights
+            members.append(RecurrentForecaster(own, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
+                                               len(self.quantiles), self.hparams.revin, self.baseline,
+                                               self.hparams.dropout, length if self.hparams.get("linear_skip") else 0,
+                                               segment))
+        self.model = ForecastEnsemble(members, lengths) if lengths else members[0]
 
     # The model's parts by name: task.encoder is task.model.encoder.
     encoder = part("encoder")
@@ -204,7 +215,11 @@ class ForecastTask(pl.LightningModule):
         return self.loss(forecast, target) if isinstance(self.loss, PinballLoss) else self.loss(forecast[..., 0], target)
 
     def training_step(self, batch: ForecastBatch, batch_idx: int) -> Tensor:
-        loss = self._loss(self(batch.past, batch.future), batch.target)
+        if isinstance(self.model, ForecastEnsemble):  # each member learns by its own loss
+            loss = torch.stack([self._loss(forecast, batch.target)
+                                for forecast in self.model.each(batch.past, batch.future)]).mean()
+        else:
+            loss = self._loss(self(batch.past, batch.future), batch.target)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.series))
         return loss
 

@@ -337,3 +337,27 @@ def test_conformal_intervals_come_from_the_validation_errors_and_cover_about_the
     assert (forecast["y"] <= forecast["y_hi80"]).all() and (forecast["y_hi80"] <= forecast["y_hi95"]).all()
     with pytest.raises(SeqkitError, match="no conformal interval at level 85: this checkpoint keeps"):
         loaded.forecast(frame, level=[85])
+
+
+def test_an_ensemble_over_input_lengths_trains_each_member_and_forecasts_their_median(tmp_path):
+    data = data_of(two_series(), id_column="id")
+    task = ForecastTask(LSTM(1, 8), revin=True, season=12, ensemble=[6, 12, 24])
+    trainer(tmp_path, max_epochs=1).fit(task, data)
+    members = task.model.members
+    assert [m.encoder.input_size for m in members] == [1, 1, 1] and task.encoder is members[0].encoder
+    assert not torch.equal(members[0].head.weight, members[1].head.weight)  # each its own weights
+    batch = data.windows["test"].batch()
+    task.eval()
+    with torch.no_grad():
+        each = task.model.each(batch.past, batch.future)
+        assert each.shape[0] == 3 and torch.equal(task(batch.past, batch.future), each.median(dim=0).values)
+        # A member reads only its last steps: what lies before them cannot change its forecast.
+        early = batch.past.clone()
+        early[:, : L - 6] += 5.0
+        assert torch.equal(task.model.members[0](early[:, -6:], batch.future), each[0])
+        loaded = ForecastTask.from_checkpoint(next(tmp_path.rglob("last.ckpt")))
+        assert torch.allclose(loaded(batch.past, batch.future), task(batch.past, batch.future))
+    with pytest.raises(SeqkitError, match="ensemble must be a list of two or more input lengths"):
+        ForecastTask(LSTM(1, 8), ensemble=[12])
+    with pytest.raises(SeqkitError, match="the ensemble's input length 48 is longer than the data's window of 24"):
+        trainer(tmp_path / "long", max_epochs=1).fit(ForecastTask(LSTM(1, 8), ensemble=[12, 48]), data_of(two_series(), id_column="id"))
