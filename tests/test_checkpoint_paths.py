@@ -75,6 +75,14 @@ def test_validate_scores_the_trained_run_and_writes_beside_it(value, trained, ca
     assert any(p.name.startswith("validate-") for p in (trained / "lightning_logs" / "version_0").iterdir())
 
 
+def test_a_root_dir_on_the_command_line_takes_the_output_of_a_checkpoint_run_elsewhere(trained, tmp_path):
+    best, _ = _checkpoints(trained)
+    elsewhere = tmp_path / "scores"
+    assert main(["test", *REVIEWS, "--ckpt_path", str(best), "--trainer.default_root_dir", str(elsewhere), *QUIET]) == 0
+    [written] = elsewhere.rglob("config.yaml")
+    assert written.parent.parent == elsewhere / "lightning_logs"  # a run of its own there, not beside the checkpoint
+
+
 def test_none_evaluates_the_untrained_model_when_asked(trained, tmp_path):
     assert main(["validate", *REVIEWS, "--ckpt_path", "none", "--trainer.default_root_dir", str(tmp_path), *QUIET]) == 0
 

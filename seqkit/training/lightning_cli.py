@@ -250,10 +250,18 @@ class SeqkitCLI(LightningCLI):
                 callback.folder = logs
 
     def _choose_evaluation_folder(self) -> None:
-        """validate/test/predict write beside the run of their checkpoint (`version_N/test-K/`), else in a new run."""
+        """validate/test/predict write beside the run of their checkpoint (`version_N/test-K/`), else in a new run.
+
+        A `--trainer.default_root_dir` on the command line that does not hold the checkpoint
+        is where the output goes instead (a new run folder under it).
+        """
         trainer, root = self.trainer, Path(self.trainer.default_root_dir)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
         checkpoint = Path(ckpt_path).resolve() if ckpt_path else None
+        asked = any(arg == "--trainer.default_root_dir" or arg.startswith("--trainer.default_root_dir=")
+                    for arg in sys.argv[1:])
+        if asked and checkpoint is not None and not checkpoint.is_relative_to(root.resolve()):
+            checkpoint = None  # the folder asked for, not the checkpoint's run
         if checkpoint is not None and checkpoint.parent.name == "checkpoints":
             folder = faults.resume_folder(checkpoint.parent.parent, prefix=self.subcommand)
         else:
