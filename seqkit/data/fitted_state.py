@@ -92,6 +92,23 @@ def load_state_dict(data, state_dict: dict[str, Any]) -> None:
         data.mean = np.asarray(state_dict["mean"], dtype=np.float64).reshape(len(data.series_ids), -1)
         data.std = np.asarray(state_dict["std"], dtype=np.float64).reshape(len(data.series_ids), -1)
 
+def fit_scaler(data) -> None:
+    """Mean and standard deviation per series and column, over the training span only (after the transform)."""
+    means, stds = [], []
+    for values, (n_train, _, _) in zip(data._values, data.spans):
+        train = data._transformed(values[:n_train])
+        if data.scale == "none":
+            means.append(np.zeros(train.shape[1]))
+            stds.append(np.ones(train.shape[1]))
+            continue
+        mean, std = train.mean(axis=0), train.std(axis=0)
+        # A column constant over the training span: divide by 1, not by 0.
+        std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        means.append(mean)
+        stds.append(std)
+    data.mean, data.std = np.stack(means), np.stack(stds)  # (S, C)
+
+
 def apply_scaler(data, state: dict[str, Any]) -> None:
     known = {key: s for s, key in enumerate(state["series"])}
     unknown = [key for key in data.series_ids if key not in known]

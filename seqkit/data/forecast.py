@@ -63,11 +63,11 @@ from seqkit.data.resumable import EpochRandomSampler, ResumableDataLoader
 from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features, infer_frequency: this module's API)
-    SHOWN, _check_positive, _fill, _on_grid, _Raw, _series_name, _Table, calendar_features, infer_frequency,
-    padded_times, parse_table, read_csv)
+    SHOWN, _check_positive, _fill, _on_grid, _series_name, _Table, calendar_features, infer_frequency,
+    padded_times, parse_table, read_csv, table_frequency)
 from seqkit.data import fitted_state, new_tables
 from seqkit.data.fitted_state import STATE_FORMAT  # noqa: F401 (this module's API)
-from seqkit.data.spans import check_sizes, series_spans
+from seqkit.data.spans import check_sizes, check_training_windows, series_spans
 from seqkit.data.windows import ForecastBatch, ForecastInputs, ForecastWindows  # noqa: F401 (this module's API)
 
 SPLITS = ("train", "val", "test")
@@ -326,7 +326,7 @@ class ForecastData(pl.LightningDataModule):
         columns = {"target_columns": self.target_columns, "observed_columns": self.observed_columns,
                    "known_columns": self.known_columns}
         raws = parse_table(table, self.time_column, self.id_column, columns)
-        freq = self.freq or self._infer(raws, table)
+        freq = self.freq or table_frequency(raws, table, self.id_column)
         offset = to_offset(freq)
         times, values, filled = [], [], {}
         for raw in raws:
@@ -354,10 +354,11 @@ class ForecastData(pl.LightningDataModule):
         self.freq = freq
         self._times, self._values, self.filled = times, values, filled
         self.spans = [series_spans(self, t, key, table.source) for key, t in zip(self.series_ids, times)]
+        check_training_windows(self, self.spans, table.source)
         if self._given is not None:
             fitted_state.apply_scaler(self, self._given)
         else:
-            self._fit_scaler()
+            fitted_state.fit_scaler(self)
         self._build_windows()
 
     def _say_filled(self, table: _Table, filled: dict[str, int]) -> None:
@@ -370,24 +371,6 @@ class ForecastData(pl.LightningDataModule):
         rank_zero_warn(f"{table.source}: filled {sum(filled.values())} missing steps by {self.missing} "
                        f"(--data.missing): {where}{more}")
 
-    def _infer(self, raws: list[_Raw], table: _Table) -> str:
-        found = {raw.id: infer_frequency(raw.times) for raw in raws}
-        # A series whose frequency cannot be told (too short, irregular) is checked against the
-        # others' frequency when it is put on its timeline, so only all failing is an error.
-        found = {key: freq for key, freq in found.items() if freq is not None} or found
-        unknown = [key for key, freq in found.items() if freq is None]
-        if unknown:
-            raise DataError(f"{table.source}: cannot infer the frequency of {_series_name(unknown[0], self.id_column)} "
-                            f"(too few or irregular timestamps); give it with --data.freq (e.g. h, D, W-SAT, MS)")
-        kinds = sorted(set(found.values()))
-        if len(kinds) > 1:
-            example = {freq: next(key for key, f in found.items() if f == freq) for freq in kinds}
-            named = ", ".join(f"{_series_name(key, self.id_column)} is {freq}" for freq, key in example.items())
-            raise DataError(f"{table.source}: the series have different frequencies ({named}); all series need one "
-                            "frequency: give --data.freq, or resample them")
-        return kinds[0]
-
-
     def _transformed(self, values: np.ndarray) -> np.ndarray:
         """`values` `(T, C)` with `target_transform` applied to the target columns (a copy when it changes them)."""
         if self.target_transform == "none":
@@ -395,22 +378,6 @@ class ForecastData(pl.LightningDataModule):
         values = values.copy()
         values[:, : self.n_targets] = np.log(values[:, : self.n_targets])  # positive: checked when read
         return values
-
-    def _fit_scaler(self) -> None:
-        """Mean and standard deviation per series and column, over the training span only (after the transform)."""
-        means, stds = [], []
-        for values, (n_train, _, _) in zip(self._values, self.spans):
-            train = self._transformed(values[:n_train])
-            if self.scale == "none":
-                means.append(np.zeros(train.shape[1]))
-                stds.append(np.ones(train.shape[1]))
-                continue
-            mean, std = train.mean(axis=0), train.std(axis=0)
-            # A column constant over the training span: divide by 1, not by 0.
-            std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-            means.append(mean)
-            stds.append(std)
-        self.mean, self.std = np.stack(means), np.stack(stds)  # (S, C)
 
     def _build_windows(self) -> None:
         """Scaled features of every series, one flat tensor, and the windows of each split."""

@@ -402,6 +402,25 @@ def _check_positive(times: pd.DatetimeIndex, targets: np.ndarray, rows: np.ndarr
                     "values: fix those rows, or choose --data.target_transform none")
 
 
+def table_frequency(raws: list[_Raw], table: _Table, id_column: str | None) -> str:
+    """The one frequency of every series of a table, inferred from their timestamps (refused when they differ)."""
+    found = {raw.id: infer_frequency(raw.times) for raw in raws}
+    # A series whose frequency cannot be told (too short, irregular) is checked against the
+    # others' frequency when it is put on its timeline, so only all failing is an error.
+    found = {key: freq for key, freq in found.items() if freq is not None} or found
+    unknown = [key for key, freq in found.items() if freq is None]
+    if unknown:
+        raise DataError(f"{table.source}: cannot infer the frequency of {_series_name(unknown[0], id_column)} "
+                        f"(too few or irregular timestamps); give it with --data.freq (e.g. h, D, W-SAT, MS)")
+    kinds = sorted(set(found.values()))
+    if len(kinds) > 1:
+        example = {freq: next(key for key, f in found.items() if f == freq) for freq in kinds}
+        named = ", ".join(f"{_series_name(key, id_column)} is {freq}" for freq, key in example.items())
+        raise DataError(f"{table.source}: the series have different frequencies ({named}); all series need one "
+                        "frequency: give --data.freq, or resample them")
+    return kinds[0]
+
+
 def padded_times(times: pd.DatetimeIndex, steps: int, freq: str) -> pd.DatetimeIndex:
     """`times` with the `steps` timestamps before its first put in front (for the calendar features of padding)."""
     before = pd.date_range(end=times[0], periods=steps + 1, freq=to_offset(freq))[:-1]

@@ -10,6 +10,7 @@ with the options that fix it.
 from __future__ import annotations
 
 import pandas as pd
+from lightning.pytorch.utilities import rank_zero_warn
 
 from seqkit.data.series import _series_name
 from seqkit.errors import DataError
@@ -66,13 +67,9 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
         if n_end > length:
             raise DataError(f"{source}: {name} has {length} steps, fewer than the {n_train} + {n_v} + {n_t} "
                             f"of its training, validation and test spans; {fix}")
-    pad = data.pad_input
-    if n_train < data.input_length - pad + data.horizon:
-        padded = f" - pad_input {pad}" if pad else ""
-        raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
-                        f"input_length{padded} + horizon = {data.input_length - pad + data.horizon}, so no "
-                        f"training window fits; {fix}, lower --data.input_length or --data.horizon, or raise "
-                        "--data.pad_input")
+    if n_train < 1:
+        raise DataError(f"{source}: the training span of {name} has no steps (of its {length}), so nothing scales "
+                        f"it; {fix}")
     for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
         if split == "test" and stop == start:
             continue  # no test span
@@ -93,6 +90,33 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
             raise DataError(f"{source}: the {split} span of {name} has {stop - start} steps, fewer than the "
                             f"horizon {data.horizon}, so no {split} window fits; {fix}{short}")
     return n_train, n_val, n_end
+
+def check_training_windows(data, spans: list[tuple[int, int, int]], source: str) -> None:
+    """Refuse data whose series give no training window; warn of the series that give none (they are still scored).
+
+    A series whose training span is shorter than `input_length - pad_input + horizon`
+    gives no training window; in a table of many series it is still validated, tested
+    and forecast by the model the others train.
+    """
+    needed = data.input_length - data.pad_input + data.horizon
+    short = [(key, n_train, n_end) for key, (n_train, _, n_end) in zip(data.series_ids, spans) if n_train < needed]
+    if not short:
+        return
+    L, P, H = data.input_length, data.pad_input, data.horizon
+    padded = (f" - pad_input + horizon = {L} - {P} + {H} = {needed}" if P else f" + horizon = {L} + {H} = {needed}")
+    key, n_train, length = short[0]
+    name = _series_name(key, data.id_column)
+    if len(short) == len(spans):
+        raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
+                        f"input_length{padded}, so no training window fits; change "
+                        "--data.train_size, --data.val_size or --data.test_size (or the dates), lower "
+                        "--data.input_length or --data.horizon, or raise --data.pad_input")
+    shown = ", ".join(_series_name(key, data.id_column) for key, _, _ in short[:3])
+    rank_zero_warn(f"{source}: {len(short)} of {len(spans)} series have training spans shorter than input_length"
+                   f"{padded} ({shown}{', ...' if len(short) > 3 else ''}): they give no "
+                   "training window, but are validated, tested and forecast; raise --data.pad_input to train on "
+                   "them too")
+
 
 def _as_time(value: str, times: pd.DatetimeIndex) -> pd.Timestamp:
     stamp = pd.Timestamp(value)

@@ -390,7 +390,7 @@ def test_several_series_bad_rows_are_named_with_their_series(tmp_path):
                                         r"keep one row per timestamp$"):
         ForecastData(train_path=str(write(tmp_path / "two.csv", text)), columns=Columns(time_column="time", target_columns="y", id_column="id"), input_length=L, horizon=H).setup()
     with pytest.raises(DataError, match=r"the training span of the series has 8 of its 30 steps, fewer than "
-                                        r"input_length \+ horizon = 9"):
+                                        r"input_length \+ horizon = 6 \+ 3 = 9"):
         data_of(ramp(30), val_size=11, test_size=11)
     with pytest.raises(DataError, match=r"the validation span of the series has 2 steps, fewer than the horizon 3, so "
                                         r"no validation window fits; .*, or set --data.short_validation true"):

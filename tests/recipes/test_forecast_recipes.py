@@ -16,13 +16,15 @@ QUICK = ["--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", 
 
 def test_every_recipe_opens_with_its_command():
     names = sorted(p.name for p in RECIPES.glob("*.yaml") if not p.name.endswith(".space.yaml"))
-    assert names == ["lstm.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "lstm_m3_monthly.yaml", "rnn.yaml"]
+    assert names == ["lstm.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "lstm_m3_monthly.yaml", "lstm_m3_other.yaml",
+                     "lstm_m3_quarterly.yaml", "lstm_m3_yearly.yaml", "rnn.yaml"]
     for name in names:
         text = (RECIPES / name).read_text()
         assert text.startswith("# ") and f"seqkit fit -c forecasting/{name[:-5]}" in text
 
 
-@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "lstm_m3_monthly.yaml"])
+@pytest.mark.parametrize("recipe", ["lstm.yaml", "rnn.yaml", "lstm_airline.yaml", "lstm_etth1.yaml", "lstm_m3_monthly.yaml",
+                                    "lstm_m3_quarterly.yaml", "lstm_m3_yearly.yaml", "lstm_m3_other.yaml"])
 def test_print_config(recipe, capsys):
     with pytest.raises(SystemExit) as done:
         main(["fit", "-c", str(RECIPES / recipe), "--print_config"])

@@ -294,8 +294,15 @@ def test_padded_windows_train_short_series_and_forecast_them(tmp_path):
     """pad_input: a series shorter than input_length + horizon trains and is forecast; the padding never moves it."""
     short = seasonal(steps=L - 8 + H + 2 * H, level=80.0, seed=2).assign(id="short")  # too short for a whole window
     frame = pd.concat([two_series(), short], ignore_index=True)
+    # Without padding it gives no training window, and says so, but is still tested (and forecast).
+    with pytest.warns(UserWarning, match=r"1 of 3 series have training spans shorter than input_length \+ horizon = "
+                      r"24 \+ 6 = 30 \(series 'short'\): they give no training window, but are validated, tested and forecast"):
+        unpadded = data_of(frame, id_column="id", val_size=H, test_size=H)
+        unpadded.setup()
+    index = unpadded.series_ids.index("short")
+    assert index not in unpadded.windows["train"].series.tolist() and index in unpadded.windows["test"].series.tolist()
     with pytest.raises(DataError, match="training span of series 'short' has 22 of its 34 steps, fewer than input_length \\+ horizon"):
-        data_of(frame, id_column="id", val_size=H, test_size=H).setup()
+        data_of(frame[frame.id == "short"], id_column="id", val_size=H, test_size=H).setup()
     data = data_of(frame, id_column="id", val_size=H, test_size=H, pad_input=8)
     data.setup()
     train = data.windows["train"].batch()
