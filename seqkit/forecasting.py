@@ -135,7 +135,8 @@ def forecast(task, frame: pd.DataFrame, horizon: int | None = None, level: Seque
     unknown = [value for value in level if value not in kept]
     if unknown:
         raise SeqkitError(f"no conformal interval at level {unknown[0]}: this checkpoint keeps {kept or 'none'}"
-                          + ("" if kept else " (it was saved before any validation epoch ended)"))
+                          + ("" if kept else " (it has no validation errors: trained without a validation span, or saved "
+                                               "before its first validation ended)"))
     if task.data_state is None:
         raise SeqkitError("this model has no fitted data state; load it with ForecastTask.from_checkpoint")
     trained = task.shapes["horizon"]

@@ -97,7 +97,10 @@ class ForecastData(pl.LightningDataModule):
         input_length: L, the steps of the input window.
         horizon: H, the steps forecast at once.
         train_size, val_size, test_size: the spans by counting, per series: a number below
-            1 is a fraction of the series, a number from 1 up a count of steps. Validation
+            1 is a fraction of the series, a number from 1 up a count of steps. `val_size: 0`
+            leaves no validation span: to refit on the whole history for the epochs that a
+            run with validation chose (nothing then picks a best checkpoint, and there are
+            no conformal intervals). Validation
             and test are the last steps of each series, test last; training is the rest,
             or, with `train_size`, the first `train_size` steps, validation and test right
             after it, and the steps after the test span are left out (ETTh1's standard
@@ -409,12 +412,14 @@ class ForecastData(pl.LightningDataModule):
                 # The row in `features` where each window's series leaves its validation span.
                 val_end = torch.tensor([n_val for _, n_val, _ in self.spans], dtype=torch.int64)  # (S,)
                 ends = torch.as_tensor(offsets, dtype=torch.int64)[series] + val_end[series]  # (M,)
-            if len(found) or split != "test":
+            if len(found) or split == "train":
                 self.windows[split] = ForecastWindows(features, offsets, series, found, L, H, self.n_targets,
                                                       self.n_targets + len(self.observed_columns), ends)
 
     # ------------------------------------------------------------------------- loaders
-    def _loader(self, split: str) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader | list:
+        if split == "val" and "val" not in self.windows and self.val_size == 0 and self.val_start is None:
+            return []  # no validation span, asked for: Lightning then validates nothing
         if split not in self.windows:
             raise DataError(f"there is no {split} span: set --data.test_size or --data.test_start (and call setup)")
         windows = self.windows[split]

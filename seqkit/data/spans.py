@@ -32,8 +32,6 @@ def check_sizes(train_size: int | float | None, val_size: int | float, test_size
         if value < 0 or (value >= 1 and value != int(value)):
             raise DataError(f"--data.{option} must be a fraction between 0 and 1 or a whole number of steps, "
                             f"got {value}")
-    if val_size == 0 and val_start is None:
-        raise DataError("--data.val_size must be above 0: validation needs a span")
     if train_size == 0:
         raise DataError("--data.train_size must be above 0 (or null: all steps before validation)")
     if test_start is not None and val_start is None:
@@ -71,8 +69,8 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
         raise DataError(f"{source}: the training span of {name} has no steps (of its {length}), so nothing scales "
                         f"it; {fix}")
     for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
-        if split == "test" and stop == start:
-            continue  # no test span
+        if stop == start and (split == "test" or (data.val_size == 0 and data.val_start is None)):
+            continue  # no test span; or no validation span, asked for (a refit on the whole history)
         if split == "validation" and data.short_validation:
             if stop == start:
                 raise DataError(f"{source}: the validation span of {name} has 0 steps, so no validation window "

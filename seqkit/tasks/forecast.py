@@ -253,6 +253,9 @@ class ForecastTask(pl.LightningModule):
         return configure(self, self.parameters())
 
     def configure_callbacks(self):
+        data = attached_datamodule(self)
+        if isinstance(data, ForecastData) and data.val_size == 0 and data.val_start is None:
+            return []  # no validation span (a refit): nothing to choose a best by; last.ckpt is the model
         return best_and_last_checkpoints(self, self.hparams.monitor, "min", ".4f")
 
     # ------------------------------------------------------------------ using the model

@@ -368,3 +368,29 @@ def test_an_ensemble_over_input_lengths_trains_each_member_and_forecasts_their_m
         ForecastTask(LSTM(1, 8), ensemble=[12])
     with pytest.raises(SeqkitError, match="the ensemble's input length 48 is longer than the data's window of 24"):
         trainer(tmp_path / "long", max_epochs=1).fit(ForecastTask(LSTM(1, 8), ensemble=[12, 48]), data_of(two_series(), id_column="id"))
+
+
+def test_without_a_validation_span_a_refit_trains_on_the_whole_history(tmp_path):
+    from seqkit.cli import main
+
+    frame = two_series()
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    data = data_of(frame, id_column="id", val_size=0, test_size=H)
+    data.setup()
+    assert "val" not in data.windows and data.val_dataloader() == []
+    # Training windows reach the test span's start: the validation months are trained on.
+    train = data.windows["train"].batch()
+    assert int((train.origin + H).max()) == data.spans[0][0] == len(frame) // 2 - H
+    root = tmp_path / "refit"
+    assert main(["fit", "-c", "forecasting/lstm", "--data.train_path", str(tmp_path / "two.csv"),
+                 "--data.columns.time_column", "time", "--data.columns.target_columns", "[y]",
+                 "--data.columns.id_column", "id", "--data.columns.calendar", "[]", "--data.input_length", str(L),
+                 "--data.horizon", str(H), "--data.val_size", "0", "--data.test_size", str(H),
+                 "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
+                 "--trainer.default_root_dir", str(root)]) == 0
+    [last] = root.rglob("last.ckpt")
+    assert not list(root.rglob("best-*.ckpt")) and torch.load(last, weights_only=True)["epoch"] == 2  # both epochs done
+    model = ForecastTask.from_checkpoint(root)  # a run folder without a best checkpoint means its last
+    assert len(model.forecast(frame)) == 2 * H and model.conformal is None
+    with pytest.raises(SeqkitError, match="no conformal interval at level 80.*trained without a validation span"):
+        model.forecast(frame, level=[80])
