@@ -121,25 +121,17 @@ def statistical(series: list, kind: str, methods: list[str]) -> dict[str, tuple[
 def seqkit_forecasts(series: list, kind: str, extra: list[str], refit: bool = False) -> tuple[np.ndarray, float, list]:
     """`seqkit fit -c forecasting/lstm_m3_<kind>`, then `seqkit forecast` after each series' training steps.
 
-    With `refit`, the validation's best epoch E then sets a second fit on the whole training
-    history (`--data.val_size 0 --trainer.max_epochs E + 1`), which forecasts; its intervals
-    are the first model's conformal radii around the refit's points (the refit has no
-    validation errors of its own). The wall time counts both fits.
+    With `refit`, `seqkit fit --refit true`: after the validated fit, a second fit on the whole
+    training history for the epochs the validation chose, which forecasts (with the validated
+    model's conformal radii). The wall time counts both fits.
     """
     with tempfile.TemporaryDirectory() as folder:
         here = Path(folder)
         run = [sys.executable, "-m", "seqkit.cli"]
         start = time.perf_counter()
         subprocess.run([*run, "fit", "-c", f"forecasting/lstm_m3_{kind}", "--trainer.enable_progress_bar", "false",
-                        *extra], cwd=here, check=True)
-        model = f"runs/forecasting/lstm_m3_{kind}"
-        if refit:
-            [best] = Path(here, model).rglob("best-*.ckpt")
-            epochs = int(best.name.split("-")[1]) + 1
-            print(f"seqkit: refit on the whole history for {epochs} epochs", flush=True)
-            subprocess.run([*run, "fit", "-c", f"forecasting/lstm_m3_{kind}", "--trainer.enable_progress_bar", "false",
-                            *extra, "--data.val_size", "0", "--trainer.max_epochs", str(epochs),
-                            "--trainer.default_root_dir", "refit"], cwd=here, check=True)
+                        *extra, *(["--refit", "true"] if refit else [])], cwd=here, check=True)
+        model = f"runs/forecasting/lstm_m3_{kind}" + ("_refit" if refit else "")
         fitted = time.perf_counter()
         from seqkit.data.embedded import m3_frame
 
@@ -150,18 +142,9 @@ def seqkit_forecasts(series: list, kind: str, extra: list[str], refit: bool = Fa
         train.to_csv(here / "train.csv", index=False)
         subprocess.run([*run, "forecast", "--ckpt_path", model, "--input", "train.csv",
                         "--output", "forecast.csv", "--level", "80", "95"], cwd=here, check=True)
-        if refit:
-            subprocess.run([*run, "forecast", "--ckpt_path", "refit", "--input", "train.csv", "--output", "refit.csv"],
-                           cwd=here, check=True)
         seconds = time.perf_counter() - start
         print(f"seqkit: fit {(fitted - start) / 60:.1f} min, forecast {time.perf_counter() - fitted:.0f} s", flush=True)
         forecast = pd.read_csv(here / "forecast.csv")
-        if refit:  # the refit's points, the first model's radii around them
-            points = pd.read_csv(here / "refit.csv")["value"].to_numpy()
-            for level in (80, 95):
-                forecast[f"value_lo{level}"] += points - forecast["value"].to_numpy()
-                forecast[f"value_hi{level}"] += points - forecast["value"].to_numpy()
-            forecast["value"] = points
     groups = {str(key): group for key, group in forecast.groupby("id", sort=False)}
 
     def column(name: str) -> np.ndarray:

@@ -92,6 +92,12 @@ class SeqkitCLI(LightningCLI):
                  "--data.reverse true) whose encoder starts the reverse direction of a bidirectional encoder",
         )
         parser.add_argument(
+            "--refit", type=bool, default=False,
+            help="fit only, forecasting: after this fit, train a new model on the whole history (the validation span "
+                 "too) for the epochs that the validation chose, in DEFAULT_ROOT_DIR_refit, with the validated "
+                 "model's conformal intervals",
+        )
+        parser.add_argument(
             "--checkpoint_every_n_steps", type=int, default=500,
             help="fit only: also write last.ckpt every N training steps, so that a killed run resumed with "
                  "--ckpt_path last loses at most N steps (0: only after each validation)",
@@ -303,6 +309,46 @@ class SeqkitCLI(LightningCLI):
         console.say(f"seqkit: wrote {len(frame)} predictions to {path}")
 
     def after_fit(self) -> None:
+        self._summary()
+        if self._get(self.config, "refit"):
+            self._refit()
+
+    def _refit(self) -> None:
+        """`--refit`: a second fit on the whole history for the best epoch's count, as the run's newest model."""
+        data, callback = self.datamodule, self.trainer.checkpoint_callback
+        if getattr(self.model, "task_name", None) != "forecast" or not hasattr(data, "val_size"):
+            raise SeqkitError("--refit is for forecasting (ForecastTask on ForecastData): other tasks have no "
+                              "whole history to refit on")
+        if data.val_size == 0 or getattr(data, "val_start", None) is not None or self.trainer.world_size > 1:
+            raise SeqkitError("--refit needs a validation span given by size (--data.val_size above 0, no "
+                              "--data.val_start) and one process; otherwise fit again with --data.val_size 0 "
+                              "--trainer.max_epochs E yourself")
+        best = getattr(callback, "best_model_path", "")
+        if not best:
+            raise SeqkitError("--refit: this run chose no best epoch (no validation ended), so there is nothing to refit for")
+        chosen = checkpoints.load(best)
+        epochs = int(chosen["epoch"]) + 1
+        args, skip = [], 0
+        for arg in sys.argv[1:]:  # this command line, without --refit and --ckpt_path (the refit starts afresh)
+            if skip:
+                skip -= 1
+            elif arg in ("--refit", "--ckpt_path"):
+                skip = 1
+            elif not arg.startswith(("--refit=", "--ckpt_path=")):
+                args.append(arg)
+        console.say(f"seqkit: --refit: the validation chose {epochs} epoch(s); now a new model on the whole "
+                    "history (the validation span too) for as many")
+        folder = f"{str(self.trainer.default_root_dir).rstrip('/')}_refit"  # other data: a folder of its own
+        refit = build([*args, "--data.val_size", "0", "--trainer.max_epochs", str(epochs),
+                       "--trainer.default_root_dir", folder])
+        last = next(c.path for c in refit.trainer.callbacks if isinstance(c, faults.LastCheckpoint))
+        state = checkpoints.load(last)
+        state["seqkit"]["conformal"] = chosen["seqkit"].get("conformal")  # the validated model's interval radii
+        faults.atomic_save(state, last)
+        console.say(f"seqkit: --refit: the model to use is {last} (--ckpt_path {folder} finds it), with the "
+                    f"conformal intervals of {best}")
+
+    def _summary(self) -> None:
         callback = self.trainer.checkpoint_callback
         if self.trainer.global_rank != 0 or callback is None:
             return

@@ -394,3 +394,31 @@ def test_without_a_validation_span_a_refit_trains_on_the_whole_history(tmp_path)
     assert len(model.forecast(frame)) == 2 * H and model.conformal is None
     with pytest.raises(SeqkitError, match="no conformal interval at level 80.*trained without a validation span"):
         model.forecast(frame, level=[80])
+
+
+def test_refit_trains_a_new_model_on_the_whole_history_for_the_chosen_epochs(tmp_path, capsys):
+    from seqkit.cli import main
+
+    two_series().to_csv(tmp_path / "two.csv", index=False)
+    root = tmp_path / "runs"
+    options = ["--data.train_path", str(tmp_path / "two.csv"), "--data.columns.time_column", "time",
+               "--data.columns.target_columns", "[y]", "--data.columns.id_column", "id", "--data.columns.calendar",
+               "[]", "--data.input_length", str(L), "--data.horizon", str(H), "--data.val_size", str(H),
+               "--data.test_size", str(H), "--trainer.enable_progress_bar", "false",
+               "--trainer.default_root_dir", str(root)]
+    assert main(["fit", "-c", "forecasting/lstm", *options, "--trainer.max_epochs", "3", "--refit", "true"]) == 0
+    err = capsys.readouterr().err
+    [best] = (root / "lightning_logs" / "version_0" / "checkpoints").glob("best-*.ckpt")
+    epochs = int(best.name.split("-")[1]) + 1
+    assert f"--refit: the validation chose {epochs} epoch(s)" in err
+    refit = tmp_path / "runs_refit" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    assert f"the model to use is {refit} (--ckpt_path {root}_refit finds it)" in err
+    state, validated = torch.load(refit, weights_only=True), torch.load(best, weights_only=True)
+    assert state["epoch"] == epochs and state["seqkit"]["conformal"] == validated["seqkit"]["conformal"]
+    assert state["seqkit"]["data"]["train_end"] != validated["seqkit"]["data"]["train_end"]  # trained through validation
+    model = ForecastTask.from_checkpoint(tmp_path / "runs_refit")
+    assert not torch.equal(model.head.weight, ForecastTask.from_checkpoint(best).head.weight)
+    assert {"y_lo80", "y_hi80"} <= set(model.forecast(two_series(), level=[80]).columns)
+    assert main(["fit", "-c", "sentiment/lstm_reviews", "--trainer.max_epochs", "1", "--refit", "true",
+                 "--trainer.default_root_dir", str(tmp_path / "reviews"), "--trainer.enable_progress_bar", "false"]) == 2
+    assert "--refit is for forecasting" in capsys.readouterr().err
