@@ -201,8 +201,8 @@ def train_and_test_both_ways(folder: Path, common: list[str], one: list[str], tw
     if test:
         run_two_processes(["test", *common, *two, "--ckpt_path", str(checkpoint), "--trainer.default_root_dir", str(folder / "two_test")])
         one_process(["test", *common, *one, "--ckpt_path", str(checkpoint), "--trainer.default_root_dir", str(folder / "one_test")])
-    # seqkit test writes beside the checkpoint's run: version_N/test-1 (two processes), then test-2 (one).
-    tests = {name: checkpoint.parent.parent / f"test-{k}" for k, name in ((1, "two_test"), (2, "one_test"))} if test else {}
+    # seqkit test writes under the --trainer.default_root_dir it is given, not beside the checkpoint's run.
+    tests = {name: folder / name for name in ("two_test", "one_test")} if test else {}
     return SimpleNamespace(folder=folder, one=folder / "one", two=folder / "two", checkpoint=checkpoint, **tests)
 
 
