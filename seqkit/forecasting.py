@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from lightning.pytorch.callbacks import ModelCheckpoint
 import pandas as pd
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from seqkit import forecast_metrics as fm
 from seqkit.data.forecast import ForecastData
 from seqkit.console import say
 from seqkit.errors import CheckpointError, DataError, SeqkitError
-from seqkit.models.forecaster import SeasonalDrift
+from seqkit.models.forecaster import ForecastEnsemble, RecurrentForecaster, SeasonalDrift
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 
@@ -207,6 +208,34 @@ def format_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
 
 MATCHED = ("time_column", "id_column", "target_columns", "observed_columns", "known_columns", "calendar",
            "input_length", "horizon")
+
+
+def build_model(shapes: dict[str, int], encoder, baseline, n_quantiles: int, hparams) -> nn.Module:
+    """`ForecastTask`'s model for the data's sizes: one `RecurrentForecaster`, or a `ForecastEnsemble` of them.
+
+    Each member of an ensemble (`hparams.ensemble`, its input lengths) gets its own encoder
+    of the same kind and size, so its own first weights.
+    """
+    segment, lengths = hparams.get("segment", 0), hparams.get("ensemble")
+    members = []
+    for k, length in enumerate(lengths or [shapes["input_length"]]):
+        check_layout({**shapes, "input_length": length}, segment, baseline, shapes["input_length"])
+        own = encoder if k == 0 else type(encoder)(**encoder.init_args())
+        members.append(RecurrentForecaster(own, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
+                                           n_quantiles, hparams.revin, baseline, hparams.dropout,
+                                           length if hparams.get("linear_skip") else 0, segment))
+    return ForecastEnsemble(members, lengths) if lengths else members[0]
+
+
+def validates(data) -> bool:
+    """Whether the data has a validation span (not a refit's `val_size: 0`), so a best checkpoint to choose."""
+    return not (isinstance(data, ForecastData) and data.val_size == 0 and data.val_start is None)
+
+
+def without_best(task) -> list:
+    """A refit's checkpoints: last.ckpt alone; Lightning's own callback is replaced by one that keeps no copy."""
+    checkpointing = any(isinstance(c, ModelCheckpoint) for c in task.trainer.callbacks)
+    return [ModelCheckpoint(save_top_k=0)] if checkpointing else []
 
 
 def check_arguments(init_scaler: str, season: int, segment: int, ensemble=None) -> None:

@@ -45,6 +45,7 @@ DataFrame, by its index label.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import lightning.pytorch as pl
@@ -419,7 +420,9 @@ class ForecastData(pl.LightningDataModule):
     # ------------------------------------------------------------------------- loaders
     def _loader(self, split: str) -> DataLoader | list:
         if split == "val" and "val" not in self.windows and self.val_size == 0 and self.val_start is None:
-            return []  # no validation span, asked for: Lightning then validates nothing
+            # No validation span, asked for: Lightning then validates nothing (and need not warn that it is so).
+            warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
+            return []
         if split not in self.windows:
             raise DataError(f"there is no {split} span: set --data.test_size or --data.test_start (and call setup)")
         windows = self.windows[split]

@@ -136,17 +136,8 @@ class ForecastTask(pl.LightningModule):
             say("seqkit: --init_from: all weights loaded; training continues on the new data")
 
     def _build_layers(self) -> None:
-        shapes, segment, lengths = self.shapes, self.hparams.get("segment", 0), self.hparams.get("ensemble")
-        encoder = with_input_size(self.encoder, segment or shapes["input_size"])  # a segment, or every input feature
-        members = []
-        for k, length in enumerate(lengths or [shapes["input_length"]]):
-            forecasting.check_layout({**shapes, "input_length": length}, segment, self.baseline, shapes["input_length"])
-            own = encoder if k == 0 else type(encoder)(**encoder.init_args())  # each member its own first weights
-            members.append(RecurrentForecaster(own, shapes["horizon"], shapes["n_targets"], shapes["future_size"],
-                                               len(self.quantiles), self.hparams.revin, self.baseline,
-                                               self.hparams.dropout, length if self.hparams.get("linear_skip") else 0,
-                                               segment))
-        self.model = ForecastEnsemble(members, lengths) if lengths else members[0]
+        encoder = with_input_size(self.encoder, self.hparams.get("segment", 0) or self.shapes["input_size"])
+        self.model = forecasting.build_model(self.shapes, encoder, self.baseline, len(self.quantiles), self.hparams)
 
     # The model's parts by name: task.encoder is task.model.encoder.
     encoder = part("encoder")
@@ -215,11 +206,9 @@ class ForecastTask(pl.LightningModule):
         return self.loss(forecast, target) if isinstance(self.loss, PinballLoss) else self.loss(forecast[..., 0], target)
 
     def training_step(self, batch: ForecastBatch, batch_idx: int) -> Tensor:
-        if isinstance(self.model, ForecastEnsemble):  # each member learns by its own loss
-            loss = torch.stack([self._loss(forecast, batch.target)
-                                for forecast in self.model.each(batch.past, batch.future)]).mean()
-        else:
-            loss = self._loss(self(batch.past, batch.future), batch.target)
+        ensemble = isinstance(self.model, ForecastEnsemble)  # then each member learns by its own loss
+        forecasts = self.model.each(batch.past, batch.future) if ensemble else [self(batch.past, batch.future)]
+        loss = torch.stack([self._loss(forecast, batch.target) for forecast in forecasts]).mean()
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.series))
         return loss
 
@@ -253,10 +242,9 @@ class ForecastTask(pl.LightningModule):
         return configure(self, self.parameters())
 
     def configure_callbacks(self):
-        data = attached_datamodule(self)
-        if isinstance(data, ForecastData) and data.val_size == 0 and data.val_start is None:
-            return []  # no validation span (a refit): nothing to choose a best by; last.ckpt is the model
-        return best_and_last_checkpoints(self, self.hparams.monitor, "min", ".4f")
+        if forecasting.validates(attached_datamodule(self)):
+            return best_and_last_checkpoints(self, self.hparams.monitor, "min", ".4f")
+        return forecasting.without_best(self)  # a refit on the whole history
 
     # ------------------------------------------------------------------ using the model
 
