@@ -125,21 +125,21 @@ def seqkit_forecasts(series: list, kind: str, extra: list[str], refit: bool = Fa
     training history for the epochs the validation chose, which forecasts (with the validated
     model's conformal radii). The wall time counts both fits.
     """
+    from seqkit.data.embedded import m3_frame
+
+    h = series[0].h
     with tempfile.TemporaryDirectory() as folder:
         here = Path(folder)
+        table = m3_frame(kind)  # the table to forecast, written before the clock starts
+        steps = table.groupby("id").cumcount()
+        train = table[steps < table.groupby("id")["id"].transform("size") - h]  # each series without its test steps
+        train.to_csv(here / "train.csv", index=False)
         run = [sys.executable, "-m", "seqkit.cli"]
         start = time.perf_counter()
         subprocess.run([*run, "fit", "-c", f"forecasting/lstm_m3_{kind}", "--trainer.enable_progress_bar", "false",
                         *extra, *(["--refit", "true"] if refit else [])], cwd=here, check=True)
         model = f"runs/forecasting/lstm_m3_{kind}" + ("_refit" if refit else "")
         fitted = time.perf_counter()
-        from seqkit.data.embedded import m3_frame
-
-        table = m3_frame(kind)
-        h = series[0].h
-        steps = table.groupby("id").cumcount()
-        train = table[steps < table.groupby("id")["id"].transform("size") - h]  # each series without its test steps
-        train.to_csv(here / "train.csv", index=False)
         subprocess.run([*run, "forecast", "--ckpt_path", model, "--input", "train.csv",
                         "--output", "forecast.csv", "--level", "80", "95"], cwd=here, check=True)
         seconds = time.perf_counter() - start
@@ -159,7 +159,7 @@ def seqkit_forecasts(series: list, kind: str, extra: list[str], refit: bool = Fa
     return column("value"), seconds, bands
 
 
-def neural(series: list, kind: str, methods: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+def neural(series: list, methods: list[str]) -> dict[str, tuple[np.ndarray, float]]:
     """neuralforecast's LSTM (input 24) and NHITS (input 36), their defaults otherwise (1,000 steps), on the CPU.
 
     Each fits on the training steps of every series at once (one global model, as seqkit's)
@@ -225,25 +225,21 @@ def main() -> None:
                   if name not in skip and "neuralforecast" not in skip]
         if wanted:
             try:
-                forecasts.update(neural(series, args.kind, wanted))
+                forecasts.update(neural(series, wanted))
             except ImportError:
                 print("neuralforecast is not installed (pip install 'seqkit[peers]' torch==2.13.0): its LSTM and "
                       "NHITS left out")
+    head = ["--model.init_args.loss", "seqkit.models.PinballLoss",
+            "--model.init_args.loss.init_args.quantiles", "[0.025, 0.1, 0.5, 0.9, 0.975]"]
+    variants = [(f"seqkit LSTM (forecasting/lstm_m3_{args.kind})", "seqkit" not in skip, [], False),
+                ("seqkit LSTM, refit on the whole history", args.refit, [], True),
+                ("seqkit LSTM, quantile head", args.quantile_head, head, False)]
     bands = {}
-    if "seqkit" not in skip:
-        name = f"seqkit LSTM (forecasting/lstm_m3_{args.kind})"
-        point, seconds, bands[name] = seqkit_forecasts(series, args.kind, args.seqkit_args.split())
-        forecasts[name] = (point, seconds)
-    if args.refit:
-        name = "seqkit LSTM, refit on the whole history"
-        point, seconds, bands[name] = seqkit_forecasts(series, args.kind, args.seqkit_args.split(), refit=True)
-        forecasts[name] = (point, seconds)
-    if args.quantile_head:
-        name = "seqkit LSTM, quantile head"
-        head = ["--model.init_args.loss", "seqkit.models.PinballLoss",
-                "--model.init_args.loss.init_args.quantiles", "[0.025, 0.1, 0.5, 0.9, 0.975]"]
-        point, seconds, bands[name] = seqkit_forecasts(series, args.kind, [*args.seqkit_args.split(), *head])
-        forecasts[name] = (point, seconds)
+    for name, wanted_here, extra, refit in variants:
+        if wanted_here:
+            point, seconds, bands[name] = seqkit_forecasts(series, args.kind, [*args.seqkit_args.split(), *extra],
+                                                           refit=refit)
+            forecasts[name] = (point, seconds)
     rows = []
     for name, (values, seconds) in forecasts.items():
         s = np.mean([smape(y, f) for y, f in zip(truth, values)])

@@ -151,12 +151,12 @@ def forecast(task, frame: pd.DataFrame, horizon: int | None = None, level: Seque
     batch = inputs.batch
     output = task(batch.past.to(task.device), batch.future.to(task.device)).cpu()
     output = output.sort(dim=-1).values  # quantiles never cross
-    result = data.forecast_frame(inputs, task.point(output))
+    point = task.point(output)  # (S, H, n) scaled
+    result = data.forecast_frame(inputs, point)
     for j, quantile in enumerate(task.quantiles if len(task.quantiles) > 1 else []):
         band = data.forecast_frame(inputs, output[..., j])
         for column in data.target_columns:
             result[f"{column}_q{round(quantile * 100):d}"] = band[column]
-    point = task.point(output)  # (S, H, n) scaled
     for value in level:
         radius = torch.tensor(task.conformal["radius"][kept.index(value)], dtype=point.dtype)  # (H, n)
         low, high = data.forecast_frame(inputs, point - radius), data.forecast_frame(inputs, point + radius)
@@ -225,11 +225,6 @@ def build_model(shapes: dict[str, int], encoder, baseline, n_quantiles: int, hpa
                                            n_quantiles, hparams.revin, baseline, hparams.dropout,
                                            length if hparams.get("linear_skip") else 0, segment))
     return ForecastEnsemble(members, lengths) if lengths else members[0]
-
-
-def validates(data) -> bool:
-    """Whether the data has a validation span (not a refit's `val_size: 0`), so a best checkpoint to choose."""
-    return not (isinstance(data, ForecastData) and data.val_size == 0 and data.val_start is None)
 
 
 def without_best(task) -> list:
@@ -381,7 +376,7 @@ def log_test(task, data: ForecastData, outputs: list) -> None:
     backtest.to_csv(folder / "backtest.csv", index=False)
     say("\n" + format_table(table, notes))
     if covered:
-        say("seqkit: conformal intervals (from " + f"{task.conformal['windows']} validation windows) cover "
+        say(f"seqkit: conformal intervals (from {task.conformal['windows']} validation windows) cover "
             + ", ".join(f"{share:.1%} of the test steps at {level}%" for level, share in covered.items()
                         if level in (80, 95)))
     say(f"seqkit: {len(backtest)} forecast origins over the test span scored one by one in "

@@ -92,6 +92,7 @@ def load_state_dict(data, state_dict: dict[str, Any]) -> None:
         data.mean = np.asarray(state_dict["mean"], dtype=np.float64).reshape(len(data.series_ids), -1)
         data.std = np.asarray(state_dict["std"], dtype=np.float64).reshape(len(data.series_ids), -1)
 
+
 def fit_scaler(data) -> None:
     """Mean and standard deviation per series and column, over the training span only (after the transform)."""
     means, stds = [], []

@@ -65,10 +65,10 @@ from seqkit.training.distributed import eval_sampler
 from seqkit.errors import DataError
 from seqkit.data.series import (  # noqa: F401 (read_csv, calendar_features, infer_frequency: this module's API)
     SHOWN, _check_positive, _fill, _on_grid, _series_name, _Table, calendar_features, infer_frequency,
-    padded_times, parse_table, read_csv, table_frequency)
+    pad_front, parse_table, read_csv, table_frequency)
 from seqkit.data import fitted_state, new_tables
 from seqkit.data.fitted_state import STATE_FORMAT  # noqa: F401 (this module's API)
-from seqkit.data.spans import check_sizes, check_training_windows, series_spans
+from seqkit.data.spans import check_sizes, check_training_windows, series_spans, window_need
 from seqkit.data.windows import ForecastBatch, ForecastInputs, ForecastWindows  # noqa: F401 (this module's API)
 
 SPLITS = ("train", "val", "test")
@@ -273,6 +273,11 @@ class ForecastData(pl.LightningDataModule):
         """F_known: features per step of `future` (0 when nothing is known over the horizon)."""
         return len(self.future_columns)
 
+    @property
+    def validates(self) -> bool:
+        """Whether there is a validation span: not with `val_size: 0` (a refit on the whole history)."""
+        return self.val_size != 0 or self.val_start is not None
+
     def _calendar_names(self) -> list[str]:
         return [f"{name}_{part}" for name in self.calendar for part in ("sin", "cos")]
 
@@ -344,14 +349,12 @@ class ForecastData(pl.LightningDataModule):
             if count:
                 filled[raw.id] = count
         self._say_filled(table, filled)
-        needed = self.input_length - self.pad_input + self.horizon
+        needed, sum_ = window_need(self)
         short = [(raw.id, len(t)) for raw, t in zip(raws, times) if len(t) < needed]
         if short:
             shown = ", ".join(f"{_series_name(key, self.id_column)} has {length} steps"
                               for key, length in short[:SHOWN])
             more = f" (and {len(short) - SHOWN} more series)" if len(short) > SHOWN else ""
-            sum_ = (f"input_length - pad_input + horizon = {self.input_length} - {self.pad_input} + {self.horizon}"
-                    if self.pad_input else f"input_length + horizon = {self.input_length} + {self.horizon}")
             raise DataError(f"{table.source}: {shown}{more}, fewer than {sum_}; give longer series, leave those "
                             "out, lower --data.input_length or --data.horizon, or raise --data.pad_input")
         self.series_ids = [raw.id for raw in raws]
@@ -390,8 +393,7 @@ class ForecastData(pl.LightningDataModule):
         for s, (times, values) in enumerate(zip(self._times, self._values)):
             scaled = (self._transformed(values) - self.mean[s]) / self.std[s]
             if P:  # P steps of padding before the series: NaN values, calendar features of the steps before it
-                scaled = np.concatenate([np.full((P, scaled.shape[1]), np.nan), scaled])
-                times = padded_times(times, P, self.freq)
+                scaled, times = pad_front(scaled, times, P, self.freq)
             blocks.append(np.concatenate([scaled, calendar_features(times, self.calendar)], axis=1))
             offsets.append(start + P)  # where the series' first step lies in `features`
             start += len(times)
@@ -419,7 +421,7 @@ class ForecastData(pl.LightningDataModule):
 
     # ------------------------------------------------------------------------- loaders
     def _loader(self, split: str) -> DataLoader | list:
-        if split == "val" and "val" not in self.windows and self.val_size == 0 and self.val_start is None:
+        if split == "val" and not self.validates:
             # No validation span, asked for: Lightning then validates nothing (and need not warn that it is so).
             warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
             return []

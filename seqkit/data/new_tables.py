@@ -9,7 +9,7 @@ from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 
 from seqkit.data.series import (SHOWN, _check_positive, _fill, _on_grid, _series_name, _stamp, _stamps, _Table,
-                                calendar_features, padded_times, parse_table)
+                                calendar_features, pad_front, parse_table)
 from seqkit.data.windows import ForecastBatch, ForecastInputs
 from seqkit.errors import DataError
 
@@ -76,8 +76,7 @@ def forecast_inputs(data, frame: pd.DataFrame | _Table) -> ForecastInputs:
         history = data._transformed(history[max(0, end - L) :])
         times = grid[max(0, end - L) : end]
         if end < L:  # a short history: padding in front (NaN values; the calendar goes on), as in training
-            history = np.concatenate([np.full((L - end, history.shape[1]), np.nan), history])
-            times = padded_times(times, L - end, data.freq)
+            history, times = pad_front(history, times, L - end, data.freq)
         if count:
             filled[raw.id] = count
         ahead = pd.date_range(grid[end - 1], periods=H + 1, freq=offset)[1:]  # (H,)

@@ -421,10 +421,12 @@ def table_frequency(raws: list[_Raw], table: _Table, id_column: str | None) -> s
     return kinds[0]
 
 
-def padded_times(times: pd.DatetimeIndex, steps: int, freq: str) -> pd.DatetimeIndex:
-    """`times` with the `steps` timestamps before its first put in front (for the calendar features of padding)."""
+def pad_front(values: np.ndarray, times: pd.DatetimeIndex, steps: int,
+              freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """`steps` of padding before a series: NaN rows in front of `values` `(T, C)`, and the `steps`
+    timestamps before its first in front of `times` (so that calendar features go on over the padding)."""
     before = pd.date_range(end=times[0], periods=steps + 1, freq=to_offset(freq))[:-1]
-    return before.append(times)
+    return np.concatenate([np.full((steps, values.shape[1]), np.nan), values]), before.append(times)
 
 
 def calendar_features(times: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:

@@ -69,7 +69,7 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
         raise DataError(f"{source}: the training span of {name} has no steps (of its {length}), so nothing scales "
                         f"it; {fix}")
     for split, start, stop in (("validation", n_train, n_val), ("test", n_val, n_end)):
-        if stop == start and (split == "test" or (data.val_size == 0 and data.val_start is None)):
+        if stop == start and (split == "test" or not data.validates):
             continue  # no test span; or no validation span, asked for (a refit on the whole history)
         if split == "validation" and data.short_validation:
             if stop == start:
@@ -89,6 +89,15 @@ def series_spans(data, times: pd.DatetimeIndex, key: str, source: str) -> tuple[
                             f"horizon {data.horizon}, so no {split} window fits; {fix}{short}")
     return n_train, n_val, n_end
 
+
+def window_need(data) -> tuple[int, str]:
+    """The steps a series needs for one window, and how they add up (for messages)."""
+    L, P, H = data.input_length, data.pad_input, data.horizon
+    if P:
+        return L - P + H, f"input_length - pad_input + horizon = {L} - {P} + {H} = {L - P + H}"
+    return L + H, f"input_length + horizon = {L} + {H} = {L + H}"
+
+
 def check_training_windows(data, spans: list[tuple[int, int, int]], source: str) -> None:
     """Refuse data whose series give no training window; warn of the series that give none (they are still scored).
 
@@ -96,22 +105,20 @@ def check_training_windows(data, spans: list[tuple[int, int, int]], source: str)
     gives no training window; in a table of many series it is still validated, tested
     and forecast by the model the others train.
     """
-    needed = data.input_length - data.pad_input + data.horizon
+    needed, sum_ = window_need(data)
     short = [(key, n_train, n_end) for key, (n_train, _, n_end) in zip(data.series_ids, spans) if n_train < needed]
     if not short:
         return
-    L, P, H = data.input_length, data.pad_input, data.horizon
-    padded = (f" - pad_input + horizon = {L} - {P} + {H} = {needed}" if P else f" + horizon = {L} + {H} = {needed}")
     key, n_train, length = short[0]
     name = _series_name(key, data.id_column)
     if len(short) == len(spans):
         raise DataError(f"{source}: the training span of {name} has {n_train} of its {length} steps, fewer than "
-                        f"input_length{padded}, so no training window fits; change "
+                        f"{sum_}, so no training window fits; change "
                         "--data.train_size, --data.val_size or --data.test_size (or the dates), lower "
                         "--data.input_length or --data.horizon, or raise --data.pad_input")
     shown = ", ".join(_series_name(key, data.id_column) for key, _, _ in short[:3])
-    rank_zero_warn(f"{source}: {len(short)} of {len(spans)} series have training spans shorter than input_length"
-                   f"{padded} ({shown}{', ...' if len(short) > 3 else ''}): they give no "
+    rank_zero_warn(f"{source}: {len(short)} of {len(spans)} series have training spans shorter than "
+                   f"{sum_} ({shown}{', ...' if len(short) > 3 else ''}): they give no "
                    "training window, but are validated, tested and forecast; raise --data.pad_input to train on "
                    "them too")
 

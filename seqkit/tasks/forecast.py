@@ -242,7 +242,8 @@ class ForecastTask(pl.LightningModule):
         return configure(self, self.parameters())
 
     def configure_callbacks(self):
-        if forecasting.validates(attached_datamodule(self)):
+        data = attached_datamodule(self)
+        if not isinstance(data, ForecastData) or data.validates:
             return best_and_last_checkpoints(self, self.hparams.monitor, "min", ".4f")
         return forecasting.without_best(self)  # a refit on the whole history
 

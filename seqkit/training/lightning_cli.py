@@ -316,10 +316,10 @@ class SeqkitCLI(LightningCLI):
     def _refit(self) -> None:
         """`--refit`: a second fit on the whole history for the best epoch's count, as the run's newest model."""
         data, callback = self.datamodule, self.trainer.checkpoint_callback
-        if getattr(self.model, "task_name", None) != "forecast" or not hasattr(data, "val_size"):
+        if getattr(self.model, "task_name", None) != "forecast" or not hasattr(data, "validates"):
             raise SeqkitError("--refit is for forecasting (ForecastTask on ForecastData): other tasks have no "
                               "whole history to refit on")
-        if data.val_size == 0 or getattr(data, "val_start", None) is not None or self.trainer.world_size > 1:
+        if not data.validates or data.val_start is not None or self.trainer.world_size > 1:
             raise SeqkitError("--refit needs a validation span given by size (--data.val_size above 0, no "
                               "--data.val_start) and one process; otherwise fit again with --data.val_size 0 "
                               "--trainer.max_epochs E yourself")

@@ -318,6 +318,9 @@ def test_padded_windows_train_short_series_and_forecast_them(tmp_path):
         other = batch.past.clone()
         other[:, :8, 0] = float("nan")
         assert torch.equal(task(other, batch.future), once) and not torch.isnan(once).any()
+    # The test table's linear baseline is fitted on padded training windows too: padding reads as a flat start.
+    _, table, _ = task.backtest(data)
+    assert np.isfinite(table.loc["linear", "mae"]) and np.isfinite(table.loc["naive", "mae"])
     history = frame[frame.id == "short"].head(L - 8)  # the shortest history a forecast may have
     forecast = task.forecast(history)
     assert len(forecast) == H and forecast["y"].notna().all()
