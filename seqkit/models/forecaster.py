@@ -153,8 +153,8 @@ class RecurrentForecaster(nn.Module):
         n_targets, horizon = self.n_targets, self.horizon
         # Padding (ForecastData's pad_input) is NaN: left out of the window's statistics, then read as 0.
         history = past[..., :n_targets]  # (B, L, n_targets)
+        observed = ~torch.isnan(history)
         if self.revin:  # mean and spread over the observed steps of each window and target
-            observed = ~torch.isnan(history)
             count = observed.sum(dim=1, keepdim=True).clamp(min=1)
             level = history.nan_to_num().sum(dim=1, keepdim=True) / count  # (B, 1, n_targets)
             deviation = torch.where(observed, history - level, 0.0)
@@ -183,8 +183,9 @@ class RecurrentForecaster(nn.Module):
         else:
             features = torch.cat([summary, future.flatten(1)], dim=-1)
             forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
-        if self.baseline is not None:
-            forecast = forecast + self.baseline(history, horizon).unsqueeze(-1)
+        if self.baseline is not None:  # which reads a window's padding as its first observed value
+            start = fm.fill_padding(history.masked_fill(~observed, float("nan")))
+            forecast = forecast + self.baseline(start, horizon).unsqueeze(-1)
         if self.skip is not None:  # over time, each target alike: (B, n, L) -> (B, n, H) -> (B, H, n, 1)
             forecast = forecast + self.skip(history.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)
         if self.revin:

@@ -88,6 +88,18 @@ def test_with_a_baseline_the_untrained_model_is_that_baseline(tmp_path):
         torch.testing.assert_close(task.point(task(batch.past, batch.future)), expected)
 
 
+def test_a_baseline_reads_a_windows_padding_as_its_first_observed_value():
+    from seqkit.models import RecurrentForecaster
+
+    past = (torch.arange(48.0) % 12 + torch.arange(48.0) / 10).view(1, 48, 1).repeat(2, 1, 1)
+    padded, filled = past.clone(), past.clone()
+    padded[:, :6], filled[:, :6] = float("nan"), past[:, 6:7]
+    for revin in (True, False):  # the untrained model is its baseline (the head starts at zero)
+        model = RecurrentForecaster(LSTM(1, 8), horizon=H, n_targets=1, revin=revin, baseline=SeasonalDrift(12))
+        torch.testing.assert_close(model(padded, torch.zeros(2, H, 0)), model(filled, torch.zeros(2, H, 0)),
+                                   atol=1e-4, rtol=1e-4)
+
+
 def test_per_window_normalisation_makes_the_forecast_follow_the_window_level_and_scale():
     from seqkit.models import RecurrentForecaster
 
