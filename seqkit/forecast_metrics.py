@@ -200,11 +200,10 @@ def fill_padding(past: Array) -> Array:
     """Input windows with their padding (NaN steps before a series' start) set to the first observed value.
 
     So that the baselines read a padded window as a flat start. `(B, L, C)` in, of the same type out.
+    Branchless, so that a compiled forecaster stays one graph.
     """
     window, was_numpy = _tensor(past)
     missing = torch.isnan(window)
-    if not missing.any():
-        return past
     first = (~missing).to(torch.uint8).argmax(dim=1, keepdim=True)  # (B, 1, C) the first observed step
     filled = torch.where(missing, window.gather(1, first).expand_as(window), window)
     return filled.numpy() if was_numpy else filled

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from lightning.pytorch.callbacks import ModelCheckpoint
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import Tensor, nn
 
 from seqkit import forecast_metrics as fm

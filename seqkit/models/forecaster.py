@@ -184,8 +184,7 @@ class RecurrentForecaster(nn.Module):
             features = torch.cat([summary, future.flatten(1)], dim=-1)
             forecast = self.head(self.drop(features)).view(-1, horizon, n_targets, self.n_quantiles)
         if self.baseline is not None:  # which reads a window's padding as its first observed value
-            first = observed.to(torch.uint8).argmax(dim=1, keepdim=True)  # (B, 1, n_targets), branchless
-            start = torch.where(observed, history, history.gather(1, first).expand_as(history))
+            start = fm.fill_padding(history.masked_fill(~observed, float("nan")))
             forecast = forecast + self.baseline(start, horizon).unsqueeze(-1)
         if self.skip is not None:  # over time, each target alike: (B, n, L) -> (B, n, H) -> (B, H, n, 1)
             forecast = forecast + self.skip(history.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)
